@@ -1,0 +1,81 @@
+"""workspace.private-endpoint-age: private endpoints made before 2022-05-24 lack the inference DNS entries."""
+
+from datetime import datetime, timezone
+
+from moediag import resource_id
+from moediag.check import Doc, check
+from moediag.evidence import parse_time, props, workspace_private_endpoint_ids
+
+CUTOFF = datetime(2022, 5, 24, tzinfo=timezone.utc)
+PE_TYPE = "Microsoft.Network/privateEndpoints"
+
+DOC = Doc(
+    what=(
+        "Every private endpoint of the workspace was created on or after 2022-05-24. The creation time comes "
+        "from Resource Manager's resource list (`$expand=createdTime`); when that is missing, the workspace's "
+        "own `creationTime` is a lower bound (a private endpoint to a workspace cannot predate it)."
+    ),
+    why=(
+        "Workspace private endpoints created before 2022-05-24 were not set up for managed online endpoints: "
+        "their DNS configuration lacks the `*.<workspaceId>.inference.<region>` names, so scoring requests "
+        "from the VNet cannot reach the endpoint."
+    ),
+    fix=(
+        "Delete the workspace private endpoint and create it again, with a private DNS zone group so the "
+        "records are registered (`az network private-endpoint create ... --group-id amlworkspace` then "
+        "`az network private-endpoint dns-zone-group create ...`)."
+    ),
+    links=("https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint",),
+)
+
+
+@check(id="workspace.private-endpoint-age", title="Workspace private endpoints are recent enough for online endpoints",
+       severity="high", scope="workspace", facts=("workspace", "created_times"), doc=DOC)
+def evaluate(ctx):
+    workspace = ctx.fact("workspace")
+    endpoints = workspace_private_endpoint_ids(workspace)
+    if not endpoints:
+        yield ctx.skipped(ctx.workspace_id, "the workspace has no private endpoint: nothing to age-check")
+        return
+    ws_created = parse_time(props(workspace).get("creationTime"))
+    parsed = [(conn, pe_id, resource_id.parse(pe_id)) for conn, pe_id in endpoints]
+    groups = sorted({(p.subscription, p.resource_group) for _, _, p in parsed if p})
+    listings = dict(zip(groups, ctx.gather("created_times", [(s, g, PE_TYPE) for s, g in groups])))
+    for conn, pe_id, pid in parsed:
+        rid = pe_id or conn.get("id")
+        if pid is None:
+            yield ctx.errored(rid, f"private endpoint connection {conn.get('name')!r} names no valid private endpoint id "
+                                   f"({pe_id!r})", reason="unreadable")
+            continue
+        times, error = listings[(pid.subscription, pid.resource_group)]
+        created = parse_time((times or {}).get(pid.text.lower()))
+        yield _verdict(ctx, pid, created, ws_created, error)
+
+
+def _verdict(ctx, pid, created, ws_created, error):
+    expected = f"created on or after {CUTOFF.date()}"
+    fix = ("Recreate the workspace private endpoint with a private DNS zone group",
+           [f"az network private-endpoint delete -g {pid.resource_group} -n {pid.name}",
+            f"az network private-endpoint create -g {pid.resource_group} -n {pid.name} --vnet-name <vnet> --subnet <subnet> "
+            f"--private-connection-resource-id {ctx.workspace_id} --group-id amlworkspace --connection-name {pid.name}",
+            f"az network private-endpoint dns-zone-group create -g {pid.resource_group} --endpoint-name {pid.name} "
+            f"-n default --private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms"])
+    if created is not None:
+        if created >= CUTOFF:
+            return ctx.passed(pid.text, f"private endpoint {pid.name} was created {created.date()}",
+                              expected=expected, observed=created.isoformat())
+        return ctx.failed(pid.text, f"private endpoint {pid.name} was created {created.date()}, before {CUTOFF.date()}: "
+                                    "it lacks the DNS configuration online endpoints need",
+                          expected=expected, observed=created.isoformat(), fix=fix)
+    if ws_created is not None and ws_created >= CUTOFF:
+        how = "its creation time is not in the resource list" if error is None else f"the resource list was unreadable ({error.message})"
+        return ctx.passed(pid.text, f"private endpoint {pid.name}: {how}, but the workspace was created "
+                                    f"{ws_created.date()}, so the endpoint cannot be older",
+                          expected=expected, observed=f"on or after {ws_created.date()} (workspace creationTime)")
+    if error is not None:
+        return ctx.errored(pid.text, error, expected=expected, observed=None)
+    return ctx.warned(pid.text, f"cannot tell when private endpoint {pid.name} was created: Resource Manager gave no "
+                                "createdTime and the workspace has no creationTime after the cutoff",
+                      reason="inconclusive", expected=expected,
+                      observed=f"workspace creationTime {ws_created.isoformat() if ws_created else 'absent'}",
+                      fix=("Look up the creation time in the Activity Log, or recreate the private endpoint if unsure", []))

@@ -1,0 +1,3 @@
+from moediag.cli import main
+
+main()

@@ -1,0 +1,218 @@
+"""The command line, shaped like `az ml` so on-call habits carry over.
+
+Exit codes (docs/exit-codes.md): 0 nothing failed; 1 a check failed; 2 usage error or the target could
+not be read at all; 3 nothing failed but a check could not be evaluated; 130 interrupted.
+Heavy imports (Azure SDKs, dnspython, rich) happen only inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from moediag import __version__
+from moediag.errors import TargetUnreadable, UsageError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"moediag: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _color(stream) -> bool:
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def _parse_outputs(values: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """`-o FORMAT[=PATH]`, repeatable; at most one format may take stdout."""
+    from moediag.render import FORMATS
+
+    outputs = []
+    for value in values or ("table" if sys.stdout.isatty() else "json",):
+        fmt, _, path = value.partition("=")
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
+        if _ and not path:
+            raise UsageError(f"-o {value}: a path is needed after '='")
+        outputs.append((fmt, path or None))
+    if sum(1 for _, p in outputs if p is None) > 1:
+        raise UsageError("at most one output format may go to stdout; give the others a path (-o json=report.json)")
+    return outputs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="moediag", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Diagnose network-isolated Azure Machine Learning managed online endpoints."""
+
+
+@cli.command("check")
+@click.option("-s", "--subscription", help="Subscription id (default: AZURE_SUBSCRIPTION_ID, then az's default).")
+@click.option("-g", "--resource-group", help="Resource group of the workspace (default: az configure --defaults group=).")
+@click.option("-w", "--workspace-name", help="Workspace name (default: az configure --defaults workspace=).")
+@click.option("-e", "--endpoint-name", "endpoints", multiple=True, help="Online endpoint to check (repeatable; default: all).")
+@click.option("-d", "--deployment-name", help="Only this deployment of the endpoints.")
+@click.option("--select", multiple=True, metavar="PREFIX", help="Run only checks with this id or id prefix (repeatable).")
+@click.option("--ignore", multiple=True, metavar="PREFIX", help="Skip checks with this id or id prefix (repeatable).")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]",
+              help="table or json, to stdout or to PATH (repeatable). Default: table on a terminal, else json.")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+              help="Seconds the whole run may take; evidence not read by then is reported as an error.")
+@click.option("--max-concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
+              help="Requests to Resource Manager in flight at once.")
+@click.option("--arm-endpoint", metavar="URL", help="Resource Manager URL (sovereign clouds, test beds). Env: MOEDIAG_ARM_ENDPOINT.")
+@click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
+              help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
+@click.option("--logs/--no-logs", "logs", default=None,
+              help="Read container logs of every deployment (--logs) or of none (--no-logs). Default: only unhealthy ones.")
+@click.option("--save-snapshot", type=click.Path(dir_okay=False), help="Write every fact read to FILE (JSON, no secrets).")
+@click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False), help="Replay a saved snapshot: no network at all.")
+@click.option("--debug", is_flag=True, help="Log every request to stderr (tokens are never logged).")
+def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
+                  timeout, max_concurrency, arm_endpoint, dns_servers, logs, save_snapshot, snapshot_path, debug) -> None:
+    """Run the checks against a workspace and its online endpoints."""
+    from moediag import registry, session
+    from moediag import snapshot as snapshots
+    from moediag.target import Options, resolve_target
+
+    if debug:
+        _enable_debug_logging()
+    try:
+        formats = _parse_outputs(outputs)
+        checks = registry.select(select, ignore)
+        if snapshot_path:
+            data = snapshots.load(snapshot_path)
+            _ensure_same_target(data["target"], subscription, resource_group, workspace_name)
+            collector = session.replay_collector(data, timeout)
+            mode = "snapshot"
+        else:
+            target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
+            options = Options(dns_servers=tuple(dns_servers), timeout_s=timeout,
+                              logs={None: "auto", True: "all", False: "none"}[logs])
+            collector = session.live_collector(target, options, arm_endpoint, max_concurrency)
+            mode = "live"
+        progress = _progress_printer() if sys.stderr.isatty() else None
+        try:
+            result = session.run(checks, collector, mode=mode, save_snapshot=bool(save_snapshot), progress=progress)
+        finally:
+            if progress:
+                progress.close()
+        if save_snapshot and result.snapshot is not None:
+            snapshots.write_json_atomic(save_snapshot, result.snapshot)
+        _write_outputs(result.report, formats)
+    except (UsageError, TargetUnreadable) as exc:
+        _fail(str(exc))
+        return
+
+    from moediag.report import exit_code
+
+    if result.report.get("interrupted"):
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(exit_code(result.report))
+
+
+def _ensure_same_target(stored: dict, subscription, resource_group, workspace) -> None:
+    for flag, given, key in (("-s", subscription, "subscription_id"), ("-g", resource_group, "resource_group"),
+                             ("-w", workspace, "workspace")):
+        if given and given.lower() != str(stored.get(key, "")).lower():
+            raise UsageError(f"{flag} {given} does not match the snapshot's {key} {stored.get(key)!r}")
+
+
+def _write_outputs(report: dict, formats: list[tuple[str, str | None]]) -> None:
+    from moediag.render import renderer
+    from moediag.snapshot import write_text_atomic
+
+    for fmt, path in formats:
+        if path:
+            write_text_atomic(path, renderer(fmt)(report, False))
+        else:
+            click.echo(renderer(fmt)(report, _color(sys.stdout)), nl=False)
+
+
+class _progress_printer:
+    """Which checks are still waiting for evidence, on stderr, only on a terminal."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self._status = Console(stderr=True).status("collecting evidence…")
+        self._status.start()
+
+    def __call__(self, pending: list[str]) -> None:
+        shown = ", ".join(pending[:4]) + (f" and {len(pending) - 4} more" if len(pending) > 4 else "")
+        self._status.update(f"waiting for {len(pending)} check(s): {shown}" if pending else "done")
+
+    def close(self) -> None:
+        self._status.stop()
+
+
+def _enable_debug_logging() -> None:
+    import logging
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    for name in ("moediag", "azure.core.pipeline.policies"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+
+
+@cli.command("list")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def list_command(output: str) -> None:
+    """List the registered checks."""
+    from moediag import registry
+
+    checks = registry.all_checks().values()
+    if output == "json":
+        import json
+
+        rows = [{"id": c.id, "severity": c.severity, "scope": c.scope, "title": c.title} for c in checks]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(c.id) for c in checks), default=10)
+    for c in checks:
+        click.echo(f"{c.id.ljust(width)}  {c.severity:<8}  {c.scope:<10}  {c.title}")
+
+
+@cli.command("explain")
+@click.argument("check_id")
+def explain_command(check_id: str) -> None:
+    """What a check verifies, why it breaks the endpoint, how to fix it, and what it needs."""
+    from moediag import registry
+    from moediag.docs import render_check_doc
+
+    chk = registry.all_checks().get(check_id)
+    if chk is None:
+        _fail(f"unknown check {check_id!r} (see `moediag list`)")
+    click.echo(render_check_doc(chk), nl=False)
+
+
+def main() -> None:
+    if os.environ.get("MOEDIAG_NETWORK_GUARD"):
+        from moediag.netguard import install_from_env
+
+        install_from_env()
+    try:
+        code = cli.main(standalone_mode=False, prog_name="moediag")
+        sys.exit(code if isinstance(code, int) else 0)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "moediag"
+        _fail(f"{exc.format_message()} (see `{command} --help`)")
+    except click.Abort:
+        click.echo("moediag: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+    except KeyboardInterrupt:
+        click.echo("moediag: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

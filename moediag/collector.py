@@ -1,0 +1,224 @@
+"""Collects facts once each, concurrently, live from Azure or replayed from a snapshot.
+
+Memoisation is by key (fact name plus arguments). A key is computed by whichever thread claims it first:
+a prefetch worker, or a check or fact that needs it before any worker got there (computed inline, so a
+bounded pool can never deadlock on nested needs). Everyone else waits on the same entry, never longer
+than the run's deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from moediag.errors import FactError
+from moediag.facts import FACTS, load_all
+from moediag.target import Options, Target
+
+log = logging.getLogger("moediag.collector")
+
+Key = tuple[str, ...]
+
+
+def key_text(key: Key) -> str:
+    """The snapshot's name for a key: `name` or `name|arg1|arg2`."""
+    return "|".join(key)
+
+
+def key_from_text(text: str) -> Key:
+    return tuple(text.split("|"))
+
+
+@dataclass
+class _Entry:
+    done: threading.Event = field(default_factory=threading.Event)
+    claimed: bool = False
+    value: Any = None
+    error: FactError | None = None
+    duration_ms: int = 0
+
+
+class _DaemonPool:
+    """Worker threads that never keep the process alive (a hung read must not block exit)."""
+
+    def __init__(self, size: int):
+        self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, daemon=True, name=f"moediag-{i}") for i in range(size)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        self._tasks.put(task)
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            try:
+                task()
+            except Exception:  # pragma: no cover - tasks record their own errors
+                log.exception("collector task failed")
+
+
+class Collector:
+    def __init__(
+        self,
+        target: Target,
+        options: Options,
+        *,
+        arm: Any = None,
+        dns: Any = None,
+        snapshot: dict[str, Any] | None = None,
+        workers: int = 32,
+        deadline: float | None = None,
+    ):
+        load_all()
+        self.target = target
+        self.options = options
+        self._arm = arm
+        self._dns = dns
+        self._snapshot = snapshot
+        self._entries: dict[Key, _Entry] = {}
+        self._lock = threading.Lock()
+        self._pool = _DaemonPool(workers)
+        self.deadline = deadline if deadline is not None else time.monotonic() + options.timeout_s
+        self.interrupted = threading.Event()
+
+    @property
+    def replaying(self) -> bool:
+        return self._snapshot is not None
+
+    # --- what facts use ----------------------------------------------------------------------
+
+    @property
+    def arm(self) -> Any:
+        if self._arm is None:
+            raise FactError("not_in_snapshot", "Resource Manager is not reachable in this run")
+        return self._arm
+
+    @property
+    def dns(self) -> Any:
+        if self._dns is None:
+            raise FactError("not_in_snapshot", "DNS is not queried in this run")
+        return self._dns
+
+    def get(self, name: str, *args: str) -> Any:
+        """The fact's value, or FactError with the reason it could not be read."""
+        key = (name, *args)
+        entry, mine = self._claim(key)
+        if mine:
+            self._compute(key, entry)
+        elif not entry.done.wait(max(0.0, self.deadline - time.monotonic())):
+            raise FactError("timed_out", f"{key_text(key)}: not collected before the run's deadline")
+        if entry.error is not None:
+            raise entry.error
+        return entry.value
+
+    def try_get(self, name: str, *args: str) -> tuple[Any, FactError | None]:
+        try:
+            return self.get(name, *args), None
+        except FactError as exc:
+            return None, exc
+
+    def gather(self, keys: Iterable[Key]) -> list[tuple[Any, FactError | None]]:
+        """Several facts at once: all are started in parallel, then awaited in order."""
+        keys = list(keys)
+        self.prefetch(keys)
+        return [self.try_get(*key) for key in keys]
+
+    def prefetch(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            with self._lock:
+                if key in self._entries:
+                    continue
+                entry = self._entries[key] = _Entry()
+            self._pool.submit(lambda key=key, entry=entry: self._run_if_unclaimed(key, entry))
+
+    # --- snapshot ----------------------------------------------------------------------------
+
+    def recorded(self) -> dict[str, Any]:
+        """Every stored (non-derived) fact of the run, in the snapshot's `facts` shape."""
+        out: dict[str, Any] = {}
+        with self._lock:
+            items = list(self._entries.items())
+        for key, entry in sorted(items):
+            if not entry.done.is_set() or FACTS[key[0]].derived:
+                continue
+            if entry.error is not None:
+                out[key_text(key)] = {"error": entry.error.to_json()}
+            else:
+                out[key_text(key)] = {"value": entry.value}
+        return out
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _claim(self, key: Key) -> tuple[_Entry, bool]:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry()
+            if entry.claimed:
+                return entry, False
+            entry.claimed = True
+            return entry, True
+
+    def _run_if_unclaimed(self, key: Key, entry: _Entry) -> None:
+        with self._lock:
+            if entry.claimed:
+                return
+            entry.claimed = True
+        self._compute(key, entry)
+
+    def _compute(self, key: Key, entry: _Entry) -> None:
+        started = time.monotonic()
+        try:
+            if self.interrupted.is_set():
+                raise FactError("timed_out", f"{key_text(key)}: collection was interrupted")
+            if time.monotonic() > self.deadline:
+                raise FactError("timed_out", f"{key_text(key)}: the run's deadline passed before it was read")
+            entry.value = self._produce(key)
+        except FactError as exc:
+            entry.error = self._explained(key, exc)
+        except Exception as exc:  # a provider bug must not take the run down: the fact is unreadable
+            log.debug("fact %s crashed", key_text(key), exc_info=True)
+            entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
+        finally:
+            entry.duration_ms = int((time.monotonic() - started) * 1000)
+            entry.done.set()
+
+    @staticmethod
+    def _explained(key: Key, error: FactError) -> FactError:
+        """A 403 names the actions this fact needs and a built-in role that grants them."""
+        if error.kind != "forbidden" or "granted by the built-in" in error.message:
+            return error
+        from moediag.permissions import missing_permission_hint
+
+        hint = missing_permission_hint(FACTS[key[0]].permissions)
+        if hint:
+            return FactError(error.kind, f"{error.message} — {hint}", status=error.status, resource_id=error.resource_id)
+        return error
+
+    def _produce(self, key: Key) -> Any:
+        spec = FACTS.get(key[0])
+        if spec is None:
+            raise FactError("crashed", f"unknown fact {key[0]!r}")
+        if self._snapshot is not None and not spec.derived:
+            stored = self._snapshot.get(key_text(key))
+            if stored is None:
+                raise FactError("not_in_snapshot", f"{key_text(key)} was not collected when the snapshot was taken")
+            if "error" in stored:
+                raise FactError.from_json(stored["error"])
+            return stored.get("value")
+        return spec.fn(self, *key[1:])

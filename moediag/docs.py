@@ -1,0 +1,68 @@
+"""Check documentation, rendered from each check's own metadata (for `explain` and docs/checks/)."""
+
+from __future__ import annotations
+
+from moediag.check import Check
+
+SECTIONS = ("What it checks", "Why it breaks the endpoint", "How to fix", "Where to run it from", "Permissions")
+
+
+def render_check_doc(chk: Check) -> str:
+    lines = [
+        f"# {chk.id}",
+        "",
+        f"**{chk.title}**",
+        "",
+        f"Severity: {chk.severity} · Scope: {chk.scope} · Evidence: {', '.join(f'`{f}`' for f in chk.facts)}",
+        "",
+        "## What it checks",
+        "",
+        chk.doc.what.strip(),
+        "",
+        "## Why it breaks the endpoint",
+        "",
+        chk.doc.why.strip(),
+        "",
+        "## How to fix",
+        "",
+        chk.doc.fix.strip(),
+        "",
+        "## Where to run it from",
+        "",
+        chk.doc.run_from.strip(),
+        "",
+        "## Permissions",
+        "",
+        "Azure RBAC actions this check's evidence needs (all read-only; the built-in Reader role grants the reads):",
+        "",
+        *[f"- `{action}`" for action in chk.permissions],
+        "",
+    ]
+    if chk.depends_on:
+        lines += ["## Depends on", "", *[f"- `{d}` (skipped when it does not pass)" for d in chk.depends_on], ""]
+    if chk.doc.links:
+        lines += ["## Links", "", *[f"- <{link}>" for link in chk.doc.links], ""]
+    return "\n".join(lines)
+
+
+def write_all(directory: str) -> list[str]:
+    """Regenerate docs/checks/<id>.md for every registered check (run: python -m moediag.docs docs/checks)."""
+    from pathlib import Path
+
+    from moediag.registry import all_checks
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for chk in all_checks().values():
+        path = out / f"{chk.id}.md"
+        path.write_text(render_check_doc(chk), encoding="utf-8")
+        written.append(str(path))
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    for written_path in write_all(sys.argv[1] if len(sys.argv) > 1 else "docs/checks"):
+        print(written_path)

@@ -1,0 +1,66 @@
+"""Facts: the evidence checks reason about, each read once per run.
+
+A fact is a function `fn(ctx, *args) -> JSON value`, registered under a name with the Azure actions its
+read needs and the other facts it builds on. `derived` facts only combine other facts (no I/O): they are
+recomputed on replay rather than stored in snapshots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    fn: Callable[..., Any]
+    permissions: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    derived: bool = False
+    description: str = ""
+
+
+FACTS: dict[str, FactSpec] = {}
+
+
+def fact(name: str, *, permissions: tuple[str, ...] = (), needs: tuple[str, ...] = (), derived: bool = False):
+    """Register a fact provider under `name`."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if name in FACTS:
+            raise ValueError(f"fact {name!r} registered twice")
+        FACTS[name] = FactSpec(name, fn, tuple(permissions), tuple(needs), derived, (fn.__doc__ or "").strip())
+        return fn
+
+    return register
+
+
+def permissions_of(fact_names: tuple[str, ...] | list[str]) -> list[str]:
+    """Actions needed to read these facts and every fact they build on."""
+    load_all()
+    seen: set[str] = set()
+    actions: set[str] = set()
+    stack = list(fact_names)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        spec = FACTS[name]
+        actions.update(spec.permissions)
+        stack.extend(spec.needs)
+    return sorted(actions)
+
+
+_loaded = False
+
+
+def load_all() -> None:
+    """Import the fact modules (cheap: they import no SDK at module level)."""
+    global _loaded
+    if _loaded:
+        return
+    from moediag.facts import dns, endpoints, network, workspace  # noqa: F401  (registration)
+
+    _loaded = True

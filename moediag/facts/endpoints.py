@@ -1,0 +1,58 @@
+"""Facts about the workspace's online endpoints and their deployments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moediag.errors import FactError
+from moediag.facts import fact
+from moediag.facts.workspace import ML_API
+
+ENDPOINTS_READ = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read"
+DEPLOYMENTS_READ = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/read"
+
+
+@fact("online_endpoints", permissions=(ENDPOINTS_READ,))
+def online_endpoints(ctx) -> list[dict[str, Any]]:
+    """The endpoints in scope: those named with -e, else every online endpoint of the workspace.
+
+    The list response carries whole endpoint bodies, so no endpoint is read twice.
+    """
+    target = ctx.target
+    if not target.endpoints:
+        return ctx.arm.list(f"{target.workspace_id}/onlineEndpoints", ML_API)
+    bodies = []
+    for name in target.endpoints:
+        try:
+            bodies.append(ctx.arm.get(target.endpoint_id(name), ML_API))
+        except FactError as exc:
+            if exc.kind == "not_found":
+                raise FactError("not_found", f"online endpoint {name!r} not found in workspace {target.workspace!r}") from exc
+            raise
+    return bodies
+
+
+@fact("deployments", permissions=(DEPLOYMENTS_READ,))
+def deployments(ctx, endpoint: str) -> list[dict[str, Any]]:
+    """The deployments of one endpoint (only the one named with -d, when given)."""
+    target = ctx.target
+    if target.deployment:
+        try:
+            return [ctx.arm.get(target.deployment_id(endpoint, target.deployment), ML_API)]
+        except FactError as exc:
+            if exc.kind == "not_found":
+                return []
+            raise
+    return ctx.arm.list(f"{target.endpoint_id(endpoint)}/deployments", ML_API)
+
+
+@fact("deployment_logs", permissions=("Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/getLogs/action",))
+def deployment_logs(ctx, endpoint: str, deployment: str, container: str, tail: str) -> str:
+    """The tail of one container's log (a POST action that reads; it changes nothing)."""
+    body = ctx.arm.post(
+        f"{ctx.target.deployment_id(endpoint, deployment)}/getLogs",
+        ML_API,
+        {"containerType": container, "tail": int(tail)},
+    )
+    content = body.get("content") if isinstance(body, dict) else None
+    return content if isinstance(content, str) else ""

@@ -1,0 +1,56 @@
+"""Facts about the workspace and the resources it is associated with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moediag import resource_id
+from moediag.errors import FactError
+from moediag.evidence import props
+from moediag.facts import fact
+
+# The preview carries v1LegacyMode and creationTime, which the stable examples omit.
+WORKSPACE_API = "2024-10-01-preview"
+ML_API = "2025-12-01"
+KEYVAULT_API = "2023-07-01"
+REGISTRY_API = "2023-07-01"
+
+ML_READ = "Microsoft.MachineLearningServices/workspaces/read"
+
+
+@fact("workspace", permissions=(ML_READ,))
+def workspace(ctx) -> dict[str, Any]:
+    """The workspace's REST body: every workspace property the checks need, in one GET."""
+    return ctx.arm.get(ctx.target.workspace_id, WORKSPACE_API)
+
+
+def associated_id(ctx, prop: str) -> resource_id.ResourceId:
+    """The parsed id of an associated resource named in the workspace, or FactError saying why not."""
+    raw = props(ctx.get("workspace")).get(prop)
+    parsed = resource_id.parse(raw)
+    if parsed is None:
+        shown = "absent" if raw is None else f"{raw!r}"
+        raise FactError("unreadable", f"the workspace's {prop} is {shown}, not a resource id")
+    return parsed
+
+
+@fact("keyvault", permissions=("Microsoft.KeyVault/vaults/read",), needs=("workspace",))
+def keyvault(ctx) -> dict[str, Any]:
+    """The workspace Key Vault's REST body (its networkAcls decide whether Azure services get through)."""
+    return ctx.arm.get(associated_id(ctx, "keyVault").text, KEYVAULT_API)
+
+
+@fact("registry", permissions=("Microsoft.ContainerRegistry/registries/read",), needs=("workspace",))
+def registry(ctx) -> dict[str, Any]:
+    """The workspace container registry's REST body, private endpoint connections included."""
+    return ctx.arm.get(associated_id(ctx, "containerRegistry").text, REGISTRY_API)
+
+
+@fact(
+    "created_times",
+    permissions=("Microsoft.Resources/subscriptions/resourceGroups/resources/read",),
+)
+def created_times(ctx, subscription: str, resource_group: str, resource_type: str) -> dict[str, str | None]:
+    """Creation time of each resource of a type in a group (lower-cased id to ISO time)."""
+    items = ctx.arm.resources_with_created_time(subscription, resource_group, resource_type)
+    return {str(item["id"]).lower(): item.get("createdTime") for item in items if item.get("id")}

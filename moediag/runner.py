@@ -1,0 +1,117 @@
+"""Runs the selected checks against one collector: concurrently, isolated, honest.
+
+Each check runs in its own daemon thread, so its chain of fact reads overlaps every other check's.
+A check that crashes, reads unreadable evidence, or outlives the deadline becomes an `error` result;
+the others go on. A check whose prerequisite failed is skipped, saying which one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from moediag.check import Check, CheckContext
+from moediag.errors import FactError
+from moediag.model import Reason, Result, Status
+
+
+@dataclass
+class _Run:
+    check: Check
+    results: list[Result] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+    started: float = 0.0
+
+
+@dataclass
+class Outcome:
+    results: list[Result]
+    interrupted: bool = False
+
+
+def run_checks(
+    checks: list[Check],
+    collector,
+    progress: Callable[[list[str]], None] | None = None,
+) -> Outcome:
+    runs = {c.id: _Run(c) for c in checks}
+    for run in runs.values():
+        threading.Thread(target=_execute, args=(run, runs, collector), daemon=True, name=f"check-{run.check.id}").start()
+
+    interrupted = False
+    try:
+        while True:
+            pending = [cid for cid, run in runs.items() if not run.done.is_set()]
+            if progress:
+                progress(pending)
+            if not pending:
+                break
+            remaining = collector.deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            runs[pending[0]].done.wait(min(0.1, remaining))
+    except KeyboardInterrupt:
+        interrupted = True
+        collector.interrupted.set()
+
+    results: list[Result] = []
+    for run in runs.values():
+        finished = run.done.is_set()
+        produced = list(run.results)
+        if not finished:
+            why = "the run was interrupted" if interrupted else f"it did not finish within the run's timeout ({collector.options.timeout_s:g} s)"
+            produced.append(Result(run.check.id, Status.ERROR, f"{run.check.id} gave no verdict: {why}",
+                                   resource_id=collector.target.workspace_id, reason=Reason.TIMED_OUT))
+        for result in produced:
+            _stamp(result, run)
+        results.extend(produced)
+    return Outcome(results, interrupted)
+
+
+def _stamp(result: Result, run: _Run) -> None:
+    chk = run.check
+    result.title = result.title or chk.title
+    result.severity = result.severity or chk.severity
+    result.docs = result.docs or chk.docs_path
+    if not result.duration_ms:
+        result.duration_ms = int((time.monotonic() - run.started) * 1000) if run.started else 0
+
+
+def _execute(run: _Run, runs: dict[str, _Run], collector) -> None:
+    chk = run.check
+    try:
+        blocker = _failed_prerequisite(chk, runs, collector)
+        run.started = time.monotonic()
+        if blocker:
+            run.results.append(Result(chk.id, Status.SKIP, f"skipped: prerequisite {blocker} did not pass",
+                                      resource_id=collector.target.workspace_id, reason=Reason.DEPENDENCY_FAILED))
+            return
+        ctx = CheckContext(chk, collector, {p: runs[p].results for p in chk.depends_on if p in runs})
+        for result in chk.evaluate(ctx) or ():
+            result.duration_ms = int((time.monotonic() - run.started) * 1000)
+            run.results.append(result)
+        if not run.results:
+            run.results.append(Result(chk.id, Status.ERROR, f"{chk.id} returned no result (a bug in the check)",
+                                      resource_id=collector.target.workspace_id, reason=Reason.CRASHED))
+    except FactError as exc:
+        run.results.append(Result(chk.id, Status.ERROR, exc.message, reason=exc.kind,
+                                  resource_id=exc.resource_id or collector.target.workspace_id))
+    except Exception as exc:  # isolate the crash: one broken check must not hide the others
+        run.results.append(Result(chk.id, Status.ERROR, f"{chk.id} crashed: {type(exc).__name__}: {exc}",
+                                  resource_id=collector.target.workspace_id, reason=Reason.CRASHED))
+    finally:
+        run.done.set()
+
+
+def _failed_prerequisite(chk: Check, runs: dict[str, _Run], collector) -> str | None:
+    for prereq in chk.depends_on:
+        run = runs.get(prereq)
+        if run is None:
+            continue  # not selected: nothing to wait for
+        if not run.done.wait(max(0.0, collector.deadline - time.monotonic())):
+            return prereq
+        if any(r.status in (Status.FAIL, Status.ERROR) for r in run.results):
+            return prereq
+    return None

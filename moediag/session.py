@@ -1,0 +1,118 @@
+"""One `moediag check` run: build the collector (live or replayed), run the checks, build the report."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from moediag import snapshot as snapshots
+from moediag.errors import FactError, TargetUnreadable, UsageError
+from moediag.target import Options, Target
+
+ARM_ENDPOINT_ENV = "MOEDIAG_ARM_ENDPOINT"
+TOKEN_ENV = "MOEDIAG_ACCESS_TOKEN"
+
+
+@dataclass
+class RunResult:
+    report: dict[str, Any]
+    snapshot: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def credential() -> Any:
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        from moediag.arm import StaticTokenCredential
+
+        return StaticTokenCredential(token.strip())
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+def live_collector(target: Target, options: Options, arm_endpoint: str | None, max_concurrency: int):
+    from moediag.arm import PUBLIC_ARM, Arm
+    from moediag.collector import Collector
+    from moediag.resolver import Resolver
+
+    endpoint = arm_endpoint or os.environ.get(ARM_ENDPOINT_ENV) or PUBLIC_ARM
+    if not endpoint.startswith("https://"):
+        raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
+    request_timeout = max(1.0, min(20.0, options.timeout_s / 2))
+    arm = Arm(credential(), target.subscription_id, endpoint, request_timeout=request_timeout,
+              retry_budget_s=max(1.0, options.timeout_s * 0.6), max_concurrency=max_concurrency)
+    try:
+        dns = Resolver(options.dns_servers, timeout_s=min(5.0, options.timeout_s / 3))
+    except ValueError as exc:
+        raise UsageError(f"bad --dns-server: {exc}") from exc
+    return Collector(target, options, arm=arm, dns=dns, workers=max(8, max_concurrency * 2))
+
+
+def replay_collector(snapshot: dict[str, Any], timeout_s: float):
+    from moediag.collector import Collector
+
+    target = Target.from_json(snapshot["target"])
+    stored = snapshot.get("options") or {}
+    options = Options(
+        dns_servers=tuple(stored.get("dns_servers") or ()),
+        azure_dns=stored.get("azure_dns"),
+        logs=stored.get("logs", "auto"),
+        include_diagnose=bool(stored.get("include_diagnose")),
+        timeout_s=timeout_s,
+    )
+    return Collector(target, options, snapshot=snapshot["facts"])
+
+
+def options_json(options: Options) -> dict[str, Any]:
+    return {"dns_servers": list(options.dns_servers), "azure_dns": options.azure_dns, "logs": options.logs,
+            "include_diagnose": options.include_diagnose}
+
+
+def ensure_target_readable(collector) -> list[str]:
+    """Read the workspace (and named endpoints) first: if the target itself is unreadable, stop with exit 2.
+
+    Returns the names of the endpoints in scope (for the report's target block).
+    """
+    collector.prefetch([("workspace",), ("online_endpoints",)])
+    _, error = collector.try_get("workspace")
+    target = collector.target
+    if error is not None and error.kind in ("not_found", "unauthorized", "not_in_snapshot"):
+        if error.kind == "not_found":
+            raise TargetUnreadable(f"workspace {target.workspace!r} not found in resource group "
+                                   f"{target.resource_group!r} of subscription {target.subscription_id}")
+        if error.kind == "unauthorized":
+            raise TargetUnreadable(f"Azure refused the credentials ({error.message}); run `az login`, "
+                                   f"or set {TOKEN_ENV} to a token from `az account get-access-token`")
+        raise TargetUnreadable(f"the snapshot has no workspace: {error.message}")
+    endpoints, error = collector.try_get("online_endpoints")
+    if error is not None:
+        if error.kind == "not_found" and target.endpoints:
+            raise TargetUnreadable(error.message)
+        return list(target.endpoints)
+    return [e.get("name", "?") for e in endpoints if isinstance(e, dict)]
+
+
+def run(checks: list, collector, *, mode: str, save_snapshot: bool,
+        progress: Callable[[list[str]], None] | None = None) -> RunResult:
+    from moediag.report import build_report
+    from moediag.runner import run_checks
+
+    started = time.monotonic()
+    try:
+        endpoint_names = ensure_target_readable(collector)
+        outcome = run_checks(checks, collector, progress=progress)
+    finally:
+        collector.close()
+    report = build_report(collector.target.to_json(), outcome.results, mode=mode, interrupted=outcome.interrupted,
+                          endpoints=endpoint_names)
+    report["duration_ms"] = int((time.monotonic() - started) * 1000)
+    snap = None
+    if save_snapshot:
+        snap = snapshots.build(collector.target.to_json(), options_json(collector.options), collector.recorded())
+    return RunResult(report, snap)
+
+
+__all__ = ["FactError", "RunResult", "credential", "live_collector", "replay_collector", "run"]

@@ -1,0 +1,526 @@
+"""WorkspaceScenario: a network-isolated Azure ML workspace, as ARM would serve it.
+
+Why: every end-to-end test needs the same dozen related resources (workspace, private endpoint,
+NIC, VNet, private DNS zone and records, Key Vault, registry, endpoints, deployments, ...) whose ids
+point at each other. A scenario holds one coherent set of knobs with healthy defaults; a test
+changes the one knob it is about (`healthy(v1_legacy_mode=True)`), calls `install(bed)`, and
+the bed then serves every body at its ARM path. `dns_records()` gives what the VNet's DNS would
+answer, for the DNS test server.
+
+Knob conventions: for optional keys, `None` means "key absent" (v1_legacy_mode, creation_time,
+kv_network_acls, managed_network_status, isolation_mode); the workspace's references to associated
+resources (`key_vault`, `container_registry`, `storage_account`, `application_insights`) default to
+AUTO (the derived ARM id) and otherwise are sent raw, so `""`, `"Sanitized"` or None (JSON null)
+can be tested.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import bodies
+
+
+class _Auto:
+    """Marker for "derive the healthy value from the other knobs"."""
+
+    def __repr__(self) -> str:
+        return "AUTO"
+
+
+AUTO: Any = _Auto()
+
+ML = "Microsoft.MachineLearningServices"
+ZONE_API = "privatelink.api.azureml.ms"
+ZONE_NOTEBOOKS = "privatelink.notebooks.azure.net"
+
+HEALTHY_INFERENCE_LOG = """\
+2024-02-12T09:20:11,102 | root | INFO | Starting up app insights client
+Azure ML Inferencing HTTP server v1.3.0
+
+Server Settings
+---------------
+Entry Script Name: /var/azureml-app/onlinescoring/score.py
+Model Directory: /var/azureml-app/azureml-models/churn-model/1
+Worker Count: 1
+Worker Timeout (seconds): 300
+Server Port: 31311
+Application Insights Enabled: false
+
+Server Routes
+---------------
+Liveness Probe: GET   127.0.0.1:31311/
+Score:          POST  127.0.0.1:31311/score
+
+2024-02-12 09:20:12,418 I [1] gunicorn.error - Starting gunicorn 22.0.0
+2024-02-12 09:20:12,419 I [1] gunicorn.error - Listening at: http://0.0.0.0:31311 (1)
+2024-02-12 09:20:12,420 I [42] gunicorn.error - Booting worker with pid: 42
+2024-02-12 09:20:14,003 I [42] azmlinfsrv - Users's init has completed successfully
+2024-02-12 09:20:14,010 I [42] azmlinfsrv - Scoring timeout is set to 60000
+2024-02-12 09:20:25,771 I [42] azmlinfsrv - GET /
+2024-02-12 09:20:25,772 I [42] azmlinfsrv - 200
+"""
+
+HEALTHY_STORAGE_INIT_LOG = """\
+2024-02-12T09:18:40.115Z | INFO | Starting model download
+2024-02-12T09:18:41.902Z | INFO | Downloading azureml://models/churn-model/versions/1 to /var/azureml-app/azureml-models/churn-model/1
+2024-02-12T09:18:44.330Z | INFO | Model download succeeded (3 files, 1.2 MB)
+"""
+
+
+def _default_logs() -> dict[str, str]:
+    return {"InferenceServer": HEALTHY_INFERENCE_LOG, "StorageInitializer": HEALTHY_STORAGE_INIT_LOG}
+
+
+@dataclass
+class Deployment:
+    """A managed online deployment. egress_public_network_access None = key absent (current method)."""
+
+    name: str
+    provisioning_state: str = "Succeeded"
+    egress_public_network_access: str | None = None
+    instance_type: str = "Standard_DS3_v2"
+    instance_count: int = 1
+    logs: dict[str, str] = field(default_factory=_default_logs)  # containerType -> text
+
+
+@dataclass
+class Endpoint:
+    """A managed online endpoint; traffic maps deployment name -> percent (names may be missing)."""
+
+    name: str
+    traffic: dict[str, int] = field(default_factory=dict)
+    deployments: list[Deployment] = field(default_factory=list)
+    mirror_traffic: dict[str, int] = field(default_factory=dict)
+    provisioning_state: str = "Succeeded"
+    public_network_access: str = "Disabled"
+    auth_mode: str = "Key"
+
+
+def _default_endpoints() -> list[Endpoint]:
+    return [Endpoint("ep-main", traffic={"blue": 100}, deployments=[Deployment("blue")])]
+
+
+def _default_kv_acls() -> dict:
+    return {
+        "bypass": "AzureServices",
+        "defaultAction": "Deny",
+        "ipRules": [{"value": "124.56.78.91/32"}],
+        "virtualNetworkRules": [],
+    }
+
+
+@dataclass
+class WorkspaceScenario:
+    # --- who and where
+    subscription_id: str = "00000000-1111-2222-3333-444444444444"
+    tenant_id: str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    resource_group: str = "rg-ml"
+    workspace: str = "ws-prod"
+    location: str = "eastus2"
+    workspace_id: str = "11111111-2222-3333-4444-555555555555"
+    net_resource_group: str = "rg-net"
+    dns_resource_group: str = "rg-dns"
+
+    # --- workspace properties
+    creation_time: str | None = "2023-05-09T01:25:09.1390024Z"
+    v1_legacy_mode: bool | None = False
+    public_network_access: str = "Disabled"
+    key_vault: Any = AUTO  # raw properties.keyVault (AUTO: id with "Microsoft.Keyvault" casing)
+    container_registry: Any = AUTO
+    storage_account: Any = AUTO
+    application_insights: Any = AUTO  # AUTO: id with "Microsoft.insights" casing
+    image_build_compute: str | None = "cpu-cluster"  # None -> JSON null
+    image_build_compute_exists: bool = True
+
+    # --- managed network (current outbound method)
+    isolation_mode: str | None = "AllowOnlyApprovedOutbound"  # "Disabled" = legacy; None = block absent
+    managed_network_status: str | None = "Active"  # None = no status block
+    rule_status_overrides: dict[str, str] = field(default_factory=dict)
+    outbound_rules_shape: str = "value"  # "value" (stable) or "dict" (2022-12-01-preview)
+
+    # --- the workspace's private endpoint and its DNS
+    private_endpoint: bool = True
+    pe_name: str = "pe-ws"
+    pec_status: str = "Approved"
+    pe_created_time: str = "2023-05-09T01:30:00.0000000Z"
+    pe_workspace_ip: str = "10.0.1.4"
+    pe_inference_ip: str = "10.0.1.5"
+    pe_cert_ip: str = "10.0.1.6"
+    pe_notebook_ip: str = "10.0.1.7"
+    nic_guid: str = "6c0b3f0e-8d9a-4b1c-a2e3-f4d5c6b7a890"  # the NIC is named <pe>.nic.<guid>
+    zone_group: bool = True
+    zone_linked: bool = True
+    vnet_link_state: str = "Completed"
+    inference_record_ip: Any = AUTO  # AUTO = pe_inference_ip; None = record absent (404)
+    public_inference_ip: str = "20.44.17.190"  # what public DNS answers for the inference host
+
+    # --- the client VNet
+    vnet_name: str = "vnet-ml"
+    subnet_name: str = "snet-pe"
+    subnet_prefix: str = "10.0.1.0/24"
+    clients_subnet_prefix: str = "10.0.2.0/24"
+    vnet_address_prefixes: list[str] = field(default_factory=lambda: ["10.0.0.0/16"])
+    dns_servers: list[str] = field(default_factory=list)  # [] = Azure DNS
+    custom_dns_forwards: bool = True  # custom DNS has a conditional forwarder to 168.63.129.16
+
+    # --- associated resources
+    key_vault_name: str = "kv-ws-prod"
+    registry_name: str = "acrwsprod"
+    storage_name: str = "stwsprod"
+    app_insights_name: str = "appi-ws-prod"
+    kv_network_acls: dict | None = field(default_factory=_default_kv_acls)  # None = no firewall
+    acr_sku: str = "Premium"
+    acr_public_network_access: str = "Disabled"
+    legacy_egress: str | None = None  # status of the registry's egress PEC; None = no such PEC
+
+    # --- online endpoints
+    endpoints: list[Endpoint] = field(default_factory=_default_endpoints)
+    endpoints_page_size: int | None = 10
+    deployments_page_size: int | None = 10
+
+    # --- workspace diagnose (POST .../diagnose, long-running)
+    diagnose_results: dict[str, list] | None = None  # merged over the derived result arrays
+    diagnose_polls: int = 1
+    diagnose_never_completes: bool = False
+
+    # --- ids ---------------------------------------------------------------------------------
+
+    @property
+    def _rg_ml(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+
+    @property
+    def _rg_net(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.net_resource_group}"
+
+    @property
+    def workspace_arm_id(self) -> str:
+        return f"{self._rg_ml}/providers/{ML}/workspaces/{self.workspace}"
+
+    @property
+    def managed_network_id(self) -> str:
+        return self.workspace_id
+
+    @property
+    def workspace_pec_name(self) -> str:
+        return f"{self.workspace}.{self.pe_name}-{self.workspace_id[:4]}"
+
+    def endpoint_id(self, endpoint: str) -> str:
+        return f"{self.workspace_arm_id}/onlineEndpoints/{endpoint}"
+
+    def deployment_id(self, endpoint: str, deployment: str) -> str:
+        return f"{self.endpoint_id(endpoint)}/deployments/{deployment}"
+
+    @property
+    def key_vault_id(self) -> str:
+        return f"{self._rg_ml}/providers/Microsoft.KeyVault/vaults/{self.key_vault_name}"
+
+    @property
+    def key_vault_id_as_referenced(self) -> str:
+        """The vault id as the ML service writes it: `Microsoft.Keyvault` (real recordings)."""
+        return f"{self._rg_ml}/providers/Microsoft.Keyvault/vaults/{self.key_vault_name}"
+
+    @property
+    def registry_id(self) -> str:
+        return f"{self._rg_ml}/providers/Microsoft.ContainerRegistry/registries/{self.registry_name}"
+
+    @property
+    def storage_id(self) -> str:
+        return f"{self._rg_ml}/providers/Microsoft.Storage/storageAccounts/{self.storage_name}"
+
+    @property
+    def app_insights_id(self) -> str:
+        return f"{self._rg_ml}/providers/microsoft.insights/components/{self.app_insights_name}"
+
+    @property
+    def compute_id(self) -> str:
+        return f"{self.workspace_arm_id}/computes/{self.image_build_compute or 'cpu-cluster'}"
+
+    @property
+    def private_endpoint_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/privateEndpoints/{self.pe_name}"
+
+    @property
+    def nic_name(self) -> str:
+        return f"{self.pe_name}.nic.{self.nic_guid}"
+
+    @property
+    def nic_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/networkInterfaces/{self.nic_name}"
+
+    @property
+    def vnet_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/virtualNetworks/{self.vnet_name}"
+
+    @property
+    def subnet_id(self) -> str:
+        return f"{self.vnet_id}/subnets/{self.subnet_name}"
+
+    def zone_id(self, zone_name: str = ZONE_API) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.dns_resource_group}"
+            f"/providers/Microsoft.Network/privateDnsZones/{zone_name}"
+        )
+
+    @property
+    def inference_record_name(self) -> str:
+        """The A record's name inside the zone: `*.<workspaceId>.inference.<region>`."""
+        return f"*.{self.workspace_id}.inference.{self.location}"
+
+    @property
+    def inference_record_id(self) -> str:
+        return f"{self.zone_id()}/A/{self.inference_record_name}"
+
+    @property
+    def notebook_fqdn(self) -> str:
+        return f"ml-{self.workspace}-{self.location}-{self.workspace_id}.{self.location}.notebooks.azure.net"
+
+    def scoring_host(self, endpoint: str) -> str:
+        return f"{endpoint}.{self.location}.inference.ml.azure.com"
+
+    # --- derived values ----------------------------------------------------------------------
+
+    def ref(self, knob: str) -> Any:
+        """The workspace's raw reference for `knob` (AUTO resolved to the derived id)."""
+        value = getattr(self, knob)
+        if value is not AUTO:
+            return value
+        return {
+            "key_vault": self.key_vault_id_as_referenced,
+            "container_registry": self.registry_id,
+            "storage_account": self.storage_id,
+            "application_insights": self.app_insights_id,
+        }[knob]
+
+    @property
+    def resolved_inference_record_ip(self) -> str | None:
+        return self.pe_inference_ip if self.inference_record_ip is AUTO else self.inference_record_ip
+
+    def pe_members(self) -> list[tuple[str, str, str]]:
+        """(memberName, fqdn, ip) of the workspace private endpoint, as in customDnsConfigs."""
+        w, loc = self.workspace_id, self.location
+        return [
+            ("default", f"{w}.workspace.{loc}.api.azureml.ms", self.pe_workspace_ip),
+            ("cert", f"{w}.workspace.{loc}.cert.api.azureml.ms", self.pe_cert_ip),
+            ("inference", f"*.{w}.inference.{loc}.api.azureml.ms", self.pe_inference_ip),
+            ("notebook", self.notebook_fqdn, self.pe_notebook_ip),
+        ]
+
+    def zone_records(self) -> dict[str, dict[str, str]]:
+        """zone name -> {A record name: ip}, what the PE's DNS integration created."""
+        w, loc = self.workspace_id, self.location
+        api = {f"{w}.workspace.{loc}": self.pe_workspace_ip, f"{w}.workspace.{loc}.cert": self.pe_cert_ip}
+        if self.resolved_inference_record_ip is not None:
+            api[self.inference_record_name] = self.resolved_inference_record_ip
+        nb_name = self.notebook_fqdn[: -len(".notebooks.azure.net")]
+        return {ZONE_API: api, ZONE_NOTEBOOKS: {nb_name: self.pe_notebook_ip}}
+
+    def replace(self, **changes: Any) -> "WorkspaceScenario":
+        return dataclasses.replace(self, **changes)
+
+    # --- install -----------------------------------------------------------------------------
+
+    def install(self, bed: Any) -> "WorkspaceScenario":
+        """Register every resource of the scenario on an ArmTestBed."""
+        sub = f"/subscriptions/{self.subscription_id}"
+        bed.put(sub, bodies.subscription(self))
+        for rg in {self.resource_group, self.net_resource_group, self.dns_resource_group}:
+            bed.put(f"{sub}/resourceGroups/{rg}", bodies.resource_group(self, rg))
+
+        self._install_workspace(bed)
+        self._install_endpoints(bed)
+        if self.private_endpoint:
+            self._install_network(bed)
+        self._install_dns(bed)
+
+        bed.put(self.key_vault_id, bodies.key_vault(self))
+        bed.put(self.registry_id, bodies.container_registry(self))
+        bed.collection(f"{self.registry_id}/privateEndpointConnections", bodies.registry_pecs(self))
+        bed.put(self.storage_id, bodies.storage_account(self))
+        bed.put(self.app_insights_id, bodies.application_insights(self))
+        return self
+
+    def _install_workspace(self, bed: Any) -> None:
+        ws = self.workspace_arm_id
+        bed.put(ws, bodies.workspace(self))
+        bed.collection(
+            f"{ws}/privateEndpointConnections",
+            [bodies.workspace_pec(self)] if self.private_endpoint else [],
+        )
+        if self.outbound_rules_shape == "dict":
+            rules = bodies.outbound_rules(self)
+            bed.put(f"{ws}/outboundRules", rules)
+            bed.put(f"{ws}/managedNetwork/outboundRules", rules)  # the 2022-12-01-preview path
+        else:
+            bed.collection(f"{ws}/outboundRules", bodies.outbound_rules_list(self))
+        if self.image_build_compute_exists:
+            bed.put(self.compute_id, bodies.compute(self))
+        bed.lro(
+            f"{ws}/diagnose",
+            bodies.diagnose_result(self),
+            polls=self.diagnose_polls,
+            never_completes=self.diagnose_never_completes,
+        )
+
+    def _install_endpoints(self, bed: Any) -> None:
+        ws = self.workspace_arm_id
+        bed.collection(
+            f"{ws}/onlineEndpoints",
+            [bodies.endpoint(self, e) for e in self.endpoints],
+            page_size=self.endpoints_page_size,
+        )
+        for e in self.endpoints:
+            bed.collection(
+                f"{self.endpoint_id(e.name)}/deployments",
+                [bodies.deployment(self, e, d) for d in e.deployments],
+                page_size=self.deployments_page_size,
+            )
+            for d in e.deployments:
+                bed.route("POST", f"{self.deployment_id(e.name, d.name)}/getLogs", _logs_handler(d))
+
+    def _install_network(self, bed: Any) -> None:
+        bed.put(self.private_endpoint_id, bodies.private_endpoint(self))
+        bed.collection(f"{self.private_endpoint_id}/privateDnsZoneGroups", bodies.zone_groups(self))
+        bed.put(self.nic_id, bodies.network_interface(self))
+        vnet = bodies.virtual_network(self)
+        bed.put(self.vnet_id, vnet)
+        bed.collection(f"{self.vnet_id}/subnets", vnet["properties"]["subnets"])
+        items = [
+            bodies.generic_resource(self.private_endpoint_id, "Microsoft.Network/privateEndpoints", self.location, self.pe_created_time),
+            bodies.generic_resource(self.nic_id, "Microsoft.Network/networkInterfaces", self.location, self.pe_created_time),
+            bodies.generic_resource(self.vnet_id, "Microsoft.Network/virtualNetworks", self.location, "2023-05-08T16:02:11.5512345Z"),
+        ]
+        bed.resources(self._rg_net, items)
+        bed.resources(f"/subscriptions/{self.subscription_id}", items)
+
+    def _install_dns(self, bed: Any) -> None:
+        for zone_name, records in self.zone_records().items():
+            zid = self.zone_id(zone_name)
+            bed.put(zid, bodies.private_zone(self, zone_name))
+            a_records = [bodies.a_record(self, zone_name, n, ip) for n, ip in records.items()]
+            bed.collection(f"{zid}/A", a_records)
+            bed.collection(f"{zid}/ALL", [bodies.soa_record(self, zone_name), *a_records])
+            bed.collection(f"{zid}/virtualNetworkLinks", bodies.vnet_links(self, zone_name))
+
+    # --- DNS view ----------------------------------------------------------------------------
+
+    def dns_records(self, via: str = "vnet") -> dict[str, list[tuple[str, str]]]:
+        """What a resolver answers: name -> [(type, value)]; names may be wildcards (`*.x`).
+
+        via="vnet": the DNS the VNet uses (its custom servers when dns_servers is set);
+        via="azure": Azure DNS (168.63.129.16) inside the VNet; via="public": the internet.
+        A name missing from the dict is NXDOMAIN. The chain per endpoint is
+        `<ep>.<region>.inference.ml.azure.com` CNAME `<ep>.<wsid>.inference.<region>.privatelink.api.azureml.ms`,
+        answered by the zone's wildcard A record when the zone is linked (linked but record
+        missing = NXDOMAIN, as Azure DNS does for a linked zone), else by public DNS.
+        """
+        if via not in ("vnet", "azure", "public"):
+            raise ValueError(f"via must be vnet, azure or public, not {via!r}")
+        private = via == "azure" or (via == "vnet" and (not self.dns_servers or self.custom_dns_forwards))
+        private = private and self.zone_linked and self.vnet_link_state == "Completed"
+        w, loc = self.workspace_id, self.location
+        records: dict[str, list[tuple[str, str]]] = {}
+        for e in self.endpoints:
+            records[self.scoring_host(e.name)] = [("CNAME", f"{e.name}.{w}.inference.{loc}.{ZONE_API}")]
+        records[f"{w}.workspace.{loc}.api.azureml.ms"] = [("CNAME", f"{w}.workspace.{loc}.{ZONE_API}")]
+        wildcard = f"*.{w}.inference.{loc}.{ZONE_API}"
+        api_host = f"{w}.workspace.{loc}.{ZONE_API}"
+        if not private:
+            records[wildcard] = [("A", self.public_inference_ip)]
+            records[api_host] = [("A", self.public_inference_ip)]
+            return records
+        zone = self.zone_records()[ZONE_API]
+        if self.inference_record_name in zone:
+            records[wildcard] = [("A", zone[self.inference_record_name])]
+        records[api_host] = [("A", zone[f"{w}.workspace.{loc}"])]
+        return records
+
+
+def _logs_handler(d: Deployment):
+    """POST .../getLogs: `{"containerType": ..., "tail": N}` -> `{"content": text}` (last N lines)."""
+
+    def handle(request) -> tuple[int, dict, Any]:
+        body = request.json or {}
+        wanted = str(body.get("containerType", "InferenceServer")).lower()
+        text = next((t for k, t in d.logs.items() if k.lower() == wanted), "")
+        tail = body.get("tail") or 0
+        if isinstance(tail, int) and tail > 0:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-tail:])
+        return 200, {}, {"content": text}
+
+    return handle
+
+
+# --- presets ------------------------------------------------------------------------------------
+
+
+def healthy(**overrides: Any) -> WorkspaceScenario:
+    """Everything passes: current outbound method, private DNS in place, one endpoint at 100%."""
+    return WorkspaceScenario(**overrides)
+
+
+def broken(**overrides: Any) -> WorkspaceScenario:
+    """The runbook's classic failures at once (legacy outbound method, so the egress PEC matters):
+
+    v1LegacyMode true; Key Vault bypass "None"; workspace PE created 2021-12-01 (before the
+    2022-05-24 cut-off); deployment `blue` uses legacy egress (egressPublicNetworkAccess Disabled)
+    but the registry's egress PEC is Pending; no `*.<wsid>.inference.<region>` A record;
+    traffic sends 50% to `green`, which no longer exists.
+    """
+    acls = _default_kv_acls()
+    acls["bypass"] = "None"
+    settings: dict[str, Any] = dict(
+        v1_legacy_mode=True,
+        creation_time="2021-11-30T09:12:44.2210567Z",
+        pe_created_time="2021-12-01T08:00:00.0000000Z",
+        kv_network_acls=acls,
+        isolation_mode="Disabled",
+        managed_network_status=None,
+        legacy_egress="Pending",
+        inference_record_ip=None,
+        endpoints=[
+            Endpoint(
+                "ep-main",
+                traffic={"blue": 50, "green": 50},
+                deployments=[Deployment("blue", egress_public_network_access="Disabled")],
+            )
+        ],
+    )
+    settings.update(overrides)
+    return WorkspaceScenario(**settings)
+
+
+def legacy_egress(**overrides: Any) -> WorkspaceScenario:
+    """Healthy with the legacy outbound method: no managed VNet, per-deployment egress, PEC Approved."""
+    settings: dict[str, Any] = dict(
+        isolation_mode="Disabled",
+        managed_network_status=None,
+        legacy_egress="Approved",
+        endpoints=[
+            Endpoint("ep-main", traffic={"blue": 100}, deployments=[Deployment("blue", egress_public_network_access="Disabled")])
+        ],
+    )
+    settings.update(overrides)
+    return WorkspaceScenario(**settings)
+
+
+def custom_dns(forwards: bool = True, **overrides: Any) -> WorkspaceScenario:
+    """The VNet uses a custom DNS server (10.0.0.10); `forwards=False` breaks its forwarder."""
+    settings: dict[str, Any] = dict(dns_servers=["10.0.0.10"], custom_dns_forwards=forwards)
+    settings.update(overrides)
+    return WorkspaceScenario(**settings)
+
+
+def many_endpoints(count: int = 25, deployments_each: int = 2, **overrides: Any) -> WorkspaceScenario:
+    """Enough endpoints and deployments that every list is paged (benchmarks, paging tests)."""
+    endpoints = []
+    for i in range(count):
+        deps = [Deployment(f"d{j}") for j in range(deployments_each)]
+        endpoints.append(Endpoint(f"ep-{i:03d}", traffic={"d0": 100}, deployments=deps))
+    settings: dict[str, Any] = dict(endpoints=endpoints, deployments_page_size=1)
+    settings.update(overrides)
+    return WorkspaceScenario(**settings)

@@ -1,0 +1,653 @@
+"""ArmTestBed: a loopback HTTPS stand-in for Azure Resource Manager.
+
+Why it exists: moediag's tests drive the *real* azure-core / azure-mgmt clients over *real* TLS,
+so retries, paging, long-running-operation polling, timeouts and auth headers are exercised the
+way they are against Azure, without ever leaving 127.0.0.1.
+
+What it does, in order, for every request:
+
+1. log it (method, path, query, status, start/finish times; peak concurrency),
+2. require `Authorization: Bearer <bed.token>` (else 401 AuthenticationFailed),
+3. require `api-version` (else 400 MissingApiVersionParameter),
+4. hang if `bed.hang(path)` says so, then apply a matching `bed.fault(...)`,
+5. answer from a custom route, a long-running operation, or the store (else 404 ResourceNotFound),
+6. after `bed.latency` seconds.
+
+Paths compare like ARM ids: case-insensitively, after percent-decoding (see `arm.normalize`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import trustme
+
+from . import arm
+
+Handler = Callable[["BedRequest"], tuple[int, dict, Any]]
+
+SKIPTOKEN = "$skiptoken"
+
+
+@dataclass
+class BedRequest:
+    """What a custom route handler sees."""
+
+    method: str
+    path: str  # decoded, original case, no query
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    json: Any = None
+
+    @property
+    def path_lower(self) -> str:
+        return arm.normalize(self.path)
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        """A query parameter, looked up case-insensitively (ARM accepts `$Filter` and `$filter`)."""
+        for key, value in self.query.items():
+            if key.lower() == name.lower():
+                return value
+        return default
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str  # normalized (lower case, decoded)
+    query: dict[str, str]
+    status: int
+    started_at: float  # time.monotonic()
+    finished_at: float  # when the answer was ready (latency included), just before it was sent
+
+    @property
+    def path_lower(self) -> str:
+        return self.path
+
+
+@dataclass
+class _Fault:
+    path: str
+    status: int
+    remaining: int | None
+    headers: dict[str, str]
+    body: Any
+    method: str | None
+
+
+@dataclass
+class _Hang:
+    path: str
+    seconds: float | None
+    remaining: int | None
+    method: str | None
+
+
+@dataclass
+class _Collection:
+    path: str  # as registered, used in nextLink
+    items: list[dict]
+    page_size: int | None
+
+
+@dataclass
+class _Resources:
+    items: list[dict]
+    page_size: int | None
+
+
+@dataclass
+class _Operation:
+    result_body: Any
+    polls_left: int
+    never_completes: bool
+    result_status: int = 200
+
+
+@dataclass
+class _Static:
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+_FILTER = re.compile(r"^\s*resourceType\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+
+
+class ArmTestBed:
+    """A TLS server on 127.0.0.1 that answers like ARM from an in-memory store.
+
+    Use as a context manager (or `start()`/`stop()`). Attributes after start: `url`
+    (`https://127.0.0.1:PORT`), `ca_path` (PEM of the test CA, for `REQUESTS_CA_BUNDLE`),
+    `token` (the only bearer token accepted), `latency` (seconds added to every response),
+    `requests` (list of RequestRecord), `max_in_flight`, `errors` (bugs inside the bed).
+    """
+
+    def __init__(self, token: str = "moediag-test-token", latency: float = 0.0):
+        self.token = token
+        self.latency = latency
+        self.url = ""
+        self.ca_path = ""
+        self.requests: list[RequestRecord] = []
+        self.errors: list[str] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._lock = threading.RLock()
+        self._released = threading.Event()
+        self._store: dict[str, _Static | _Collection | _Resources] = {}
+        self._routes: dict[tuple[str, str], Handler] = {}
+        self._lros: dict[str, tuple[Any, int, bool, int]] = {}
+        self._operations: dict[str, _Operation] = {}
+        self._faults: list[_Fault] = []
+        self._hangs: list[_Hang] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmpdir: tempfile.TemporaryDirectory | None = None
+        self._connections: set[socket.socket] = set()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> "ArmTestBed":
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="armbed-")
+        self.ca_path = os.path.join(self._tmpdir.name, "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_path)
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        server = _Server(("127.0.0.1", 0), _RequestHandler)
+        server.bed = self
+        # Handshakes happen lazily in each connection's own thread, so a stuck client never
+        # blocks accept().
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        self._server = server
+        self.url = f"https://127.0.0.1:{server.server_address[1]}"
+        self._released.clear()
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="armbed", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving. Hung handlers are released; nothing waits for them to finish."""
+        self._released.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            with self._lock:
+                connections = list(self._connections)
+            for conn in connections:  # wake threads parked on idle keep-alive connections
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    def __enter__(self) -> "ArmTestBed":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        """Variables for a `moediag` subprocess: merge into os.environ yourself."""
+        return {
+            "MOEDIAG_ACCESS_TOKEN": self.token,
+            "REQUESTS_CA_BUNDLE": self.ca_path,
+            "MOEDIAG_ARM_ENDPOINT": self.url,
+        }
+
+    # --- the store ---------------------------------------------------------------------------
+
+    def put(self, path: str, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        """GET `path` answers `status` with `body` (JSON unless bytes/str)."""
+        with self._lock:
+            self._store[arm.normalize(path)] = _Static(body, status, dict(headers or {}))
+
+    def clear(self) -> None:
+        """Forget every resource, route, operation, fault and hang (the log is kept)."""
+        with self._lock:
+            self._store.clear()
+            self._routes.clear()
+            self._lros.clear()
+            self._operations.clear()
+            self._faults.clear()
+            self._hangs.clear()
+
+    def remove(self, path: str) -> None:
+        """Forget `path` (GET then answers 404 ResourceNotFound)."""
+        with self._lock:
+            self._store.pop(arm.normalize(path), None)
+
+    def get(self, path: str) -> Any:
+        """The body stored at `path` (for tests that tweak a scenario after install)."""
+        with self._lock:
+            entry = self._store[arm.normalize(path)]
+        if isinstance(entry, _Static):
+            return entry.body
+        return entry.items
+
+    def collection(
+        self,
+        path: str,
+        items: list[dict],
+        page_size: int | None = None,
+        register_items: bool = True,
+    ) -> None:
+        """GET `path` answers `{"value": [...]}`, paged with absolute `nextLink`s when page_size is set.
+
+        Items with an `id` are also served at that id unless register_items is False.
+        """
+        with self._lock:
+            self._store[arm.normalize(path)] = _Collection(arm.scope_of(path), list(items), page_size)
+            if register_items:
+                for item in items:
+                    if isinstance(item, dict) and item.get("id"):
+                        self._store[arm.normalize(item["id"])] = _Static(item)
+
+    def resources(self, scope_path: str, items: list[dict], page_size: int | None = None) -> None:
+        """Serve `scope_path + "/resources"` like ARM's generic resource list.
+
+        Supports `$filter=resourceType eq '...'` (only that form) and includes `createdTime` /
+        `changedTime` only when `$expand` names createdTime, as ARM does.
+        """
+        with self._lock:
+            self._store[arm.normalize(scope_path.rstrip("/") + "/resources")] = _Resources(list(items), page_size)
+
+    def route(self, method: str, path: str, handler: Handler) -> None:
+        """A custom handler `handler(BedRequest) -> (status, headers, body)` for method+path."""
+        with self._lock:
+            self._routes[(method.upper(), arm.normalize(path))] = handler
+
+    def lro(
+        self,
+        post_path: str,
+        result_body: Any,
+        polls: int = 2,
+        never_completes: bool = False,
+        result_status: int = 200,
+    ) -> None:
+        """POST `post_path` starts a long-running operation (202 + Location + Retry-After: 0).
+
+        Its Location answers 202 `polls` times, then `result_status` with result_body (or 202
+        forever when never_completes). Every POST starts a fresh operation.
+        """
+        with self._lock:
+            self._lros[arm.normalize(post_path)] = (result_body, polls, never_completes, result_status)
+
+    def paths(self) -> list[str]:
+        """Every registered path (normalized), with its kind: handy when a test gets a 404."""
+        with self._lock:
+            kinds = {k: type(v).__name__.strip("_").lower() for k, v in self._store.items()}
+            kinds.update({k: "lro" for k in self._lros})
+            kinds.update({p: f"route {m}" for m, p in self._routes})
+        return [f"{kind:10} {path}" for path, kind in sorted(kinds.items())]
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def fault(
+        self,
+        path: str,
+        status: int,
+        times: int | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        method: str | None = None,
+    ) -> None:
+        """Answer `status` (with an ARM error body) for the next `times` requests (None = forever).
+
+        429 carries `Retry-After: 1` unless headers override it. Afterwards requests fall through
+        to the store. Faults on the same path apply in the order they were added.
+        """
+        merged = dict(headers or {})
+        if status == 429 and not any(k.lower() == "retry-after" for k in merged):
+            merged["Retry-After"] = "1"
+        with self._lock:
+            self._faults.append(
+                _Fault(arm.normalize(path), status, times, merged, body, method.upper() if method else None)
+            )
+
+    def hang(self, path: str, seconds: float | None = None, times: int | None = None, method: str | None = None) -> None:
+        """Requests to `path` stall for `seconds` (None: until the bed stops) before being answered."""
+        with self._lock:
+            self._hangs.append(_Hang(arm.normalize(path), seconds, times, method.upper() if method else None))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._hangs.clear()
+
+    # --- the request log ---------------------------------------------------------------------
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        """Requests seen, optionally only this method and/or this path (exact, case-insensitive)."""
+        key = arm.normalize(path) if path is not None else None
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if (method is None or r.method == method.upper()) and (key is None or r.path == key)
+            )
+
+    def duplicates(self) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
+        """GETs that fetched the same thing more than once: `(method, path, query)` keys.
+
+        The key's query leaves out `api-version` (the same resource read with two versions is
+        still read twice) and keeps `$skiptoken` (page 2 is not a repeat of page 1). Not counted:
+        polls of long-running operations (meant to repeat) and answers that invite a retry
+        (429 and 5xx), so an SDK retry is not a duplicate but a second successful read is.
+        """
+        seen: dict[tuple, int] = {}
+        with self._lock:
+            records = list(self.requests)
+        for r in records:
+            if r.method != "GET" or r.status == 429 or r.status >= 500:
+                continue
+            if r.path.startswith("/operations/"):
+                continue
+            query = tuple(sorted((k.lower(), v) for k, v in r.query.items() if k.lower() != "api-version"))
+            key = (r.method, r.path, query)
+            seen[key] = seen.get(key, 0) + 1
+        return [key for key, n in seen.items() if n > 1]
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.max_in_flight = self._in_flight
+
+    # --- request handling (called from server threads) ---------------------------------------
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self.requests.append(record)
+
+    def _take_fault(self, method: str, key: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.path == key and (fault.method is None or fault.method == method):
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                        if fault.remaining <= 0:
+                            self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _take_hang(self, method: str, key: str) -> _Hang | None:
+        with self._lock:
+            for hang in self._hangs:
+                if hang.path == key and (hang.method is None or hang.method == method):
+                    if hang.remaining is not None:
+                        hang.remaining -= 1
+                        if hang.remaining <= 0:
+                            self._hangs.remove(hang)
+                    return hang
+        return None
+
+    def _respond(self, req: BedRequest) -> tuple[int, dict[str, str], Any]:
+        auth = req.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer ") or auth[7:].strip() != self.token:
+            reason = "missing" if not auth else "invalid"
+            return (
+                401,
+                {
+                    "WWW-Authenticate": 'Bearer authorization_uri="https://login.windows.net/", '
+                    'error="invalid_token", '
+                    f'error_description="The access token is {reason}."'
+                },
+                arm.error_body(
+                    "AuthenticationFailed",
+                    f"Authentication failed. The 'Authorization' header is {reason}.",
+                ),
+            )
+        if req.param("api-version") is None:
+            return (
+                400,
+                {},
+                arm.error_body(
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                ),
+            )
+        key = req.path_lower
+        hang = self._take_hang(req.method, key)
+        if hang is not None:
+            self._released.wait(hang.seconds)
+        fault = self._take_fault(req.method, key)
+        if fault is not None:
+            body = fault.body if fault.body is not None else arm.error_for_status(fault.status, req.method, req.path)
+            return fault.status, dict(fault.headers), body
+
+        with self._lock:
+            handler = self._routes.get((req.method, key))
+            lro = self._lros.get(key) if req.method == "POST" else None
+            operation = self._operations.get(key)
+            entry = self._store.get(key)
+        if handler is not None:
+            return handler(req)
+        if lro is not None:
+            return self._start_operation(req, *lro)
+        if operation is not None and req.method == "GET":
+            return self._poll_operation(req, key, operation)
+        if req.method != "GET":
+            if entry is not None:
+                return 405, {}, arm.error_for_status(405, req.method, req.path)
+            return 404, {}, arm.not_found(req.path)
+        if entry is None:
+            return 404, {}, arm.not_found(req.path)
+        if isinstance(entry, _Static):
+            return entry.status, dict(entry.headers), entry.body
+        if isinstance(entry, _Collection):
+            return self._page(req, entry.path, entry.items, entry.page_size)
+        return self._list_resources(req, entry)
+
+    def _page(self, req: BedRequest, path: str, items: list, page_size: int | None):
+        try:
+            start = int(req.param(SKIPTOKEN, "0") or 0)
+        except ValueError:
+            return 400, {}, arm.error_body("InvalidSkipToken", "The $skiptoken is not valid.")
+        if not page_size:
+            return 200, {}, {"value": items}
+        page = items[start : start + page_size]
+        body: dict[str, Any] = {"value": page}
+        if start + page_size < len(items):
+            query = {k: v for k, v in req.query.items() if k.lower() != SKIPTOKEN}
+            query[SKIPTOKEN] = str(start + page_size)
+            body["nextLink"] = f"{self.url}{path}?{urlencode(query, safe='$')}"
+        return 200, {}, body
+
+    def _list_resources(self, req: BedRequest, entry: _Resources):
+        items = entry.items
+        flt = req.param("$filter")
+        if flt is not None:
+            match = _FILTER.match(flt)
+            if not match:
+                return (
+                    400,
+                    {},
+                    arm.error_body(
+                        "InvalidFilterInQueryString",
+                        f"Invalid $filter '{flt}' specified in the query string. "
+                        "The test bed supports only resourceType eq '<type>'.",
+                    ),
+                )
+            wanted = match.group(1).lower()
+            items = [i for i in items if str(i.get("type", "")).lower() == wanted]
+        expand = [e.strip().lower() for e in (req.param("$expand") or "").split(",")]
+        if "createdtime" not in expand:
+            items = [{k: v for k, v in i.items() if k not in ("createdTime", "changedTime")} for i in items]
+        return self._page(req, req.path, items, entry.page_size)
+
+    def _operation_location(self, op_id: str, req: BedRequest) -> str:
+        return f"{self.url}/operations/{op_id}?{urlencode({'api-version': req.param('api-version')})}"
+
+    def _start_operation(self, req: BedRequest, result_body: Any, polls: int, never_completes: bool, result_status: int):
+        op_id = str(uuid.uuid4())
+        with self._lock:
+            self._operations[arm.normalize(f"/operations/{op_id}")] = _Operation(
+                result_body, polls, never_completes, result_status
+            )
+        return 202, {"Location": self._operation_location(op_id, req), "Retry-After": "0"}, None
+
+    def _poll_operation(self, req: BedRequest, key: str, op: _Operation):
+        with self._lock:
+            done = not op.never_completes and op.polls_left <= 0
+            if not done:
+                op.polls_left -= 1
+        if done:
+            return op.result_status, {}, op.result_body
+        op_id = key.rsplit("/", 1)[-1]
+        return 202, {"Location": self._operation_location(op_id, req), "Retry-After": "0"}, None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+    bed: ArmTestBed
+
+    def handle_error(self, request, client_address):  # noqa: D401 - quiet, but remember real bugs
+        import sys
+        import traceback
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (OSError, ssl.SSLError)):
+            return  # client went away (timeouts, closed pools): normal in tests
+        self.bed.errors.append(traceback.format_exc())
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like ARM; every answer carries Content-Length
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle + delayed ACK
+        # add ~40 ms to every response and would swamp the latency knob.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.bed._lock:
+            self.server.bed._connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        finally:
+            with self.server.bed._lock:
+                self.server.bed._connections.discard(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:  # the request log replaces stderr noise
+        pass
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self) -> None:
+        bed = self.server.bed
+        started = time.monotonic()
+        split = urlsplit(self.path)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        path = arm.scope_of(split.path)
+        status = 500
+        bed._enter()
+        try:
+            raw = self._read_body()
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = None
+            req = BedRequest(
+                method=self.command,
+                path=path,
+                query=query,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=raw,
+                json=parsed,
+            )
+            try:
+                status, headers, body = bed._respond(req)
+            except Exception:  # a bug in the bed or a route handler: say so loudly
+                import traceback
+
+                bed.errors.append(traceback.format_exc())
+                status, headers, body = 500, {}, arm.error_body("InternalServerError", "armbed handler crashed")
+            if bed.latency:
+                bed._released.wait(bed.latency)
+        finally:
+            # Logged before the answer is written, so a client that has its response can
+            # already see its request in bed.requests.
+            bed._leave(RequestRecord(self.command, arm.normalize(path), query, status, started, time.monotonic()))
+        self._write(status, headers, body)
+
+    def _write(self, status: int, headers: dict[str, str], body: Any) -> None:
+        if body is None:
+            payload, ctype = b"", None
+        elif isinstance(body, bytes):
+            payload, ctype = body, "application/octet-stream"
+        elif isinstance(body, str):
+            payload, ctype = body.encode(), "text/plain; charset=utf-8"
+        else:
+            payload, ctype = json.dumps(body).encode(), "application/json; charset=utf-8"
+        self.send_response(status)
+        if ctype and not any(k.lower() == "content-type" for k in headers):
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
