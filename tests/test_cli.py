@@ -1,0 +1,134 @@
+"""The command line as users meet it: defaults like az, one-line errors with documented exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from armbed import broken, healthy
+from moe import check, moediag, target_args
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "broken-workspace.snapshot.json")
+
+
+def one_line_error(run) -> str:
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    return lines[0]
+
+
+def test_version_and_list():
+    assert moediag(None, "--version").stdout.strip().startswith("moediag ")
+    rows = json.loads(moediag(None, "list", "-o", "json").stdout)
+    assert {"id", "severity", "scope", "title"} <= set(rows[0])
+    assert "workspace.v1-legacy-mode" in [r["id"] for r in rows]
+
+
+def test_explain_prints_what_why_fix_and_permissions():
+    out = moediag(None, "explain", "keyvault.trusted-services-bypass").stdout
+    for section in ("## What it checks", "## Why it breaks the endpoint", "## How to fix", "## Permissions"):
+        assert section in out
+    assert "Microsoft.KeyVault/vaults/read" in out
+
+
+def test_explain_an_unknown_check_is_a_one_line_usage_error():
+    run = moediag(None, "explain", "no.such-check")
+    assert run.code == 2 and "unknown check" in one_line_error(run)
+
+
+def test_help_and_list_do_not_import_any_azure_sdk():
+    program = ("import sys; sys.argv=['moediag','list']\n"
+               "from moediag.cli import main\n"
+               "try: main()\n"
+               "except SystemExit: pass\n"
+               "heavy=[m for m in sys.modules if m.startswith(('azure', 'dns', 'rich'))]\n"
+               "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["check", "--bogus"], "No such option"),
+    (["check", "-s", "not-a-guid", "-g", "rg", "-w", "ws"], "malformed subscription id"),
+    (["check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg"], "no workspace"),
+    (["check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg", "-w", "a/b"], "malformed workspace name"),
+    (["check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg", "-w", "ws", "--select", "nope"], "no check matches"),
+    (["check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg", "-w", "ws", "-o", "yaml"], "unknown output format"),
+    (["check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg", "-w", "ws", "-o", "json", "-o", "table"], "at most one"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, fragment):
+    run = moediag(None, *args)
+    assert run.code == 2
+    assert fragment in one_line_error(run)
+
+
+def test_an_unknown_workspace_is_exit_2_with_one_line(bed):
+    scenario = healthy().install(bed)
+    run = moediag(bed, "check", "-s", scenario.subscription_id, "-g", scenario.resource_group, "-w", "nope", "-o", "json")
+    assert run.code == 2 and "workspace 'nope' not found" in one_line_error(run)
+    assert run.stdout == ""
+
+
+def test_refused_credentials_are_exit_2_saying_how_to_log_in(bed):
+    scenario = healthy().install(bed)
+    run = check(bed, scenario, env={"MOEDIAG_ACCESS_TOKEN": "wrong-token"})
+    assert run.code == 2 and "az login" in one_line_error(run)
+
+
+def test_an_unknown_endpoint_named_with_e_is_exit_2(bed):
+    scenario = healthy().install(bed)
+    run = check(bed, scenario, "-e", "ghost")
+    assert run.code == 2 and "ghost" in one_line_error(run)
+
+
+def test_group_and_workspace_come_from_az_defaults_and_subscription_from_the_profile(bed, tmp_path):
+    scenario = healthy().install(bed)
+    (tmp_path / "config").write_text("[defaults]\ngroup = rg-ml\nworkspace = ws-prod\n")
+    profile = {"subscriptions": [{"id": "99999999-1111-2222-3333-444444444444", "isDefault": False},
+                                 {"id": scenario.subscription_id, "isDefault": True}]}
+    (tmp_path / "azureProfile.json").write_text("\ufeff" + json.dumps(profile), encoding="utf-8")
+    run = moediag(bed, "check", "--select", "workspace.v1-legacy-mode", "-o", "json",
+                  env={"AZURE_CONFIG_DIR": str(tmp_path)})
+    assert run.code == 0, run.stderr
+    assert run.report["target"]["workspace"] == "ws-prod"
+    assert run.report["target"]["subscription_id"] == scenario.subscription_id
+
+
+def test_subscription_flag_beats_the_environment_which_beats_the_profile(bed, tmp_path):
+    scenario = healthy().install(bed)
+    run = moediag(bed, "check", "-g", "rg-ml", "-w", "ws-prod", "--select", "workspace.v1-legacy-mode", "-o", "json",
+                  env={"AZURE_SUBSCRIPTION_ID": scenario.subscription_id})
+    assert run.code == 0 and run.report["target"]["subscription_id"] == scenario.subscription_id
+
+
+def test_an_unreadable_az_config_is_a_one_line_error(tmp_path):
+    (tmp_path / "config").write_text("this is [not an ini file\n")
+    run = moediag(None, "check", "-s", "00000000-1111-2222-3333-444444444444", env={"AZURE_CONFIG_DIR": str(tmp_path)})
+    assert run.code == 2 and "cannot read" in one_line_error(run)
+
+
+def test_json_output_is_only_the_report_and_a_file_output_is_written_whole(bed, tmp_path):
+    scenario = broken().install(bed)
+    out = tmp_path / "report.json"
+    run = moediag(bed, "check", *target_args(scenario), "-o", f"json={out}", "-o", "json")
+    assert json.loads(run.stdout) == json.loads(out.read_text())
+    assert run.stderr == ""  # not a terminal: no progress
+
+
+def test_the_bundled_example_replays_offline_with_failures_and_exit_1():
+    run = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "json", env={"MOEDIAG_ARM_ENDPOINT": "https://10.255.255.1"})
+    assert run.code == 1
+    assert run.report["mode"] == "snapshot" and run.report["summary"]["fail"] >= 4
+    assert run.report["summary"]["error"] == 0, [r for r in run.report["results"] if r["status"] == "error"]
+
+
+def test_the_table_puts_failures_first_with_their_fix():
+    out = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table").stdout
+    first = out.splitlines()[2]
+    assert first.startswith("✗ FAIL")
+    assert "$ az keyvault update -n kv-ws-prod -g rg-ml --bypass AzureServices" in out
+    assert "\x1b[" not in out  # not a terminal: no colour

@@ -1,0 +1,42 @@
+"""Every check carries its documentation, and docs/checks/ is exactly what the metadata says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moediag.check import SCOPES, SEVERITIES
+from moediag.docs import SECTIONS, render_check_doc
+from moediag.registry import all_checks
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "checks"
+CHECKS = list(all_checks().values())
+
+
+@pytest.mark.parametrize("chk", CHECKS, ids=[c.id for c in CHECKS])
+def test_each_check_documents_what_why_fix_and_where_to_run_from(chk):
+    for name in ("what", "why", "fix", "run_from"):
+        assert len(getattr(chk.doc, name).strip()) > 20, f"{chk.id}: Doc.{name} is missing or too thin"
+    assert chk.severity in SEVERITIES and chk.scope in SCOPES and chk.title
+    assert chk.permissions, f"{chk.id}: no permissions derived from its facts"
+    rendered = render_check_doc(chk)
+    for section in SECTIONS:
+        assert f"## {section}" in rendered
+
+
+@pytest.mark.parametrize("chk", CHECKS, ids=[c.id for c in CHECKS])
+def test_the_docs_page_matches_the_metadata(chk):
+    page = DOCS / f"{chk.id}.md"
+    assert page.exists(), f"missing {page}: run python -m moediag.docs docs/checks"
+    assert page.read_text(encoding="utf-8") == render_check_doc(chk), f"{page} is stale: run python -m moediag.docs docs/checks"
+
+
+def test_no_orphan_docs_pages():
+    ids = {c.id for c in CHECKS}
+    assert {p.stem for p in DOCS.glob("*.md")} <= ids
+
+
+def test_each_check_lives_in_its_own_module():
+    origins = [c.origin for c in CHECKS]
+    assert len(origins) == len(set(origins))
