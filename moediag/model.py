@@ -37,6 +37,7 @@ class Reason:
     NOT_IN_SNAPSHOT = "not_in_snapshot"
     NOT_REQUESTED = "not_requested"
     INCONCLUSIVE = "inconclusive"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass

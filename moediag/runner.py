@@ -35,14 +35,15 @@ def run_checks(
     checks: list[Check],
     collector,
     progress: Callable[[list[str]], None] | None = None,
+    interrupted: bool = False,
 ) -> Outcome:
+    """Run `checks`; with `interrupted` (Ctrl-C before they could start) every check reports that."""
     runs = {c.id: _Run(c) for c in checks}
-    for run in runs.values():
+    for run in runs.values() if not interrupted else ():
         threading.Thread(target=_execute, args=(run, runs, collector), daemon=True, name=f"check-{run.check.id}").start()
 
-    interrupted = False
     try:
-        while True:
+        while not interrupted:
             pending = [cid for cid, run in runs.items() if not run.done.is_set()]
             if progress:
                 progress(pending)
@@ -63,7 +64,8 @@ def run_checks(
         if not finished:
             why = "the run was interrupted" if interrupted else f"it did not finish within the run's timeout ({collector.options.timeout_s:g} s)"
             produced.append(Result(run.check.id, Status.ERROR, f"{run.check.id} gave no verdict: {why}",
-                                   resource_id=collector.target.workspace_id, reason=Reason.TIMED_OUT))
+                                   resource_id=collector.target.workspace_id,
+                                   reason=Reason.INTERRUPTED if interrupted else Reason.TIMED_OUT))
         for result in produced:
             _stamp(result, run)
         results.extend(produced)

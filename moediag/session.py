@@ -101,9 +101,15 @@ def run(checks: list, collector, *, mode: str, save_snapshot: bool,
     from moediag.runner import run_checks
 
     started = time.monotonic()
+    endpoint_names = list(collector.target.endpoints)
     try:
-        endpoint_names = ensure_target_readable(collector)
-        outcome = run_checks(checks, collector, progress=progress)
+        try:
+            endpoint_names = ensure_target_readable(collector)
+        except KeyboardInterrupt:  # before any check started: every check says it was interrupted
+            collector.interrupted.set()
+            outcome = run_checks(checks, collector, interrupted=True)
+        else:
+            outcome = run_checks(checks, collector, progress=progress)
     finally:
         collector.close()
     report = build_report(collector.target.to_json(), outcome.results, mode=mode, interrupted=outcome.interrupted,
