@@ -117,8 +117,9 @@ class Collector:
         entry, mine = self._claim(key)
         if mine:
             self._compute(key, entry)
-        elif not entry.done.wait(max(0.0, self.deadline - time.monotonic())):
-            raise FactError("timed_out", f"{key_text(key)}: not collected before the run's deadline")
+        elif not self._wait(entry):
+            why = "collection was interrupted" if self.interrupted.is_set() else "not collected before the run's deadline"
+            raise FactError("timed_out", f"{key_text(key)}: {why}")
         if entry.error is not None:
             raise entry.error
         return entry.value
@@ -173,6 +174,15 @@ class Collector:
                 return entry, False
             entry.claimed = True
             return entry, True
+
+    def _wait(self, entry: _Entry) -> bool:
+        """Wait for another thread's read, giving up at the deadline or on Ctrl-C."""
+        while not entry.done.is_set():
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0 or self.interrupted.is_set():
+                return False
+            entry.done.wait(min(0.1, remaining))
+        return True
 
     def _run_if_unclaimed(self, key: Key, entry: _Entry) -> None:
         with self._lock:

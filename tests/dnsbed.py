@@ -19,6 +19,7 @@ import ipaddress
 import socketserver
 import struct
 import threading
+import time
 from typing import Iterable, Mapping, NamedTuple
 
 from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, TXT, A, DNSError, DNSRecord
@@ -53,8 +54,10 @@ class DnsTestServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, records: Mapping[str, Iterable[tuple[str, str]]] | None = None, *, ttl: int = 10):
+    def __init__(self, records: Mapping[str, Iterable[tuple[str, str]]] | None = None, *, ttl: int = 10,
+                 latency: float = 0.0):
         self.ttl = ttl
+        self.latency = latency  # seconds added before every answer (benchmarks)
         self.port: int | None = None
         self._lock = threading.Lock()
         self._records: dict[str, list[tuple[str, str]]] = {}
@@ -276,6 +279,8 @@ class _TcpServer(socketserver.ThreadingTCPServer):
 class _UdpHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         data, sock = self.request
+        if self.server.dns.latency:
+            time.sleep(self.server.dns.latency)
         wire = self.server.dns._handle(data, "udp")
         if wire is not None:
             sock.sendto(wire, self.client_address)
