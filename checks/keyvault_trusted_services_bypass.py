@@ -1,7 +1,7 @@
 """keyvault.trusted-services-bypass: a Key Vault firewall must let trusted Azure services through."""
 
 from moediag.check import Doc, check
-from moediag.evidence import az_group_and_name, dig, props, same_text
+from moediag.evidence import az_group_and_name, dig, require_props, same_text
 
 DOC = Doc(
     what=(
@@ -23,7 +23,7 @@ DOC = Doc(
 def evaluate(ctx):
     vault = ctx.fact("keyvault")
     vault_id = vault.get("id") if isinstance(vault, dict) else None
-    acls = props(vault).get("networkAcls")
+    acls = require_props(vault, "Key Vault").get("networkAcls")
     expected = "bypass AzureServices (or no firewall)"
     if not acls:
         yield ctx.passed(vault_id, "the Key Vault has no firewall (no networkAcls)", expected=expected, observed=None)

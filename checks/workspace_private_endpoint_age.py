@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from moediag import resource_id
 from moediag.check import Doc, check
-from moediag.evidence import parse_time, props, workspace_private_endpoint_ids
+from moediag.evidence import dig, parse_time, props, workspace_private_endpoint_ids
 
 CUTOFF = datetime(2022, 5, 24, tzinfo=timezone.utc)
 PE_TYPE = "Microsoft.Network/privateEndpoints"
@@ -30,7 +30,7 @@ DOC = Doc(
 
 
 @check(id="workspace.private-endpoint-age", title="Workspace private endpoints are recent enough for online endpoints",
-       severity="high", scope="workspace", facts=("workspace", "created_times"), doc=DOC)
+       severity="high", scope="workspace", facts=("workspace", "created_times", "private_endpoint"), doc=DOC)
 def evaluate(ctx):
     workspace = ctx.fact("workspace")
     endpoints = workspace_private_endpoint_ids(workspace)
@@ -41,6 +41,8 @@ def evaluate(ctx):
     parsed = [(conn, pe_id, resource_id.parse(pe_id)) for conn, pe_id in endpoints]
     groups = sorted({(p.subscription, p.resource_group) for _, _, p in parsed if p})
     listings = dict(zip(groups, ctx.gather("created_times", [(s, g, PE_TYPE) for s, g in groups])))
+    # Only to fill the fix's --vnet-name/--subnet with real names; the verdict does not depend on it.
+    bodies = dict(zip([p.text for _, _, p in parsed if p], ctx.gather("private_endpoint", [(p.text,) for _, _, p in parsed if p])))
     for conn, pe_id, pid in parsed:
         rid = pe_id or conn.get("id")
         if pid is None:
@@ -48,15 +50,24 @@ def evaluate(ctx):
                                    f"({pe_id!r})", reason="unreadable")
             continue
         times, error = listings[(pid.subscription, pid.resource_group)]
-        created = parse_time((times or {}).get(pid.text.lower()))
-        yield _verdict(ctx, pid, created, ws_created, error)
+        created = parse_time(times.get(pid.text.lower()) if isinstance(times, dict) else None)
+        yield _verdict(ctx, pid, created, ws_created, error, _subnet(bodies[pid.text][0]))
 
 
-def _verdict(ctx, pid, created, ws_created, error):
+def _subnet(body) -> tuple[str, str]:
+    """(VNet name, subnet name) of a private endpoint body, or placeholders when it could not be read."""
+    subnet = resource_id.parse(dig(props(body), "subnet", "id"))
+    if subnet is None or len(subnet.names) < 2:
+        return "<vnet>", "<subnet>"
+    return subnet.names[0], subnet.names[1]
+
+
+def _verdict(ctx, pid, created, ws_created, error, subnet):
     expected = f"created on or after {CUTOFF.date()}"
+    vnet_name, subnet_name = subnet
     fix = ("Recreate the workspace private endpoint with a private DNS zone group",
            [f"az network private-endpoint delete -g {pid.resource_group} -n {pid.name}",
-            f"az network private-endpoint create -g {pid.resource_group} -n {pid.name} --vnet-name <vnet> --subnet <subnet> "
+            f"az network private-endpoint create -g {pid.resource_group} -n {pid.name} --vnet-name {vnet_name} --subnet {subnet_name} "
             f"--private-connection-resource-id {ctx.workspace_id} --group-id amlworkspace --connection-name {pid.name}",
             f"az network private-endpoint dns-zone-group create -g {pid.resource_group} --endpoint-name {pid.name} "
             f"-n default --private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms"])

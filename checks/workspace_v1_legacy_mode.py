@@ -1,7 +1,7 @@
 """workspace.v1-legacy-mode: v1 legacy mode blocks the v2 network isolation managed endpoints rely on."""
 
 from moediag.check import Doc, check
-from moediag.evidence import props
+from moediag.evidence import require_props
 
 DOC = Doc(
     what="The workspace property `v1LegacyMode` is `false` (an absent property means `false`).",
@@ -24,7 +24,7 @@ DOC = Doc(
 def evaluate(ctx):
     workspace = ctx.fact("workspace")
     wid = ctx.workspace_id
-    value = props(workspace).get("v1LegacyMode")
+    value = require_props(workspace, "workspace").get("v1LegacyMode")
     if value is None:
         yield ctx.passed(wid, "v1LegacyMode is absent, which means off", expected=False, observed=None)
     elif value is False:

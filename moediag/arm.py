@@ -11,6 +11,7 @@ Heavy imports happen in `Arm.__init__`, so `moediag --help` and snapshot replays
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -192,6 +193,39 @@ class Arm:
         except Exception as exc:  # classified below; anything else is a real bug and re-raised
             raise _classify(exc, f"resources of {resource_group}") from exc
 
+    # --- long-running actions (workspace diagnose) ---------------------------------------------
+
+    def post_long_running(
+        self, path: str, api_version: str, body: dict[str, Any] | None, *, timeout_s: float
+    ) -> Any:
+        """POST an action that answers 202 + Location (or Azure-AsyncOperation), and wait for its result.
+
+        azure-mgmt-core's ARMPolling follows the status links (switching headers as Azure does between
+        polls); `_bounded_polling` only decides how long to wait: Retry-After when Azure sends a positive
+        one, else a short backoff (azure-core reads `Retry-After: 0` as "no value" and would wait 30 s),
+        and never past `timeout_s`. Polling runs in the caller's thread, so nothing keeps polling after a
+        timeout. Returns the final body; raises FactError (timed_out when the operation outlives the bound).
+        """
+        from urllib.parse import unquote
+
+        from azure.core.rest import HttpRequest
+
+        url = self._url(path, api_version)
+        what = unquote(url.split("?")[0].removeprefix(self.endpoint))
+        pipeline_client = self._client._client  # the mgmt client's ARMPipelineClient: what ARMPolling drives
+        try:
+            initial = pipeline_client.send_request(
+                HttpRequest("POST", url, json=body if body is not None else {}), _return_pipeline_response=True
+            )
+            if initial.http_response.status_code != 202:  # answered at once (or refused)
+                return _checked_body(initial.http_response, what)
+            polling = _bounded_polling()(max(0.0, timeout_s), what)
+            polling.initialize(pipeline_client, initial, lambda done: _checked_body(done.http_response, what))
+            polling.run()
+            return polling.resource()
+        except Exception as exc:  # classified below; anything else is a real bug and re-raised
+            raise _classify(exc, what) from exc
+
     # --- plumbing ----------------------------------------------------------------------------
 
     def _url(self, path: str, api_version: str) -> str:
@@ -212,17 +246,52 @@ class Arm:
             response = self._client.send_request(request)
         except Exception as exc:
             raise _classify(exc, what) from exc
-        if response.status_code >= 400:
-            from azure.core.exceptions import HttpResponseError
-            from azure.mgmt.core.exceptions import ARMErrorFormat
+        return _checked_body(response, what)
 
-            raise _classify(HttpResponseError(response=response, error_format=ARMErrorFormat), what)
-        if response.status_code == 204 or not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise FactError("unreadable", f"{what}: the response is not JSON ({exc})") from exc
+
+def _checked_body(response: Any, what: str) -> Any:
+    """The JSON body of a response, or FactError saying why there is none (HTTP error, not JSON)."""
+    if response.status_code >= 400:
+        from azure.core.exceptions import HttpResponseError
+        from azure.mgmt.core.exceptions import ARMErrorFormat
+
+        raise _classify(HttpResponseError(response=response, error_format=ARMErrorFormat), what)
+    if response.status_code == 204 or not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise FactError("unreadable", f"{what}: the response is not JSON ({exc})") from exc
+
+
+@functools.cache
+def _bounded_polling() -> type:
+    """ARMPolling that waits Retry-After (when positive) or a short backoff, never past a deadline.
+
+    Built on first use, so importing this module never imports azure-mgmt-core.
+    """
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+    class BoundedPolling(ARMPolling):
+        FIRST_WAIT_S = 0.25
+        MAX_WAIT_S = 5.0
+
+        def __init__(self, timeout_s: float, what: str):
+            super().__init__(self.FIRST_WAIT_S)
+            self._bound = timeout_s
+            self._deadline = time.monotonic() + timeout_s
+            self._what = what
+
+        def _extract_delay(self) -> float:
+            wait = super()._extract_delay()  # Retry-After when positive, else self._timeout (the backoff)
+            self._timeout = min(self.MAX_WAIT_S, self._timeout * 2)
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0.05:
+                raise FactError("timed_out", f"{self._what}: the operation did not complete within {self._bound:.1f} s "
+                                             f"(still {self.status()!r} at the last poll)")
+            return min(wait, remaining)  # one last poll at the deadline
+
+    return BoundedPolling
 
 
 def _next_link(body: Any) -> str | None:

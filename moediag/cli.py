@@ -1,7 +1,8 @@
 """The command line, shaped like `az ml` so on-call habits carry over.
 
-Exit codes (docs/exit-codes.md): 0 nothing failed; 1 a check failed; 2 usage error or the target could
-not be read at all; 3 nothing failed but a check could not be evaluated; 130 interrupted.
+Exit codes (docs/exit-codes.md): 0 nothing failed; 1 a check failed (with --fail-on warn: or warned; with
+never: no 1); 2 usage error or the target could not be read at all; 3 nothing counted as failed but a check
+could not be evaluated (whatever --fail-on says); 130 interrupted.
 Heavy imports (Azure SDKs, dnspython, rich) happen only inside the commands that need them.
 """
 
@@ -18,6 +19,8 @@ from moediag.errors import TargetUnreadable, UsageError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable; at most one to stdout). "
+               "Default: table on a terminal, else json.")
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -61,7 +64,14 @@ def cli() -> None:
 @click.option("--select", multiple=True, metavar="PREFIX", help="Run only checks with this id or id prefix (repeatable).")
 @click.option("--ignore", multiple=True, metavar="PREFIX", help="Skip checks with this id or id prefix (repeatable).")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]",
-              help="table or json, to stdout or to PATH (repeatable). Default: table on a terminal, else json.")
+              help=OUTPUT_HELP)
+@click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail", show_default=True,
+              help="What makes exit code 1. A check that could not be evaluated still exits 3 (docs/exit-codes.md).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Suppressions of accepted risks (TOML). Default: ./moediag.toml when it exists.")
+@click.option("--redact", is_flag=True,
+              help="Mask subscription, tenant and principal ids (every GUID), e-mail addresses and secret-looking "
+                   "values in the report, every rendering and the snapshot.")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
               help="Seconds the whole run may take; evidence not read by then is reported as an error.")
 @click.option("--max-concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
@@ -69,13 +79,20 @@ def cli() -> None:
 @click.option("--arm-endpoint", metavar="URL", help="Resource Manager URL (sovereign clouds, test beds). Env: MOEDIAG_ARM_ENDPOINT.")
 @click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
               help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
+@click.option("--azure-dns", "azure_dns", is_flag=False, flag_value="168.63.129.16", default=None,
+              metavar="[HOST[:PORT]]",
+              help="Compare custom DNS answers with Azure DNS (168.63.129.16, or the server given; reachable only "
+                   "from inside Azure). Without it no query is sent there.")
 @click.option("--logs/--no-logs", "logs", default=None,
               help="Read container logs of every deployment (--logs) or of none (--no-logs). Default: only unhealthy ones.")
+@click.option("--include-diagnose", is_flag=True,
+              help="Also run Azure's workspace diagnose (a long-running, read-only POST; waited for up to --timeout).")
 @click.option("--save-snapshot", type=click.Path(dir_okay=False), help="Write every fact read to FILE (JSON, no secrets).")
 @click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False), help="Replay a saved snapshot: no network at all.")
 @click.option("--debug", is_flag=True, help="Log every request to stderr (tokens are never logged).")
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
-                  timeout, max_concurrency, arm_endpoint, dns_servers, logs, save_snapshot, snapshot_path, debug) -> None:
+                  timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
+                  snapshot_path, debug, fail_on, config_path, redact) -> None:
     """Run the checks against a workspace and its online endpoints."""
     from moediag import registry, session
     from moediag import snapshot as snapshots
@@ -83,9 +100,11 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 
     if debug:
         _enable_debug_logging()
+    redactor = _redactor(redact)
     try:
         formats = _parse_outputs(outputs)
         checks = registry.select(select, ignore)
+        suppressions = _suppressions(config_path)
         if snapshot_path:
             data = snapshots.load(snapshot_path)
             _ensure_same_target(data["target"], subscription, resource_group, workspace_name)
@@ -93,8 +112,8 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
             mode = "snapshot"
         else:
             target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
-            options = Options(dns_servers=tuple(dns_servers), timeout_s=timeout,
-                              logs={None: "auto", True: "all", False: "none"}[logs])
+            options = Options(dns_servers=tuple(dns_servers), azure_dns=_azure_dns(azure_dns), timeout_s=timeout,
+                              logs={None: "auto", True: "all", False: "none"}[logs], include_diagnose=include_diagnose)
             collector = session.live_collector(target, options, arm_endpoint, max_concurrency)
             mode = "live"
         progress = _progress_printer() if sys.stderr.isatty() else None
@@ -103,18 +122,57 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         finally:
             if progress:
                 progress.close()
+        result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
             snapshots.write_json_atomic(save_snapshot, result.snapshot)
         _write_outputs(result.report, formats)
     except (UsageError, TargetUnreadable) as exc:
-        _fail(str(exc))
+        _fail(redactor.text(str(exc)) if redactor else str(exc))
         return
 
     from moediag.report import exit_code
 
     if result.report.get("interrupted"):
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(exit_code(result.report))
+    sys.exit(exit_code(result.report, fail_on))
+
+
+def _azure_dns(value: str | None) -> str | None:
+    """--azure-dns [HOST[:PORT]], validated here so a typo is a usage error rather than a failed check."""
+    if value is None:
+        return None
+    from moediag.resolver import parse_server
+
+    try:
+        parse_server(value)
+    except ValueError as exc:
+        raise UsageError(f"bad --azure-dns {value!r}: {exc}") from exc
+    return value.strip()
+
+
+def _redactor(redact: bool):
+    if not redact:
+        return None
+    from moediag.redact import from_environment
+
+    return from_environment()
+
+
+def _suppressions(config_path: str | None) -> list:
+    from moediag import suppress
+
+    return suppress.load(config_path)
+
+
+def _finish(report: dict, snapshot: dict | None, suppressions: list, redactor) -> tuple[dict, dict | None]:
+    """After the checks ran and before anything is written: suppressions, then redaction (once, for every output)."""
+    from moediag import suppress
+
+    report = suppress.apply(report, suppressions)
+    if redactor is not None:
+        report = redactor(report)
+        snapshot = redactor(snapshot) if snapshot is not None else None
+    return report, snapshot
 
 
 def _ensure_same_target(stored: dict, subscription, resource_group, workspace) -> None:
@@ -160,6 +218,27 @@ def _enable_debug_logging() -> None:
         logging.getLogger(name).setLevel(logging.DEBUG)
 
 
+@cli.command("render")
+@click.argument("report_path", metavar="REPORT.json")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]",
+              help=OUTPUT_HELP)
+@click.option("--redact", is_flag=True, help="Mask ids and secrets first (as `check --redact` does).")
+def render_command(report_path: str, outputs: tuple[str, ...], redact: bool) -> None:
+    """Render a saved JSON report (`-` reads standard input) again, without touching Azure.
+
+    Each format comes out byte for byte as `moediag check` wrote it from the same report.
+    """
+    from moediag.report import load
+
+    redactor = _redactor(redact)
+    try:
+        formats = _parse_outputs(outputs)
+        report = load(report_path)
+        _write_outputs(redactor(report) if redactor else report, formats)
+    except UsageError as exc:
+        _fail(str(exc))
+
+
 @cli.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_command(output: str) -> None:
@@ -189,6 +268,34 @@ def explain_command(check_id: str) -> None:
     if chk is None:
         _fail(f"unknown check {check_id!r} (see `moediag list`)")
     click.echo(render_check_doc(chk), nl=False)
+
+
+@cli.command("permissions")
+@click.option("--select", multiple=True, metavar="PREFIX", help="Only the actions these checks need (repeatable).")
+@click.option("--ignore", multiple=True, metavar="PREFIX", help="Leave these checks out (repeatable).")
+@click.option("-o", "--output", type=click.Choice(["list", "json", "role"]), default="list", show_default=True,
+              help="list: one action per line; json: per check; role: a custom role definition for az.")
+@click.option("-s", "--subscription", help="Assignable scope of the role (default: as for check).")
+def permissions_command(select, ignore, output, subscription) -> None:
+    """The Azure actions the selected checks need (least privilege)."""
+    import json
+
+    from moediag import permissions, registry
+
+    try:
+        checks = registry.select(select, ignore)
+        if output == "role":
+            from moediag.target import az_default_subscription
+
+            sub = subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or az_default_subscription()
+            click.echo(json.dumps(permissions.role_definition(checks, sub), indent=2))
+        elif output == "json":
+            click.echo(json.dumps({c.id: c.permissions for c in checks}, indent=2))
+        else:
+            for action in permissions.actions_for(checks):
+                click.echo(f"{action}  ({permissions.builtin_role_for(action)})")
+    except UsageError as exc:
+        _fail(str(exc))
 
 
 def main() -> None:

@@ -58,6 +58,11 @@ def write_all(directory: str) -> list[str]:
         path = out / f"{chk.id}.md"
         path.write_text(render_check_doc(chk), encoding="utf-8")
         written.append(str(path))
+    from moediag.permissions import render_permissions_doc
+
+    permissions = out.parent / "permissions.md"
+    permissions.write_text(render_permissions_doc(all_checks().values()), encoding="utf-8")
+    written.append(str(permissions))
     return written
 
 

@@ -7,7 +7,7 @@ These helpers never raise on odd shapes: they return empty values and let checks
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from moediag.errors import FactError
 
@@ -56,7 +56,8 @@ def parse_time(value: Any) -> datetime | None:
 def workspace_private_endpoint_ids(workspace: Any) -> list[tuple[dict[str, Any], str | None]]:
     """(connection, private endpoint id) for each private endpoint connection of the workspace."""
     out = []
-    for connection in props(workspace).get("privateEndpointConnections") or []:
+    connections = props(workspace).get("privateEndpointConnections")
+    for connection in connections if isinstance(connections, list) else []:
         if isinstance(connection, dict):
             pe_id = dig(connection, "properties", "privateEndpoint", "id")
             out.append((connection, pe_id if isinstance(pe_id, str) and pe_id else None))
@@ -64,17 +65,97 @@ def workspace_private_endpoint_ids(workspace: Any) -> list[tuple[dict[str, Any],
 
 
 def endpoint_deployments(ctx) -> tuple[list[dict[str, Any]], dict[str, tuple[list[dict[str, Any]], FactError | None]]]:
-    """The endpoints in scope and, per endpoint name, its deployments (or why they could not be read).
+    """The endpoints in scope and, per endpoint name, its deployments in scope (or why they could not be read).
 
+    With -d only the deployment of that name (names compare case-insensitively, as ARM's do).
     Raises FactError when the endpoints themselves could not be listed.
     """
-    endpoints = [e for e in ctx.fact("online_endpoints") if isinstance(e, dict)]
+    endpoints = listed(ctx.fact("online_endpoints"), "the online endpoint list")
     names = [text(e.get("name")) for e in endpoints]
-    answers = ctx.gather("deployments", [(n,) for n in names])
+    wanted = (ctx.target.deployment or "").lower()
     per_endpoint = {}
-    for name, (value, error) in zip(names, answers):
-        per_endpoint[name] = ([d for d in value or [] if isinstance(d, dict)], error)
+    for name, (found, error) in zip(names, deployment_lists(ctx, names)):
+        if wanted:
+            found = [d for d in found if text(d.get("name")).lower() == wanted]
+        per_endpoint[name] = (found, error)
     return endpoints, per_endpoint
+
+
+def listed(value: Any, what: str) -> list[dict[str, Any]]:
+    """The objects of a list-valued fact; FactError(unreadable) when the value is not a list at all."""
+    if not isinstance(value, list):
+        raise FactError("unreadable", f"{what} is a {type(value).__name__}, not a list")
+    return [item for item in value if isinstance(item, dict)]
+
+
+def deployment_lists(ctx, endpoint_names: list[str]) -> list[tuple[list[dict[str, Any]], FactError | None]]:
+    """Every deployment of each endpoint (read in parallel, no -d filter): [(deployments, error), ...] in order."""
+    out = []
+    for value, error in ctx.gather("deployments", [(n,) for n in endpoint_names]):
+        if error is None:
+            try:
+                value = listed(value, "the deployment list")
+            except FactError as exc:
+                value, error = None, exc
+        out.append((value or [], error))
+    return out
+
+
+def endpoints_in_scope(ctx) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
+    """(name, body) of each endpoint in scope, and a skip result when there is none to judge."""
+    endpoints = [(text(e.get("name")), e) for e in listed(ctx.fact("online_endpoints"), "the online endpoint list")]
+    if endpoints:
+        return endpoints, []
+    return [], [ctx.skipped(ctx.workspace_id, f"workspace {ctx.target.workspace} has no online endpoints")]
+
+
+class InScope(NamedTuple):
+    """A deployment in scope: its body, its endpoint's body, both names, and its resource id."""
+
+    endpoint: dict[str, Any]
+    deployment: dict[str, Any]
+    endpoint_name: str
+    name: str
+    id: str
+
+
+def deployments_in_scope(ctx) -> tuple[list[InScope], list[Any]]:
+    """The deployments in scope, and one result per endpoint whose deployments cannot be judged:
+    an error when they could not be read, a skip when it has none (or none named -d)."""
+    endpoints, per_endpoint = endpoint_deployments(ctx)
+    if not endpoints:
+        return [], endpoints_in_scope(ctx)[1]
+    found, gaps = [], []
+    wanted = ctx.target.deployment
+    for endpoint in endpoints:
+        e = text(endpoint.get("name"))
+        deployments, error = per_endpoint[e]
+        if error is not None:
+            gaps.append(ctx.errored(ctx.target.endpoint_id(e), error))
+        elif not deployments:
+            gaps.append(ctx.skipped(ctx.target.endpoint_id(e), f"endpoint {e} has no deployment named {wanted}"
+                                    if wanted else f"endpoint {e} has no deployments yet"))
+        for deployment in deployments:
+            d = text(deployment.get("name"))
+            found.append(InScope(endpoint, deployment, e, d, ctx.target.deployment_id(e, d)))
+    return found, gaps
+
+
+IN_PROGRESS_STATES = ("Creating", "Updating", "Scaling", "Deleting", "Provisioning")
+
+
+def provisioning_phase(body: Any) -> tuple[str, Any]:
+    """(phase, raw provisioningState): phase is succeeded, failed, in_progress, unknown or absent."""
+    state = props(body).get("provisioningState")
+    if state is None or (isinstance(state, str) and not state.strip()):
+        return "absent", state
+    if same_text(state, "Succeeded"):
+        return "succeeded", state
+    if same_text(state, "Failed") or same_text(state, "Canceled"):
+        return "failed", state
+    if any(same_text(state, s) for s in IN_PROGRESS_STATES):
+        return "in_progress", state
+    return "unknown", state
 
 
 def az_group_and_name(resource_id: Any) -> tuple[str, str]:
@@ -85,3 +166,41 @@ def az_group_and_name(resource_id: Any) -> tuple[str, str]:
     if parsed is None:
         return "<resource-group>", "<name>"
     return parsed.resource_group, parsed.name
+
+
+def provisioning_result(ctx, rid: str, label: str, body: Any, *, failed_means: str, waiting_means: str,
+                        failed_fix: tuple[str, list[str]], show: str):
+    """The verdict on a body's provisioningState: Succeeded passes, Failed/Canceled fail, an operation in progress
+    (or a state nobody knows) warns, no state at all is unreadable. `show` is the `az ... show` command."""
+    phase, state = provisioning_phase(body)
+    kw = {"expected": "Succeeded", "observed": state}
+    if phase == "succeeded":
+        return ctx.passed(rid, f"{label} is Succeeded", **kw)
+    if phase == "failed":
+        return ctx.failed(rid, f"{label} is {state}: {failed_means}", fix=failed_fix, **kw)
+    if phase == "in_progress":
+        return ctx.warned(rid, f"{label} is {state}: {waiting_means}; look again when the operation ends",
+                          reason="inconclusive", fix=("Wait for the operation to end, then run moediag again",
+                                                      [f"{show} --query provisioning_state"]), **kw)
+    if phase == "absent":
+        return ctx.errored(rid, f"{label} has no provisioningState", reason="unreadable", **kw)
+    return ctx.warned(rid, f"{label} is in a state moediag does not know: {state!r}", reason="inconclusive",
+                      fix=("Look at it in the studio or with az", [show]), **kw)
+
+
+def require_props(body: Any, what: str) -> dict[str, Any]:
+    """`properties` of a body whose *absent* fields a check reads as healthy (absent = off, no firewall).
+
+    A body without a `properties` object is a partial or garbled response, not evidence of absence:
+    raise FactError so the check says `error` instead of passing on nothing.
+    """
+    value = body.get("properties") if isinstance(body, dict) else None
+    if not isinstance(value, dict):
+        raise FactError("unreadable", f"the {what}'s response has no properties object: cannot tell")
+    return value
+
+
+def outbound_rule_items(outbound_rules: Any) -> list[dict[str, Any]] | None:
+    """The rules of an `outbound_rules` fact (`{"source", "rules"}`); None when the value has another shape."""
+    rules = outbound_rules.get("rules") if isinstance(outbound_rules, dict) else None
+    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else None

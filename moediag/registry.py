@@ -31,9 +31,23 @@ def _checks_in(obj: object) -> list[Check]:
         found = [v for v in vars(obj).values() if isinstance(v, Check)]
         if hasattr(obj, "__path__"):  # a package: its modules, one check per file
             for info in sorted(pkgutil.iter_modules(obj.__path__), key=lambda m: m.name):
-                found.extend(_checks_in(importlib.import_module(f"{obj.__name__}.{info.name}")))
+                name = f"{obj.__name__}.{info.name}"
+                found.extend(_checks_in(_safe(name, lambda name=name: importlib.import_module(name))))
         return found
     return []
+
+
+# Entry points (or built-in modules) that failed to import: reported as `error` results, never silently
+# dropped, so a broken plug-in cannot make a run look complete.
+LOAD_ERRORS: list[str] = []
+
+
+def _safe(origin: str, load) -> object:
+    try:
+        return load()
+    except Exception as exc:
+        LOAD_ERRORS.append(f"checks from {origin} could not be loaded: {type(exc).__name__}: {exc}")
+        return None
 
 
 def _entry_point_objects() -> Iterable[tuple[str, object]]:
@@ -42,9 +56,9 @@ def _entry_point_objects() -> Iterable[tuple[str, object]]:
     seen_builtin = False
     for ep in entry_points(group=GROUP):
         seen_builtin |= ep.value.split(":")[0] == BUILTIN
-        yield ep.value, ep.load()
+        yield ep.value, _safe(ep.value, ep.load)
     if not seen_builtin:  # running from a source tree without installed metadata
-        yield BUILTIN, importlib.import_module(BUILTIN)
+        yield BUILTIN, _safe(BUILTIN, lambda: importlib.import_module(BUILTIN))
 
 
 _cache: dict[str, Check] | None = None

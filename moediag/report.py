@@ -1,26 +1,38 @@
-"""The canonical JSON report: every rendering (table, JSON, ...) is made from this one dict."""
+"""The canonical JSON report: every rendering (table, JSON, JUnit, Markdown) is made from this one dict.
+
+Also what gates on it (`exit_code`, with the `--fail-on` threshold) and what reads a saved one back
+(`load`, for `moediag render`): a saved report is checked before any renderer sees it.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 from moediag import __version__
+from moediag.errors import UsageError
 from moediag.model import SEVERITY_ORDER, Result, Status
 
 SCHEMA_VERSION = "1"
+STATUSES = tuple(s.value for s in Status)
+
+# --fail-on: which statuses make exit code 1. An `error` is never among them: whatever the threshold,
+# a check that could not be evaluated gives 3 when nothing counted as failed (a broken run never looks green).
+FAIL_ON = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
+EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 
 
 def build_report(target_json: dict[str, Any], results: list[Result], *, mode: str, interrupted: bool = False,
                  endpoints: list[str] | None = None, notes: list[str] | None = None) -> dict[str, Any]:
-    summary = {status.value: 0 for status in Status}
-    for result in results:
-        summary[result.status.value] += 1
     target = {
         "subscription_id": target_json["subscription_id"],
         "resource_group": target_json["resource_group"],
         "workspace": target_json["workspace"],
         "endpoints": endpoints if endpoints is not None else list(target_json.get("endpoints") or []),
     }
+    plain = [r.to_json() for r in results]
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "moediag", "version": __version__},
@@ -28,21 +40,153 @@ def build_report(target_json: dict[str, Any], results: list[Result], *, mode: st
         "mode": mode,
         "interrupted": interrupted,
         "notes": list(notes or []),
-        "summary": summary,
-        "results": [r.to_json() for r in results],
+        "summary": summarize(plain),
+        "results": plain,
     }
 
 
-def exit_code(report: dict[str, Any]) -> int:
-    """0 clean, 1 a check failed, 3 nothing failed but something could not be evaluated."""
+def summarize(results: list[dict[str, Any]]) -> dict[str, int]:
+    """The `summary` block: how many results have each status (every status present, zero or not)."""
+    summary = {status: 0 for status in STATUSES}
+    for result in results:
+        summary[result["status"]] += 1
+    return summary
+
+
+def exit_code(report: dict[str, Any], fail_on: str = "fail") -> int:
+    """1 when a result's status is at or above the `fail_on` threshold; else 3 when a check could not be
+    evaluated (`error`); else 0. Interruption (130) is the caller's business. Table: docs/exit-codes.md."""
     summary = report["summary"]
-    if summary.get("fail"):
-        return 1
+    if any(summary.get(status) for status in FAIL_ON[fail_on]):
+        return EXIT_FAILED
     if summary.get("error"):
-        return 3
-    return 0
+        return EXIT_INCOMPLETE
+    return EXIT_OK
 
 
 def worst_first(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     order = {s.value: i for s, i in SEVERITY_ORDER.items()}
     return sorted(results, key=lambda r: order.get(r["status"], 9))
+
+
+def resource_label(resource_id: str | None) -> str:
+    """What people recognise in a resource id: the types and names after the provider namespace
+    (`vaults/kv`, `workspaces/ws/onlineEndpoints/ep/deployments/blue`); unique within a report."""
+    if not resource_id:
+        return "(no resource)"
+    parts = resource_id.strip("/").split("/")
+    lowered = [p.lower() for p in parts]
+    if "providers" in lowered:
+        last = len(lowered) - 1 - lowered[::-1].index("providers")
+        tail = parts[last + 2:]
+        if tail:
+            return "/".join(tail)
+    return "/".join(parts[-2:]) if len(parts) >= 2 else resource_id
+
+
+# --- reading a saved report back -------------------------------------------------------------------
+
+def load(path: str) -> dict[str, Any]:
+    """A saved report (`-` = standard input), checked against the schema's rules: one-line UsageError."""
+    import sys
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read report {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"report {path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise UsageError(f"{path} is not a moediag report (no \"schema_version\")")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise UsageError(f"report {path} has schema_version {data['schema_version']!r}; this moediag {__version__} "
+                         f"reads schema_version {SCHEMA_VERSION!r}")
+    problem = invalid(data)
+    if problem:
+        raise UsageError(f"report {path} is invalid: {problem}")
+    return data
+
+
+def invalid(report: Any) -> str | None:
+    """What is wrong with `report` by docs/report.schema.json (the rules renderers rely on), or None.
+
+    Hand-written so `moediag render` needs no JSON Schema library; tests/test_reports.py holds it to agree
+    with the schema file.
+    """
+    try:
+        _validate(report)
+    except _Invalid as exc:
+        return str(exc)
+    return None
+
+
+_CHECK_ID = re.compile(r"^[a-z0-9]+(\.[a-z0-9-]+)+$")
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _need(ok: bool, where: str, what: str) -> None:
+    if not ok:
+        raise _Invalid(f"{where}: {what}")
+
+
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    if value is None or isinstance(value, bool):
+        return type(value) in types
+    if isinstance(value, int):
+        return int in types and value >= 0
+    return isinstance(value, tuple(t for t in types if t not in (int, bool, type(None))))
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = {type(None): "null", int: "a non-negative integer", str: "a string", dict: "an object", list: "an array",
+             bool: "true or false"}
+    return " or ".join(names[t] for t in types)
+
+
+def _fields(obj: Any, where: str, required: dict[str, tuple[type, ...]],
+            optional: dict[str, tuple[type, ...]] | None = None) -> None:
+    _need(isinstance(obj, dict), where, "must be an object")
+    for key, types in {**required, **(optional or {})}.items():
+        if key in obj:
+            _need(_has_type(obj[key], types), f"{where}.{key}", f"must be {_type_names(types)}")
+        else:
+            _need(key not in required, where, f"{key!r} is missing")
+
+
+def _validate(report: Any) -> None:
+    _fields(report, "report", {"schema_version": (str,), "tool": (dict,), "target": (dict,), "summary": (dict,),
+                               "results": (list,)},
+            {"mode": (str,), "interrupted": (bool,), "notes": (list,), "duration_ms": (int,)})
+    _fields(report["tool"], "tool", {"name": (str,), "version": (str,)})
+    _need(report["tool"]["name"] == "moediag", "tool.name", "must be 'moediag'")
+    _fields(report["target"], "target", {"subscription_id": (str,), "resource_group": (str,), "workspace": (str,),
+                                         "endpoints": (list,)})
+    _need(all(isinstance(e, str) for e in report["target"]["endpoints"]), "target.endpoints", "must be strings")
+    _need(report.get("mode", "live") in ("live", "snapshot"), "mode", "must be live or snapshot")
+    _need(all(isinstance(n, str) for n in report.get("notes", [])), "notes", "must be strings")
+    _fields(report["summary"], "summary", {status: (int,) for status in STATUSES})
+    for i, result in enumerate(report["results"]):
+        where = f"results[{i}]"
+        _fields(result, where, {"check_id": (str,), "title": (str,), "severity": (str,), "status": (str,),
+                                "reason": (str, type(None)), "resource_id": (str, type(None)), "message": (str,),
+                                "evidence": (dict,), "fix": (dict, type(None)), "docs": (str,), "duration_ms": (int,)})
+        _need(bool(_CHECK_ID.match(result["check_id"])), f"{where}.check_id", f"malformed check id {result['check_id']!r}")
+        _need(result["status"] in STATUSES, f"{where}.status", f"must be one of {', '.join(STATUSES)}")
+        _need(result["severity"] in ("critical", "high", "medium", "low", "info"), f"{where}.severity", "unknown severity")
+        _need(bool(result["title"]) and bool(result["message"]), where, "title and message must not be empty")
+        _need("expected" in result["evidence"] and "observed" in result["evidence"], f"{where}.evidence",
+              "needs expected and observed")
+        if result["status"] in ("skip", "error"):
+            _need(bool(result["reason"]), f"{where}.reason", f"a {result['status']} needs a reason")
+        if result["status"] == "fail":
+            _need(result["fix"] is not None, f"{where}.fix", "a fail needs a fix")
+        if result["fix"] is not None:
+            _fields(result["fix"], f"{where}.fix", {"summary": (str,), "commands": (list,)})
+            _need(all(isinstance(c, str) for c in result["fix"]["commands"]), f"{where}.fix.commands", "must be strings")
+    _need({k: report["summary"][k] for k in STATUSES} == summarize(report["results"]), "summary",
+          "does not match the results' statuses")

@@ -98,7 +98,33 @@ def endpoints_in_scope(collector) -> list[str]:
         if error.kind == "not_found" and target.endpoints:
             raise TargetUnreadable(error.message)
         return list(target.endpoints)
-    return [e.get("name", "?") for e in endpoints if isinstance(e, dict)]
+    names = [e.get("name", "?") for e in endpoints if isinstance(e, dict)]
+    if target.deployment:
+        ensure_deployment_exists(collector, names)
+    return names
+
+
+def ensure_deployment_exists(collector, endpoint_names: list[str]) -> None:
+    """`-d NAME` that no endpoint has is a typo, not a finding: stop with exit 2 (when every list was read)."""
+    target = collector.target
+    answers = collector.gather([("deployments", name) for name in endpoint_names])
+    if any(error is not None or not isinstance(value, list) for value, error in answers):
+        return  # cannot tell: the checks report the unreadable lists
+    wanted = target.deployment.lower()
+    if any(isinstance(d, dict) and str(d.get("name", "")).lower() == wanted for value, _ in answers for d in value):
+        return
+    where = f"endpoints {', '.join(endpoint_names)}" if endpoint_names else "no online endpoints"
+    raise TargetUnreadable(f"deployment {target.deployment!r} not found: workspace {target.workspace!r} has "
+                           f"{where}, and none has a deployment of that name")
+
+
+def load_error_results(collector) -> list:
+    """Checks that could not even be loaded are errors of the run, not absent lines."""
+    from moediag.model import Reason, Result, Status
+    from moediag.registry import LOAD_ERRORS
+
+    return [Result("moediag.load-error", Status.ERROR, message, reason=Reason.CRASHED, title="Checks could be loaded",
+                   severity="high", docs="docs/checks/") for message in LOAD_ERRORS]
 
 
 def run(checks: list, collector, *, mode: str, save_snapshot: bool,
@@ -118,8 +144,8 @@ def run(checks: list, collector, *, mode: str, save_snapshot: bool,
         endpoint_names = endpoints_in_scope(collector)
     finally:
         collector.close()
-    report = build_report(collector.target.to_json(), outcome.results, mode=mode, interrupted=outcome.interrupted,
-                          endpoints=endpoint_names)
+    report = build_report(collector.target.to_json(), load_error_results(collector) + outcome.results, mode=mode,
+                          interrupted=outcome.interrupted, endpoints=endpoint_names)
     report["duration_ms"] = int((time.monotonic() - started) * 1000)
     snap = None
     if save_snapshot:

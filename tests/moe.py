@@ -39,7 +39,7 @@ def target_args(scenario: WorkspaceScenario) -> list[str]:
     return ["-s", scenario.subscription_id, "-g", scenario.resource_group, "-w", scenario.workspace]
 
 
-def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout: float = 60) -> Run:
+def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout: float = 60, cwd=None) -> Run:
     """`moediag ARGS` in a subprocess, with the bed's token, CA and URL and the network guard on."""
     full_env = dict(os.environ)
     if bed is not None:
@@ -47,7 +47,7 @@ def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout
     full_env.update(env or {})
     full_env.setdefault("MOEDIAG_NETWORK_GUARD", "1")
     proc = subprocess.run([sys.executable, "-m", "moediag", *args], env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd)
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -111,10 +111,11 @@ def test_an_unreadable_az_config_is_a_one_line_error(tmp_path):
     assert run.code == 2 and "cannot read" in one_line_error(run)
 
 
-def test_json_output_is_only_the_report_and_a_file_output_is_written_whole(bed, tmp_path):
+def test_json_output_is_only_the_report_and_a_file_output_is_written_whole(bed, tmp_path, dns_server):
     scenario = broken().install(bed)
+    dns_server.set_records(scenario.dns_records())
     out = tmp_path / "report.json"
-    run = moediag(bed, "check", *target_args(scenario), "-o", f"json={out}", "-o", "json")
+    run = moediag(bed, "check", *target_args(scenario), "--dns-server", dns_server.address, "-o", f"json={out}", "-o", "json")
     assert json.loads(run.stdout) == json.loads(out.read_text())
     assert run.stderr == ""  # not a terminal: no progress
 

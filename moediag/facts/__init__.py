@@ -61,6 +61,6 @@ def load_all() -> None:
     global _loaded
     if _loaded:
         return
-    from moediag.facts import dns, endpoints, network, workspace  # noqa: F401  (registration)
+    from moediag.facts import dns, endpoints, network, readiness, workspace  # noqa: F401  (registration)
 
     _loaded = True

@@ -34,16 +34,12 @@ def online_endpoints(ctx) -> list[dict[str, Any]]:
 
 @fact("deployments", permissions=(DEPLOYMENTS_READ,))
 def deployments(ctx, endpoint: str) -> list[dict[str, Any]]:
-    """The deployments of one endpoint (only the one named with -d, when given)."""
-    target = ctx.target
-    if target.deployment:
-        try:
-            return [ctx.arm.get(target.deployment_id(endpoint, target.deployment), ML_API)]
-        except FactError as exc:
-            if exc.kind == "not_found":
-                return []
-            raise
-    return ctx.arm.list(f"{target.endpoint_id(endpoint)}/deployments", ML_API)
+    """Every deployment of one endpoint (one paged list; the list carries whole deployment bodies).
+
+    Listed even when -d names one deployment: whether the endpoint's traffic names deployments that exist
+    can only be judged against all of them. The -d filter is applied by `evidence.endpoint_deployments`.
+    """
+    return ctx.arm.list(f"{ctx.target.endpoint_id(endpoint)}/deployments", ML_API)
 
 
 @fact("deployment_logs", permissions=("Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/getLogs/action",))
@@ -55,4 +51,9 @@ def deployment_logs(ctx, endpoint: str, deployment: str, container: str, tail: s
         {"containerType": container, "tail": int(tail)},
     )
     content = body.get("content") if isinstance(body, dict) else None
-    return content if isinstance(content, str) else ""
+    if content is None:  # an empty answer: the container has written nothing (yet)
+        return ""
+    if not isinstance(content, str):
+        raise FactError("unreadable", f"getLogs of {deployment} ({container}) answered a {type(content).__name__} "
+                                      "where the log text belongs")
+    return content

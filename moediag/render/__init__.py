@@ -1,4 +1,5 @@
-"""Renderings of the canonical report. Each is `render(report, color) -> str`; none reads Azure."""
+"""Renderings of the canonical report. Each is `render(report, color) -> str`, a pure function of the report
+(the same report gives the same bytes: `moediag render` reproduces what `check` wrote); none reads Azure."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ def renderer(name: str) -> Renderer:
         from moediag.render.table import render
     elif name == "json":
         from moediag.render.json import render
+    elif name == "junit":
+        from moediag.render.junit import render
+    elif name == "markdown":
+        from moediag.render.markdown import render
     else:
         raise KeyError(name)
     return render
 
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "junit", "markdown")

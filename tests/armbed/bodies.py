@@ -661,7 +661,7 @@ def registry_pecs(s: WorkspaceScenario) -> list[dict]:
             "Approved",
             "Auto-Approved",
         )
-    ]
+    ] if s.acr_private_endpoint else []
     if s.legacy_egress is not None:
         pecs.append(
             pec(
@@ -689,7 +689,7 @@ def container_registry(s: WorkspaceScenario) -> dict:
             "creationDate": "2023-05-09T01:21:26.1537861Z",
             "provisioningState": "Succeeded",
             "adminUserEnabled": False,
-            "networkRuleSet": {"defaultAction": "Deny", "ipRules": []},
+            "networkRuleSet": {"defaultAction": s.acr_default_action, "ipRules": []},
             "policies": {
                 "quarantinePolicy": {"status": "disabled"},
                 "trustPolicy": {"type": "Notary", "status": "disabled"},

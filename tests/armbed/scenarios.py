@@ -174,6 +174,8 @@ class WorkspaceScenario:
     kv_network_acls: dict | None = field(default_factory=_default_kv_acls)  # None = no firewall
     acr_sku: str = "Premium"
     acr_public_network_access: str = "Disabled"
+    acr_default_action: str = "Deny"  # the registry firewall's networkRuleSet.defaultAction
+    acr_private_endpoint: bool = True  # the registry has its own private endpoint connection (pe-acr)
     legacy_egress: str | None = None  # status of the registry's egress PEC; None = no such PEC
 
     # --- online endpoints
@@ -522,5 +524,45 @@ def many_endpoints(count: int = 25, deployments_each: int = 2, **overrides: Any)
         deps = [Deployment(f"d{j}") for j in range(deployments_each)]
         endpoints.append(Endpoint(f"ep-{i:03d}", traffic={"d0": 100}, deployments=deps))
     settings: dict[str, Any] = dict(endpoints=endpoints, deployments_page_size=1)
+    settings.update(overrides)
+    return WorkspaceScenario(**settings)
+
+
+IMPORT_ERROR_INFERENCE_LOG = """\
+2024-02-12 09:31:38,902 I [1] gunicorn.error - Starting gunicorn 22.0.0
+2024-02-12 09:31:38,903 I [1] gunicorn.error - Listening at: http://0.0.0.0:31311 (1)
+2024-02-12 09:31:38,905 I [42] gunicorn.error - Booting worker with pid: 42
+2024-02-12 09:31:40,112 E [42] azmlinfsrv - Traceback (most recent call last):
+  File "/var/azureml-app/onlinescoring/score.py", line 4, in <module>
+    import lightgbm
+ModuleNotFoundError: No module named 'lightgbm'
+2024-02-12 09:31:40,118 I [42] gunicorn.error - Worker exiting (pid: 42)
+2024-02-12 09:31:40,331 E [1] gunicorn.error - Worker (pid:42) exited with code 3
+2024-02-12 09:31:40,332 E [1] gunicorn.error - Shutting down: Master
+2024-02-12 09:31:40,332 E [1] gunicorn.error - Reason: Worker failed to boot.
+"""
+
+
+def many_states(**overrides: Any) -> WorkspaceScenario:
+    """One endpoint per classic endpoint/deployment state (the endpoint checks' acceptance workspace):
+
+    ep-healthy: blue at 100%, Succeeded. ep-deleted: 50% to green, which no longer exists. ep-zero: every
+    share 0. ep-failed: blue Failed, its inference log ends in `ModuleNotFoundError: No module named
+    'lightgbm'`. ep-updating: the endpoint and its deployment blue are Updating.
+    """
+    failed_logs = {"InferenceServer": IMPORT_ERROR_INFERENCE_LOG, "StorageInitializer": HEALTHY_STORAGE_INIT_LOG}
+    settings: dict[str, Any] = dict(
+        endpoints=[
+            Endpoint("ep-healthy", traffic={"blue": 100}, deployments=[Deployment("blue")]),
+            Endpoint("ep-deleted", traffic={"blue": 50, "green": 50}, deployments=[Deployment("blue")]),
+            Endpoint("ep-zero", traffic={"blue": 0}, deployments=[Deployment("blue")]),
+            Endpoint("ep-failed", traffic={"blue": 100},
+                     deployments=[Deployment("blue", provisioning_state="Failed", logs=failed_logs)]),
+            Endpoint("ep-updating", traffic={"blue": 100}, provisioning_state="Updating",
+                     deployments=[Deployment("blue", provisioning_state="Updating")]),
+        ],
+        endpoints_page_size=2,
+        deployments_page_size=1,
+    )
     settings.update(overrides)
     return WorkspaceScenario(**settings)

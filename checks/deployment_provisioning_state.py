@@ -1,0 +1,44 @@
+"""deployment.provisioning-state: a deployment that did not provision cannot serve."""
+
+from moediag.check import Doc, check
+from moediag.evidence import deployments_in_scope, provisioning_result
+
+DOC = Doc(
+    what=(
+        "Each deployment's `properties.provisioningState` is `Succeeded`. `Failed` and `Canceled` fail; "
+        "`Creating`, `Updating`, `Scaling` and `Deleting` warn (an operation is in progress: look again when it "
+        "ends)."
+    ),
+    why=(
+        "Only a deployment that provisioned has running instances behind the endpoint. Requests routed to a "
+        "failed deployment are answered with errors; in an isolated workspace the cause is most often in the "
+        "container logs (an image that could not be pulled, a model that could not be downloaded, a scoring "
+        "script that crashed in init())."
+    ),
+    fix=(
+        "Read the container logs (`az ml online-deployment get-logs -e E -n D -g RG -w WS --lines 300`, and "
+        "`--container storage-initializer`), or let moediag read them (check `deployment.logs`), fix the cause, "
+        "then update the deployment again."
+    ),
+    links=("https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints",),
+)
+
+
+@check(id="deployment.provisioning-state", title="Deployments provisioned successfully", severity="critical",
+       scope="deployment", facts=("online_endpoints", "deployments"), doc=DOC)
+def evaluate(ctx):
+    found, gaps = deployments_in_scope(ctx)
+    yield from gaps
+    t = ctx.target
+    for ref in found:
+        e, d = ref.endpoint_name, ref.name
+        where = f"-e {e} -n {d} -g {t.resource_group} -w {t.workspace}"
+        yield provisioning_result(
+            ctx, ref.id, f"deployment {d} of endpoint {e}", ref.deployment,
+            failed_means="it serves no requests", waiting_means="an operation is in progress",
+            failed_fix=("Read the container logs for the cause (see deployment.logs), fix it, then update the "
+                        "deployment again",
+                        [f"az ml online-deployment get-logs {where} --lines 300",
+                         f"az ml online-deployment get-logs {where} --lines 300 --container storage-initializer",
+                         f"az ml online-deployment update {where} -f <deployment.yml>"]),
+            show=f"az ml online-deployment show {where}")

@@ -1,0 +1,156 @@
+"""dns.inference-a-record: the private zone holds `*.<workspaceId>.inference.<region>`, pointing at the private endpoint."""
+
+from moediag import resource_id
+from moediag.check import Doc, check
+from moediag.errors import FactError
+from moediag.evidence import az_group_and_name, listed
+from moediag.facts.dns import API_ZONE
+from moediag.facts.network import record_ips, workspace_private_endpoints, zone_configs, zone_group_names
+
+DOC = Doc(
+    what=(
+        f"For each private endpoint of the workspace: its private DNS zone groups register it in a zone named "
+        f"`{API_ZONE}` (the zone may live in another resource group or subscription), and that zone holds the "
+        "A record `*.<workspaceId>.inference.<region>` (workspaceId and location from the workspace) whose only "
+        "address is the private endpoint's IP for that name (from the endpoint's `customDnsConfigs`, else its "
+        "network interface)."
+    ),
+    why=(
+        "Scoring requests to `<endpoint>.<region>.inference.ml.azure.com` are sent, by a CNAME, to "
+        f"`<endpoint>.<workspaceId>.inference.<region>.{API_ZONE}`. Inside the VNet that name is answered by this "
+        "wildcard record. Without it the name does not exist (NXDOMAIN) for every client using the zone; with a "
+        "wrong address, clients connect to an IP where the endpoint is not, and time out. Without a zone group "
+        "nothing registers the record at all."
+    ),
+    fix=(
+        "Add the record with the private endpoint's IP (`az network private-dns record-set a add-record -g <zone "
+        f"group> -z {API_ZONE} -n '*.<workspaceId>.inference.<region>' -a <ip>`), or let the DNS integration of the "
+        "workspace private endpoint register it again (remove the zone from its zone group and add it back: "
+        "`az network private-endpoint dns-zone-group remove` / `add`). A private endpoint created before "
+        "2022-05-24 lacks the inference name and must itself be recreated. "
+        "Without a zone group: find the zone (`az network private-dns zone list`) and attach it with "
+        "`az network private-endpoint dns-zone-group create`."
+    ),
+    run_from="Anywhere with Reader access: only Resource Manager is read (the zone's records, not a DNS answer).",
+    links=("https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns",
+           "https://learn.microsoft.com/azure/private-link/private-endpoint-dns"),
+)
+
+
+@check(id="dns.inference-a-record", title="Private DNS zone holds the inference record of the workspace private endpoint",
+       severity="critical", scope="workspace",
+       facts=("workspace", "private_endpoint_inference", "private_dns_zone_groups", "private_dns_record"), doc=DOC)
+def evaluate(ctx):
+    return each_private_endpoint(ctx, judge, "the workspace has no private endpoint: its inference names are public")
+
+
+def each_private_endpoint(ctx, judge, none: str) -> list:
+    """`judge(ctx, id, info)` for each workspace private endpoint, an error for one that cannot be read, or a skip
+    saying `none` when the workspace has no private endpoint."""
+    endpoints = workspace_private_endpoints(ctx)
+    if not endpoints:
+        return [ctx.skipped(ctx.workspace_id, none)]
+    return [result for pe_id, info, error in endpoints
+            for result in ([ctx.errored(pe_id, error)] if error is not None else judge(ctx, pe_id, info))]
+
+
+def zone_flags(zone_id: str, target_subscription: str) -> tuple[str, str]:
+    """(`-g RG -z ZONE`, ` --subscription SUB` or ``) for az private-dns commands on the zone."""
+    parsed = resource_id.parse(zone_id)
+    if parsed is None:
+        return f"-g <resource-group> -z {API_ZONE}", ""
+    other = parsed.subscription.lower() != target_subscription.lower()
+    return f"-g {parsed.resource_group} -z {parsed.name}", f" --subscription {parsed.subscription}" if other else ""
+
+
+def zone_group_fix(pe_id: str, group_names: list[str]) -> tuple[str, list[str]]:
+    group, name = az_group_and_name(pe_id)
+    verb, group_name = ("add", group_names[0]) if group_names else ("create", "default")
+    attach = f"az network private-endpoint dns-zone-group {verb} -g {group} --endpoint-name {name} -n {group_name}"
+    return (f"Find the private DNS zone {API_ZONE} (it may be in another resource group or subscription; create it if "
+            f"there is none) and attach it to private endpoint {name}, so its records are registered",
+            [f"az graph query -q \"resources | where type =~ 'microsoft.network/privatednszones' and name =~ '{API_ZONE}' "
+             "| project id\"",
+             f"{attach} --private-dns-zone <zone id from above> --zone-name {API_ZONE}"])
+
+
+def zone_groups(ctx, pe_id: str) -> tuple[list, FactError | None]:
+    """The private endpoint's zone groups, or why they are unreadable (a body that is not a list is)."""
+    groups, error = ctx.try_fact("private_dns_zone_groups", pe_id)
+    try:
+        return (listed(groups, f"the zone group list of {pe_id}"), None) if error is None else ([], error)
+    except FactError as exc:
+        return [], exc
+
+
+def judge(ctx, pe_id: str, info: dict) -> list:
+    """Results for one workspace private endpoint: one per zone it registers in (reused by dns.scoring-resolution)."""
+    groups, error = zone_groups(ctx, pe_id)
+    if error is not None:
+        return [ctx.errored(pe_id, error)]
+    zones = zone_configs(groups, API_ZONE)
+    expected = {"zone": API_ZONE, "record": info["record_name"], "ip": info["ip"]}
+    if not zones:
+        names = zone_group_names(groups)
+        return [ctx.failed(pe_id, f"private endpoint {info['name']} registers in no {API_ZONE} zone (zone groups: "
+                                  f"{', '.join(names) or 'none'}): nothing creates the record {info['record_name']}, "
+                                  "so the inference names resolve privately only if someone maintains them by hand",
+                           expected=expected, observed={"zone_groups": names}, fix=zone_group_fix(pe_id, names))]
+    answers = ctx.gather("private_dns_record", [(z[0], "A", info["record_name"]) for z in zones])
+    return [_record_verdict(ctx, pe_id, info, zone, record, err, expected)
+            for zone, (record, err) in zip(zones, answers)]
+
+
+def _record_verdict(ctx, pe_id, info, zone, record, error, expected):
+    zone_id, group_name, config_name = zone
+    rid = f"{zone_id}/A/{info['record_name']}"
+    name, ip = info["record_name"], info["ip"]
+    flags, sub = zone_flags(zone_id, ctx.target.subscription_id)
+    if error is not None:
+        return ctx.errored(rid, error, expected=expected)
+    if record is not None and not isinstance(record, dict):
+        return ctx.errored(rid, f"the record set {name} is a {type(record).__name__}, not a record", reason="unreadable",
+                           expected=expected)
+    if record is None:
+        message = (f"zone {API_ZONE} has no A record {name}: inside the VNet the scoring host of every endpoint of "
+                   f"workspace {ctx.target.workspace} does not resolve (NXDOMAIN)")
+        if ip is None:
+            return ctx.failed(rid, message + f"; and private endpoint {info['name']} lists no IP for {info['fqdn']} "
+                                             "(created before 2022-05-24?)", expected=expected, observed=None,
+                              fix=_recreate_pe(ctx, pe_id, info))
+        pe_group, pe_name = az_group_and_name(pe_id)
+        return ctx.failed(rid, message, expected=expected, observed=None, fix=(
+            f"Add the A record {name} -> {ip} (first command), or let the DNS integration of {pe_name} register it "
+            f"again by removing and re-adding the zone in its zone group {group_name} (the other two)",
+            [f"az network private-dns record-set a add-record {flags} -n '{name}' -a {ip}{sub}",
+             f"az network private-endpoint dns-zone-group remove -g {pe_group} --endpoint-name {pe_name} -n {group_name} "
+             f"--zone-name {config_name}",
+             f"az network private-endpoint dns-zone-group add -g {pe_group} --endpoint-name {pe_name} -n {group_name} "
+             f"--zone-name {config_name} --private-dns-zone {zone_id}"]))
+    found = record_ips(record)
+    observed = {"ips": found}
+    if ip is None:
+        return ctx.warned(rid, f"the record {name} points at {', '.join(found) or 'nothing'}, but private endpoint "
+                               f"{info['name']} lists no IP for {info['fqdn']}: cannot tell whether it is right",
+                          reason="inconclusive", expected=expected, observed=observed,
+                          fix=_recreate_pe(ctx, pe_id, info))
+    if found == [ip]:
+        return ctx.passed(rid, f"zone {API_ZONE} holds {name} -> {ip}, the IP of private endpoint {info['name']}",
+                          expected=expected, observed=observed)
+    commands = [f"az network private-dns record-set a remove-record {flags} -n '{name}' -a {wrong}{sub}"
+                for wrong in found if wrong != ip]
+    if ip not in found:
+        commands.append(f"az network private-dns record-set a add-record {flags} -n '{name}' -a {ip}{sub}")
+    return ctx.failed(rid, f"the record {name} points at {', '.join(found) or 'no address'}, but private endpoint "
+                           f"{info['name']} has {ip} for that name: clients in the VNet connect where the endpoint is not",
+                      expected=expected, observed=observed, fix=(f"Point {name} at {ip} only", commands))
+
+
+def _recreate_pe(ctx, pe_id: str, info: dict) -> tuple[str, list[str]]:
+    group, name = az_group_and_name(pe_id)
+    subnet = info.get("subnet_id") or "<subnet id>"
+    return "Recreate the workspace private endpoint with DNS integration", [f"az network private-endpoint delete -g {group} -n {name}",
+            f"az network private-endpoint create -g {group} -n {name} --subnet {subnet} --group-id amlworkspace "
+            f"--private-connection-resource-id {ctx.workspace_id} --connection-name {name}",
+            f"az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} -n default "
+            f"--private-dns-zone <id of the {API_ZONE} zone> --zone-name {API_ZONE}"]

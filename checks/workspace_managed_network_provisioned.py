@@ -1,0 +1,51 @@
+"""workspace.managed-network-provisioned: a managed VNet must be provisioned before deployments are created."""
+
+from moediag.check import Doc, check
+from moediag.evidence import dig, props, same_text
+
+PROVISION_NOTE = "provisioning takes several minutes, up to about 30; the command waits until it is done"
+
+DOC = Doc(
+    what=(
+        "Where the workspace has a managed virtual network (`managedNetwork.isolationMode` "
+        "`AllowInternetOutbound` or `AllowOnlyApprovedOutbound`), `managedNetwork.status.status` is `Active`. "
+        "An absent status with isolation enabled means the network was never provisioned. Not applicable to "
+        "workspaces without a managed network (legacy per-deployment isolation, or none)."
+    ),
+    why=(
+        "Azure creates a workspace's managed network lazily: on the first compute, or when asked to. Online "
+        "deployments do not trigger it, so a deployment created before the network is provisioned has no "
+        "private path to storage, Key Vault and the registry, and fails while pulling its model or image."
+    ),
+    fix=(
+        "Provision the managed network and wait for it to finish before creating deployments: "
+        f"`az ml workspace provision-network -g RG -n WS` ({PROVISION_NOTE})."
+    ),
+    links=(
+        "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network",
+        "https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint",
+    ),
+)
+
+
+@check(id="workspace.managed-network-provisioned", title="Workspace managed network is provisioned",
+       severity="critical", scope="workspace", facts=("workspace", "isolation_mode"), doc=DOC)
+def evaluate(ctx):
+    mode = ctx.fact("isolation_mode")
+    wid, t = ctx.workspace_id, ctx.target
+    if mode["mode"] != "managed":
+        yield ctx.skipped(wid, f"not applicable: {mode['summary']}")
+        return
+    status = dig(props(ctx.fact("workspace")), "managedNetwork", "status", "status")
+    observed = {"isolationMode": mode["isolation_mode"], "status": status}
+    if same_text(status, "Active"):
+        yield ctx.passed(wid, f"the managed network ({mode['isolation_mode']}) is provisioned (Active)",
+                         expected="Active", observed=observed)
+        return
+    why = ("has never been provisioned (no managedNetwork.status)" if status is None
+           else f"is {status!r}, not provisioned")
+    yield ctx.failed(wid, f"workspace {t.workspace}'s managed network ({mode['isolation_mode']}) {why}: "
+                          "online deployments created now fail",
+                     expected="Active", observed=observed,
+                     fix=(f"Provision the managed network before creating deployments ({PROVISION_NOTE})",
+                          [f"az ml workspace provision-network -g {t.resource_group} -n {t.workspace}"]))

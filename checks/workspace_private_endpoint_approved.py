@@ -1,0 +1,69 @@
+"""workspace.private-endpoint-approved: clients reach a private workspace only through approved connections."""
+
+from moediag.check import Doc, check
+from moediag.evidence import az_group_and_name, dig, props, same_text, text, workspace_private_endpoint_ids
+
+DOC = Doc(
+    what=(
+        "Each private endpoint connection of the workspace (`properties.privateEndpointConnections[]`) has "
+        "`privateLinkServiceConnectionState.status` `Approved`. `Pending`, `Rejected` or `Disconnected` fail. "
+        "Not applicable when the workspace has no private endpoint."
+    ),
+    why=(
+        "Scoring requests to an endpoint with public network access disabled travel through the workspace's "
+        "private endpoint. Until its connection is approved (a private endpoint created by someone without "
+        "rights on the workspace waits for manual approval), nothing flows through it: requests from the VNet "
+        "time out or are refused."
+    ),
+    fix=(
+        "Approve the connection on the workspace: `az network private-endpoint-connection approve --id "
+        "<connection id> --description \"Approved\"` (portal: workspace → Networking → Private endpoint "
+        "connections). A `Disconnected` connection cannot be approved: delete the private endpoint and create it "
+        "again; so too a `Rejected` one where Azure refuses to approve it again."
+    ),
+    links=("https://learn.microsoft.com/azure/private-link/manage-private-endpoint",
+           "https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link"),
+)
+
+
+@check(id="workspace.private-endpoint-approved", title="Workspace private endpoint connections are approved",
+       severity="high", scope="workspace", facts=("workspace",), doc=DOC)
+def evaluate(ctx):
+    connections = workspace_private_endpoint_ids(ctx.fact("workspace"))
+    if not connections:
+        yield ctx.skipped(ctx.workspace_id, "the workspace has no private endpoint connection: nothing to approve")
+        return
+    for connection, pe_id in connections:
+        yield _verdict(ctx, connection, pe_id)
+
+
+def _verdict(ctx, connection: dict, pe_id: str | None):
+    state = dig(props(connection), "privateLinkServiceConnectionState") or {}
+    status = dig(state, "status")
+    name = text(connection.get("name")) or "<unnamed>"
+    cid = text(connection.get("id")) or f"{ctx.workspace_id}/privateEndpointConnections/{name}"
+    observed = {"status": status, "description": dig(state, "description"), "privateEndpoint": pe_id}
+    if same_text(status, "Approved"):
+        return ctx.passed(cid, f"private endpoint connection {name} is Approved", expected="Approved", observed=observed)
+    if not isinstance(status, str) or not status.strip():
+        return ctx.errored(cid, f"private endpoint connection {name} carries no status: cannot tell whether it is approved",
+                           reason="unreadable", expected="Approved", observed=observed)
+    approve = (f"az network private-endpoint-connection approve --id {cid} "
+               "--description \"Approved for online endpoint scoring\"")
+    group, pe_name = az_group_and_name(pe_id)
+    recreate = [f"az network private-endpoint delete -g {group} -n {pe_name}",
+                f"az network private-endpoint create -g {group} -n {pe_name} --vnet-name <vnet> --subnet <subnet> "
+                f"--private-connection-resource-id {ctx.workspace_id} --group-id amlworkspace --connection-name {pe_name}",
+                f"az network private-endpoint dns-zone-group create -g {group} --endpoint-name {pe_name} -n default "
+                "--private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms"]
+    if same_text(status, "Pending"):
+        fix = (f"Approve the connection on workspace {ctx.target.workspace}", [approve])
+    elif same_text(status, "Rejected"):
+        fix = ("Approve the rejected connection; if Azure refuses, delete the private endpoint and create it again",
+               [approve, *recreate])
+    else:
+        fix = (f"A {status} connection cannot be approved: delete the private endpoint and create it again", recreate)
+    return ctx.failed(cid, f"private endpoint connection {name} to workspace {ctx.target.workspace} is {status}: "
+                           "traffic through private endpoint "
+                           f"{pe_name if pe_id else '(unknown)'} does not reach the workspace or its endpoints",
+                      expected="Approved", observed=observed, fix=fix)

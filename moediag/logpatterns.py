@@ -1,0 +1,214 @@
+"""Known failure lines in online deployment container logs: what each means, and its fix.
+
+`scan(text, container)` finds the lines of a log tail that explain a failure, grouped by pattern, in table
+order (the most specific first). A pattern's explanation and fix commands are templates: `{name}` is filled
+from the names a check knows (endpoint, deployment, resource_group, workspace, principal_id, storage_id,
+registry_id) and from the regex's named groups; a name nobody knows is shown as `<name>`, never invented.
+Pure text in, data out: no I/O, unit-tested in tests/test_logpatterns.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MAX_LINES = 5  # distinct matching lines kept per finding: enough to read, short enough for a report
+MAX_LINE_CHARS = 500
+
+@dataclass(frozen=True)
+class Pattern:
+    id: str
+    regex: re.Pattern
+    title: str
+    explanation: str
+    fix: str
+    commands: tuple[str, ...] = ()
+    fallback: bool = False  # only reported when no specific pattern matched the same log
+    wording: tuple[tuple[str, str], ...] = ()  # words for names the log did not give, in prose only (never in commands)
+    extract: tuple[tuple[str, re.Pattern], ...] = ()  # names read from a matching line (first group that matched)
+
+
+def _p(id: str, regexes: list[str], title: str, explanation: str, fix: str, commands: tuple[str, ...] = (),
+       fallback: bool = False, wording: dict[str, str] | None = None, extract: dict[str, str] | None = None) -> Pattern:
+    return Pattern(id, re.compile("|".join(f"(?:{r})" for r in regexes), re.IGNORECASE), title, explanation, fix,
+                   commands, fallback, tuple((wording or {}).items()),
+                   tuple((name, re.compile(r)) for name, r in (extract or {}).items()))
+
+
+UPDATE_DEPLOYMENT = "az ml online-deployment update -e {endpoint} -n {deployment} -g {resource_group} -w {workspace} -f <deployment.yml>"
+
+PATTERNS: tuple[Pattern, ...] = (
+    _p("python-import",
+       [r"ModuleNotFoundError: .+", r"ImportError: .+"],
+       "a Python import failed",
+       "the scoring script (or a package it loads) imports {module}, which the environment does not have: "
+       "init() never runs and the inference server exits",
+       "Add {module} to the environment (conda file or image), register a new environment version, then update "
+       "the deployment to use it; try it locally first with --local",
+       (UPDATE_DEPLOYMENT,
+        "az ml online-deployment create -e {endpoint} -n {deployment} -f <deployment.yml> --local"),
+       wording={"module": "a module"}, extract={"module": r"No module named '([^']+)'"}),
+    _p("model-file-missing",
+       [r"(?:FileNotFoundError|OSError|IOError).*No such file or directory.*",
+        r"No such file or directory: '[^']*azureml-models[^']*'",
+        r"(?:model|AZUREML_MODEL_DIR)[^\n]*(?:not found|does not exist)"],
+       "a file init() opens was not found (usually the model)",
+       "init() opens a path that is not where the model was mounted: model files sit under "
+       "AZUREML_MODEL_DIR, in the folder structure the model was registered with",
+       "Build the path from os.environ['AZUREML_MODEL_DIR'] and the registered folder layout, or register the "
+       "model with the files init() expects, then update the deployment",
+       (UPDATE_DEPLOYMENT,)),
+    _p("storage-permission",
+       [r"AuthorizationPermissionMismatch",
+        r"This request is not authorized to perform this operation using this permission"],
+       "storage refused the endpoint's identity (role missing)",
+       "the endpoint's identity reached the storage account but has no data role on it, so the model and code "
+       "cannot be downloaded",
+       "Grant the endpoint's identity Storage Blob Data Reader on the workspace storage account, then update "
+       "the deployment",
+       ('az role assignment create --assignee-object-id {principal_id} --assignee-principal-type ServicePrincipal '
+        '--role "Storage Blob Data Reader" --scope {storage_id}',)),
+    _p("storage-network",
+       [r"AuthorizationFailure", r"This request is not authorized to perform this operation\.?(?! using)"],
+       "storage refused the request from this network",
+       "the storage account's firewall denied the download: the deployment's outbound path (managed VNet "
+       "private endpoint or the legacy per-deployment network) does not reach the account privately",
+       "Give the deployment a private path to the storage account: with a workspace managed VNet make sure its "
+       "storage outbound rule is Active (provision the network); otherwise allow the deployment's network on "
+       "the account",
+       ("az ml workspace provision-network -g {resource_group} -n {workspace}",
+        "az ml workspace outbound-rule list -g {resource_group} -w {workspace}")),
+    _p("registry-unauthorized",
+       [r"unauthorized: authentication required", r"pull access denied", r"(?:401|403)[^\n]*azurecr\.io",
+        r"azurecr\.io[^\n]*(?:unauthorized|denied|forbidden)"],
+       "the image pull was refused by the container registry",
+       "the deployment could not authenticate to the workspace container registry (or, with the legacy isolation "
+       "method, its egress private endpoint connection is not approved), so the image was never pulled",
+       "Grant the endpoint's identity AcrPull on the workspace registry; with legacy isolation, approve the "
+       "registry's egress private endpoint connection",
+       ('az role assignment create --assignee-object-id {principal_id} --assignee-principal-type ServicePrincipal '
+        '--role AcrPull --scope {registry_id}',
+        "az network private-endpoint-connection list --id {registry_id}")),
+    _p("registry-manifest-unknown",
+       [r"manifest unknown", r"manifest for \S+ not found", r"MANIFEST_UNKNOWN"],
+       "the image does not exist in the registry",
+       "the deployment names an image tag the registry does not hold (deleted, or never built because the "
+       "image build failed)",
+       "Rebuild the environment image (a new environment version, or the image build compute when the registry "
+       "is private) and update the deployment",
+       (UPDATE_DEPLOYMENT,)),
+    _p("name-resolution",
+       [r"Failed to resolve '[^']+'", r"Name or service not known",
+        r"Temporary failure in name resolution", r"getaddrinfo (?:failed|ENOTFOUND)[^\n]*",
+        r"NameResolutionError", r"Could not resolve host"],
+       "a host name did not resolve",
+       "the container could not resolve {host}: with no public outbound access, every host the scoring script "
+       "or its package installs reach must have an outbound rule (managed VNet) or a private DNS entry",
+       "Add an outbound rule for {host} to the workspace managed VNet (FQDN rules need "
+       "AllowOnlyApprovedOutbound) and provision the network, or make the code stop calling it",
+       ("az ml workspace outbound-rule set -g {resource_group} -w {workspace} --rule allow-{host_rule} --type fqdn "
+        "--destination {host}",
+        "az ml workspace provision-network -g {resource_group} -n {workspace}"),
+       wording={"host": "a host name it needs"},
+       extract={"host": r"Failed to resolve '([^']+)'|host='([^']+)'|resolve host:? '?([\w.-]+[\w])"}),
+    _p("out-of-memory",
+       [r"\bOOMKilled\b", r"\bMemoryError\b", r"\bout of memory\b", r"exit(?:ed with)? code:? 137\b",
+        r"Worker \(pid:\d+\) was sent SIGKILL", r"^\s*Killed\s*$"],
+       "the container ran out of memory",
+       "the process was killed for exceeding the instance's memory, usually while loading the model in init()",
+       "Use an instance type with more memory (a new deployment with a larger SKU, then move the traffic), or "
+       "load less in init() (fewer workers, a smaller model)",
+       ("az ml online-deployment create -e {endpoint} -n {deployment}-large -g {resource_group} -w {workspace} "
+        "-f <deployment.yml> --set instance_type=<larger SKU>",)),
+    _p("probe-failure",
+       [r"(?:Liveness|Readiness) probe failed[^\n]*", r"probe (?:failed|timed out)[^\n]*"],
+       "health probes failed",
+       "the inference server did not answer its liveness or readiness probe in time (a slow init(), or a "
+       "crash); the platform restarts the container and the deployment does not become healthy",
+       "If init() is slow, raise the probes' initial_delay (and timeout) in the deployment; otherwise fix the "
+       "crash the inference server log shows",
+       ("az ml online-deployment update -e {endpoint} -n {deployment} -g {resource_group} -w {workspace} "
+        "--set liveness_probe.initial_delay=600 readiness_probe.initial_delay=600",)),
+    _p("python-traceback",
+       [r"Traceback \(most recent call last\)", r"^\s*\w+(?:\.\w+)*(?:Error|Exception): .+"],
+       "the scoring script raised an exception",
+       "a Python exception escaped the scoring script (usually in init()); its last lines say which",
+       "Fix the exception in the scoring script; debug it locally with the inference HTTP server or --local",
+       ("az ml online-deployment create -e {endpoint} -n {deployment} -f <deployment.yml> --local",),
+       fallback=True),
+)
+
+
+@dataclass
+class Finding:
+    pattern: Pattern
+    container: str
+    lines: list[str] = field(default_factory=list)  # distinct matching lines, first MAX_LINES
+    count: int = 0  # matching lines in all
+    groups: dict[str, str] = field(default_factory=dict)  # names extracted from the lines (first value found)
+
+    def names(self, known: dict[str, str], prose: bool = False) -> "_Names":
+        merged = dict(self.pattern.wording) if prose else {}
+        merged.update(known)
+        merged.update(self.groups)
+        if "host" in self.groups:
+            merged["host_rule"] = re.sub(r"[^a-z0-9-]+", "-", self.groups["host"].lower()).strip("-")[:60]
+        return _Names(merged)
+
+    def explanation(self, known: dict[str, str] | None = None) -> str:
+        names = self.names(known or {}, prose=True)
+        return f"{self.pattern.title.format_map(names)}: {self.pattern.explanation.format_map(names)}"
+
+    def fix(self, known: dict[str, str] | None = None) -> str:
+        return self.pattern.fix.format_map(self.names(known or {}, prose=True))
+
+    def commands(self, known: dict[str, str]) -> list[str]:
+        names = self.names(known)
+        return [c.format_map(names) for c in self.pattern.commands]
+
+    def to_json(self, known: dict[str, str] | None = None) -> dict:
+        return {"pattern": self.pattern.id, "container": self.container, "explanation": self.explanation(known),
+                "count": self.count, "lines": list(self.lines)}
+
+
+class _Names(dict):
+    """format_map names: unknown ones print as <name>, so a command never carries an invented value."""
+
+    def __missing__(self, key: str) -> str:
+        return f"<{key}>"
+
+
+def scan(text: str, container: str = "") -> list[Finding]:
+    """Findings in one log, in table order; fallback patterns only when nothing specific matched."""
+    if not isinstance(text, str) or not text:
+        return []
+    found: dict[str, Finding] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        for pattern in PATTERNS:
+            match = pattern.regex.search(line)
+            if match is None:
+                continue
+            finding = found.setdefault(pattern.id, Finding(pattern, container))
+            finding.count += 1
+            shown = stripped[:MAX_LINE_CHARS]
+            if shown not in finding.lines and len(finding.lines) < MAX_LINES:
+                finding.lines.append(shown)
+            for name, regex in pattern.extract:
+                hit = regex.search(line) if name not in finding.groups else None
+                value = next((g for g in hit.groups() if g), None) if hit else None
+                if value:
+                    finding.groups[name] = value
+    specific = [p for p in PATTERNS if p.id in found and not p.fallback]
+    chosen = specific or [p for p in PATTERNS if p.id in found]
+    return [found[p.id] for p in chosen]
+
+
+def last_lines(text: str, count: int = 10) -> list[str]:
+    """The last non-empty lines of a log, for a result that found nothing it recognises."""
+    if not isinstance(text, str):
+        return []
+    lines = [line.rstrip()[:MAX_LINE_CHARS] for line in text.splitlines() if line.strip()]
+    return lines[-count:]

@@ -1,0 +1,347 @@
+"""The DNS checks: the private zone, its VNet link, custom DNS forwarding, and what the scoring host resolves to.
+
+moediag runs as a subprocess against the ARM test bed and a real DNS server on 127.0.0.1 (dnspython on the
+wire, nothing mocked). `scenario.dns_records(via)` is what a resolver would answer: "vnet" (the VNet's DNS),
+"azure" (Azure DNS inside the VNet) or "public" (from outside).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from dnsbed import DnsTestServer
+
+from armbed import Endpoint, Deployment, custom_dns, healthy
+from moe import check, moediag
+from moediag.netguard import ENV_FLAG, ENV_LOG
+
+A_RECORD, LINK, SCORING, FORWARDING = ("dns.inference-a-record", "dns.zone-vnet-link", "dns.scoring-resolution",
+                                       "dns.custom-dns-forwarding")
+WSID = "11111111-2222-3333-4444-555555555555"
+RECORD = f"*.{WSID}.inference.eastus2"
+HOST = "ep-main.eastus2.inference.ml.azure.com"
+PRIVATELINK = f"ep-main.{WSID}.inference.eastus2.privatelink.api.azureml.ms"
+ADD_RECORD = f"az network private-dns record-set a add-record -g rg-dns -z privatelink.api.azureml.ms -n '{RECORD}' -a 10.0.1.5"
+
+
+def guard(guarded_env):
+    """Only the guard's variables of `guarded_env` (the rest would override the bed's CA bundle and URL)."""
+    return {ENV_FLAG: guarded_env[ENV_FLAG], ENV_LOG: guarded_env[ENV_LOG]}
+
+
+@pytest.fixture
+def azure_dns():
+    """A second loopback server standing in for Azure DNS (168.63.129.16 is never asked in tests)."""
+    with DnsTestServer() as server:
+        yield server
+
+
+def dns_check(bed, dns, scenario, *args, via="vnet", records=None, install=True, **kw):
+    """Install the scenario (unless a test installed and tweaked it), serve its DNS view on `dns`, and run the
+    DNS checks against both."""
+    if install:
+        scenario.install(bed)
+    dns.set_records(scenario.dns_records(via) if records is None else records)
+    return check(bed, scenario, "--select", "dns", "--dns-server", dns.address, *args, **kw)
+
+
+def one(run, check_id):
+    [result] = run.results(check_id)
+    return result
+
+
+def causes(result):
+    return [c["cause"] for c in result["evidence"]["causes"]]
+
+
+# --- healthy ----------------------------------------------------------------------------------------------
+
+
+def test_a_healthy_private_path_passes_and_says_which_resolver_answered_and_the_chain(bed, dns_server):
+    run = dns_check(bed, dns_server, healthy())
+    assert run.code == 0, run.stdout
+    assert one(run, A_RECORD)["status"] == "pass"
+    assert one(run, LINK)["status"] == "pass"
+    scoring = one(run, SCORING)
+    assert scoring["status"] == "pass" and scoring["resource_id"].endswith("/onlineEndpoints/ep-main")
+    assert f"from this machine via {dns_server.address}" in scoring["message"]
+    assert scoring["evidence"]["chain"] == [HOST, PRIVATELINK]
+    assert scoring["evidence"]["observed"] == ["10.0.1.5"]
+    assert scoring["evidence"]["expected"] == {"addresses": ["10.0.1.5"], "inside": ["10.0.0.0/16"]}
+    assert (one(run, FORWARDING)["status"], one(run, FORWARDING)["reason"]) == ("skip", "not_applicable")
+
+
+def test_the_dns_checks_read_each_resource_once(bed, dns_server):
+    scenario = healthy()
+    dns_check(bed, dns_server, scenario)
+    assert bed.duplicates() == []
+    assert dns_server.queries == [(HOST, "A", "udp")]
+
+
+# --- the zone's record ------------------------------------------------------------------------------------
+
+
+def test_a_missing_record_fails_the_zone_and_the_resolution_with_the_record_to_add(bed, dns_server):
+    run = dns_check(bed, dns_server, healthy(inference_record_ip=None))
+    assert run.code == 1
+    record = one(run, A_RECORD)
+    assert record["status"] == "fail"
+    assert record["resource_id"].endswith(f"/privateDnsZones/privatelink.api.azureml.ms/A/{RECORD}")
+    assert "has no A record" in record["message"]
+    assert record["fix"]["commands"][0] == ADD_RECORD
+    assert any("dns-zone-group add -g rg-net --endpoint-name pe-ws" in c for c in record["fix"]["commands"])
+
+    scoring = one(run, SCORING)
+    assert scoring["status"] == "fail" and scoring["evidence"]["observed"] == "NXDOMAIN"
+    assert scoring["evidence"]["chain"] == [HOST, PRIVATELINK]
+    assert causes(scoring) == ["zone"] and "has no A record" in scoring["message"]
+    assert ADD_RECORD in scoring["fix"]["commands"]
+
+
+def test_a_record_pointing_at_the_wrong_ip_fails_naming_both_addresses(bed, dns_server):
+    run = dns_check(bed, dns_server, healthy(inference_record_ip="10.0.1.9"))
+    record = one(run, A_RECORD)
+    assert record["status"] == "fail"
+    assert record["evidence"]["observed"] == {"ips": ["10.0.1.9"]} and record["evidence"]["expected"]["ip"] == "10.0.1.5"
+    assert record["fix"]["commands"] == [ADD_RECORD.replace("add-record", "remove-record").replace("10.0.1.5", "10.0.1.9"),
+                                         ADD_RECORD]
+    scoring = one(run, SCORING)
+    assert scoring["status"] == "fail" and scoring["evidence"]["observed"] == ["10.0.1.9"]
+    assert "private 10.0.1.9" in scoring["message"] and "has 10.0.1.5" in scoring["message"]
+    assert causes(scoring) == ["zone"]
+
+
+def test_a_private_endpoint_without_zone_group_fails_saying_how_to_find_and_attach_the_zone(bed, dns_server):
+    scenario = healthy(zone_group=False)
+    run = dns_check(bed, dns_server, scenario)
+    record = one(run, A_RECORD)
+    assert record["status"] == "fail" and record["resource_id"] == scenario.private_endpoint_id
+    assert "registers in no privatelink.api.azureml.ms zone" in record["message"]
+    commands = record["fix"]["commands"]
+    assert "az graph query" in commands[0] and "privatelink.api.azureml.ms" in commands[0]
+    assert commands[1].startswith("az network private-endpoint dns-zone-group create -g rg-net --endpoint-name pe-ws")
+    assert (one(run, LINK)["status"], one(run, LINK)["reason"]) == ("skip", "dependency_failed")
+
+
+def test_the_inference_ip_comes_from_the_network_interface_when_the_endpoint_does_not_list_it(bed, dns_server):
+    scenario = healthy().install(bed)
+    bed.get(scenario.private_endpoint_id)["properties"]["customDnsConfigs"] = []
+    nic = bed.get(scenario.nic_id)
+    for config in nic["properties"]["ipConfigurations"]:
+        config["properties"]["privateIPAddress"] += "/28"  # the prefix form real NICs report
+    run = dns_check(bed, dns_server, scenario, install=False)
+    assert one(run, A_RECORD)["status"] == "pass" and one(run, A_RECORD)["evidence"]["expected"]["ip"] == "10.0.1.5"
+    assert one(run, SCORING)["status"] == "pass"
+
+
+# --- the zone's link to the VNet ----------------------------------------------------------------------------
+
+
+def test_an_unlinked_zone_fails_the_link_and_explains_the_public_answer(bed, dns_server):
+    scenario = healthy(zone_linked=False)
+    run = dns_check(bed, dns_server, scenario)
+    assert one(run, A_RECORD)["status"] == "pass"
+    link = one(run, LINK)
+    assert link["status"] == "fail" and "not linked to VNet vnet-ml" in link["message"]
+    create = (f"az network private-dns link vnet create -g rg-dns -z privatelink.api.azureml.ms -n vnet-ml-link "
+              f"-v {scenario.vnet_id} -e false")
+    assert link["fix"]["commands"] == [create]
+    scoring = one(run, SCORING)
+    assert scoring["status"] == "fail" and "to public 20.44.17.190" in scoring["message"]
+    assert causes(scoring) == ["zone", "outside"]  # what Azure shows wrong first, then where this ran
+    assert scoring["fix"]["commands"][0] == create
+
+
+def test_a_link_still_in_progress_is_a_warning(bed, dns_server):
+    run = dns_check(bed, dns_server, healthy(vnet_link_state="InProgress"))
+    assert one(run, LINK)["status"] == "warn" and "InProgress" in one(run, LINK)["message"]
+
+
+def test_a_zone_linked_only_to_the_dns_forwarders_vnet_is_a_warning_when_the_vnet_uses_custom_dns(bed, dns_server):
+    scenario = custom_dns().install(bed)
+    [link] = bed.get(f"{scenario.zone_id()}/virtualNetworkLinks")
+    link["properties"]["virtualNetwork"]["id"] = scenario.vnet_id.replace("vnet-ml", "vnet-hub")
+    run = dns_check(bed, dns_server, scenario, install=False)
+    result = one(run, LINK)
+    assert result["status"] == "warn" and "vnet-hub" in result["message"] and "10.0.0.10" in result["message"]
+
+
+# --- what the scoring host resolves to from here ---------------------------------------------------------------
+
+
+def test_a_public_answer_while_the_zone_is_healthy_points_at_where_this_ran(bed, dns_server):
+    run = dns_check(bed, dns_server, healthy(), via="public")
+    assert [one(run, c)["status"] for c in (A_RECORD, LINK)] == ["pass", "pass"]
+    scoring = one(run, SCORING)
+    assert scoring["status"] == "fail" and causes(scoring) == ["outside"]
+    assert "this machine is outside vnet-ml" in scoring["message"] and dns_server.address in scoring["message"]
+    assert any(c.startswith(f"nslookup {HOST}") for c in scoring["fix"]["commands"])
+
+
+def test_nxdomain_for_the_scoring_host_itself_says_the_resolver_does_not_know_it(bed, dns_server):
+    run = dns_check(bed, dns_server, healthy(), records={})
+    scoring = one(run, SCORING)
+    assert scoring["status"] == "fail" and scoring["evidence"]["observed"] == "NXDOMAIN"
+    assert scoring["evidence"]["chain"] == [HOST] and causes(scoring) == ["elsewhere"]
+    assert "does not know the scoring host" in scoring["message"]
+
+
+def test_a_silent_resolver_is_an_error_timed_out_and_the_run_stays_within_its_timeout(bed, dns_server):
+    dns_server.silent()
+    started = time.monotonic()
+    run = dns_check(bed, dns_server, healthy(), "--timeout", "3")
+    assert time.monotonic() - started < 10  # interpreter start-up included; the resolver gives up after 1 s
+    scoring = one(run, SCORING)
+    assert (scoring["status"], scoring["reason"]) == ("error", "timed_out")
+    assert dns_server.address in scoring["message"]
+    assert run.code == 3
+
+
+def test_servfail_is_an_error_not_a_verdict(bed, dns_server):
+    dns_server.servfail()
+    scoring = one(dns_check(bed, dns_server, healthy()), SCORING)
+    assert (scoring["status"], scoring["reason"]) == ("error", "unreadable") and "SERVFAIL" in scoring["message"]
+
+
+def test_one_result_per_endpoint_and_a_missing_scoring_uri_is_derived_from_name_and_region(bed, dns_server):
+    endpoints = [Endpoint("ep-main", traffic={"blue": 100}, deployments=[Deployment("blue")]),
+                 Endpoint("ep-new", traffic={}, deployments=[])]
+    scenario = healthy(endpoints=endpoints).install(bed)
+    bed.get(f"{scenario.workspace_arm_id}/onlineEndpoints")[1]["properties"]["scoringUri"] = None
+    run = dns_check(bed, dns_server, scenario, install=False)
+    results = run.results(SCORING)
+    assert [r["status"] for r in results] == ["pass", "pass"]
+    assert results[1]["evidence"]["host_from"].startswith("derived")
+    assert results[1]["evidence"]["chain"][0] == "ep-new.eastus2.inference.ml.azure.com"
+
+
+def test_an_endpoint_open_to_the_public_resolving_publicly_is_only_a_warning(bed, dns_server):
+    endpoints = [Endpoint("ep-main", traffic={"blue": 100}, deployments=[Deployment("blue")],
+                          public_network_access="Enabled")]
+    scoring = one(dns_check(bed, dns_server, healthy(endpoints=endpoints), via="public"), SCORING)
+    assert scoring["status"] == "warn" and "accepts public traffic" in scoring["message"]
+
+
+def test_a_workspace_without_private_endpoint_has_nothing_private_to_resolve(bed, dns_server):
+    run = dns_check(bed, dns_server, healthy(private_endpoint=False))
+    assert {r["status"] for r in run.report["results"]} == {"skip"}
+    assert dns_server.queries == []
+
+
+# --- evidence that cannot be read is never a pass --------------------------------------------------------------
+
+
+def test_a_forbidden_zone_record_is_an_error_and_the_resolution_is_still_judged(bed, dns_server):
+    scenario = healthy()
+    scenario.install(bed)
+    bed.fault(scenario.inference_record_id, 403)
+    run = dns_check(bed, dns_server, scenario, install=False)
+    record = one(run, A_RECORD)
+    assert (record["status"], record["reason"]) == ("error", "forbidden")
+    assert "Microsoft.Network/privateDnsZones/A/read" in record["message"]
+    assert one(run, SCORING)["status"] == "pass"
+
+
+def test_an_unreadable_private_endpoint_leaves_every_dns_check_without_a_pass(bed, dns_server):
+    scenario = healthy()
+    scenario.install(bed)
+    bed.fault(scenario.private_endpoint_id, 403)
+    run = dns_check(bed, dns_server, scenario, install=False)
+    for check_id in (A_RECORD, LINK, SCORING):
+        assert (one(run, check_id)["status"], one(run, check_id)["reason"]) == ("error", "forbidden"), check_id
+
+
+# --- custom DNS against Azure DNS ------------------------------------------------------------------------------
+
+
+def test_custom_dns_without_a_forwarder_fails_against_azure_dns_with_the_forwarders_to_add(bed, dns_server, azure_dns):
+    scenario = custom_dns(forwards=False)
+    azure_dns.set_records(scenario.dns_records("azure"))
+    run = dns_check(bed, dns_server, scenario, "--azure-dns", azure_dns.address)
+    forwarding = one(run, FORWARDING)
+    assert forwarding["status"] == "fail" and forwarding["resource_id"].endswith("/onlineEndpoints/ep-main")
+    assert "answers 20.44.17.190" in forwarding["message"] and "Azure DNS answers 10.0.1.5" in forwarding["message"]
+    forwarder = "Add-DnsServerConditionalForwarderZone -Name api.azureml.ms -MasterServers 168.63.129.16"
+    assert forwarding["fix"]["commands"][0].startswith(forwarder)
+    assert any("inference.ml.azure.com" in c for c in forwarding["fix"]["commands"])
+    assert azure_dns.queries == [(HOST, "A", "udp")]
+    scoring = one(run, SCORING)
+    assert scoring["status"] == "fail" and causes(scoring) == ["outside", "custom_dns"]
+
+
+def test_custom_dns_with_a_forwarder_passes(bed, dns_server, azure_dns):
+    scenario = custom_dns(forwards=True)
+    azure_dns.set_records(scenario.dns_records("azure"))
+    run = dns_check(bed, dns_server, scenario, "--azure-dns", azure_dns.address)
+    assert one(run, FORWARDING)["status"] == "pass" and one(run, SCORING)["status"] == "pass"
+
+
+def test_without_azure_dns_custom_dns_is_skipped_and_nothing_is_sent_to_168_63_129_16(bed, dns_server, guarded_env):
+    # guarded_env fails this test if the subprocess tried to reach anything off loopback, 168.63.129.16 included.
+    run = dns_check(bed, dns_server, custom_dns(forwards=False), env=guard(guarded_env))
+    forwarding = one(run, FORWARDING)
+    assert (forwarding["status"], forwarding["reason"]) == ("skip", "not_requested")
+    assert "--azure-dns" in forwarding["message"] and "nothing was sent" in forwarding["message"]
+
+
+def test_a_silent_azure_dns_is_an_error_timed_out(bed, dns_server, azure_dns):
+    azure_dns.silent()
+    run = dns_check(bed, dns_server, custom_dns(forwards=False), "--azure-dns", azure_dns.address, "--timeout", "3")
+    forwarding = one(run, FORWARDING)
+    assert (forwarding["status"], forwarding["reason"]) == ("error", "timed_out")
+
+
+def test_without_custom_dns_azure_dns_is_not_asked(bed, dns_server, azure_dns):
+    run = dns_check(bed, dns_server, healthy(), "--azure-dns", azure_dns.address)
+    assert (one(run, FORWARDING)["status"], one(run, FORWARDING)["reason"]) == ("skip", "not_applicable")
+    assert azure_dns.queries == []
+
+
+def test_azure_dns_without_a_value_means_168_63_129_16_and_a_bad_value_is_a_usage_error(monkeypatch):
+    from click.testing import CliRunner
+
+    from moediag import session
+    from moediag.cli import cli
+    from moediag.errors import UsageError
+
+    seen = []
+
+    def capture(target, options, *args):
+        seen.append(options)
+        raise UsageError("stop here")  # nothing is collected, nothing is sent
+
+    monkeypatch.setattr(session, "live_collector", capture)
+    target = ["check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg-ml", "-w", "ws-prod"]
+    CliRunner().invoke(cli, [*target, "--azure-dns", "--timeout", "5"])
+    CliRunner().invoke(cli, [*target, "--azure-dns", "127.0.0.1:5399"])
+    CliRunner().invoke(cli, target)
+    assert [o.azure_dns for o in seen] == ["168.63.129.16", "127.0.0.1:5399", None]
+    bad = moediag(None, *target, "--azure-dns", "dns.example.com")
+    assert bad.code == 2 and "bad --azure-dns" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+# --- offline replay and documentation ------------------------------------------------------------------------------
+
+
+def test_dns_answers_are_in_the_snapshot_so_a_replay_gives_the_same_verdicts_offline(bed, dns_server, azure_dns, tmp_path,
+                                                                                      guarded_env):
+    scenario = custom_dns(forwards=False)
+    azure_dns.set_records(scenario.dns_records("azure"))
+    snap = tmp_path / "snap.json"
+    live = dns_check(bed, dns_server, scenario, "--azure-dns", azure_dns.address, "--save-snapshot", str(snap))
+    replay = moediag(None, "check", "--snapshot", str(snap), "--select", "dns", "-o", "json", env=guard(guarded_env))
+
+    def verdicts(run):
+        return [(r["check_id"], r["status"], r["message"]) for r in run.report["results"]]
+
+    assert verdicts(replay) == verdicts(live)
+    assert {one(live, c)["status"] for c in (SCORING, FORWARDING)} == {"fail"}
+
+
+@pytest.mark.parametrize("check_id, where", [(A_RECORD, "Anywhere"), (LINK, "Anywhere"), (SCORING, "inside the VNet"),
+                                             (FORWARDING, "--azure-dns")])
+def test_explain_says_where_each_dns_check_must_run_from(check_id, where):
+    out = moediag(None, "explain", check_id).stdout
+    section = out.split("## Where to run it from", 1)[1].split("##", 1)[0]
+    assert where in section
