@@ -147,6 +147,15 @@ class Arm:
         """GET one resource (an ARM id or a path under it) and return its body."""
         return self._send("GET", self._url(path, api_version))
 
+    def get_or_none(self, path: str, api_version: str) -> dict[str, Any] | None:
+        """GET where a 404 is evidence (the record, the compute does not exist): None instead of an error."""
+        try:
+            return self.get(path, api_version)
+        except FactError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+
     def list(self, path: str, api_version: str) -> list[dict[str, Any]]:
         """GET a collection, following `nextLink` with azure-core's pager.
 

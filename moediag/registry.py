@@ -69,7 +69,7 @@ def all_checks() -> dict[str, Check]:
     global _cache
     if _cache is None:
         checks: dict[str, Check] = {}
-        for origin, obj in _entry_point_objects():
+        for _origin, obj in _entry_point_objects():
             for chk in _checks_in(obj):
                 if chk.id in checks and checks[chk.id] is not chk:
                     raise RegistryError(f"check id {chk.id!r} is registered twice ({checks[chk.id].origin}, {chk.origin})")

@@ -7,7 +7,7 @@ recomputed on replay rather than stored in snapshots.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 

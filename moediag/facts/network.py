@@ -39,12 +39,7 @@ def virtual_network(ctx, vnet_id: str) -> dict[str, Any]:
 @fact("private_dns_record", permissions=("Microsoft.Network/privateDnsZones/A/read",))
 def private_dns_record(ctx, zone_id: str, record_type: str, relative_name: str) -> dict[str, Any] | None:
     """One record set of a private DNS zone; None when the record does not exist (that is evidence)."""
-    try:
-        return ctx.arm.get(f"{zone_id}/{record_type}/{relative_name}", PRIVATE_DNS_API)
-    except FactError as exc:
-        if exc.kind == "not_found":
-            return None
-        raise
+    return ctx.arm.get_or_none(f"{zone_id}/{record_type}/{relative_name}", PRIVATE_DNS_API)
 
 
 @fact("private_dns_zone_links", permissions=("Microsoft.Network/privateDnsZones/virtualNetworkLinks/read",))

@@ -82,12 +82,7 @@ def outbound_rules(ctx) -> dict[str, Any]:
 @fact("compute", permissions=(f"{ML}/computes/read",))
 def compute(ctx, name: str) -> dict[str, Any] | None:
     """A workspace compute's REST body; None when it does not exist (that is evidence)."""
-    try:
-        return ctx.arm.get(f"{ctx.target.workspace_id}/computes/{name}", ML_API)
-    except FactError as exc:
-        if exc.kind == "not_found":
-            return None
-        raise
+    return ctx.arm.get_or_none(f"{ctx.target.workspace_id}/computes/{name}", ML_API)
 
 
 # Seconds kept back from the run's deadline, so a diagnose that never ends is reported by its check.
