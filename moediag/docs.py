@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from moediag.check import Check
+from moediag.permissions import builtin_role_for
 
 SECTIONS = ("What it checks", "Why it breaks the endpoint", "How to fix", "Where to run it from", "Permissions")
 
@@ -33,9 +34,10 @@ def render_check_doc(chk: Check) -> str:
         "",
         "## Permissions",
         "",
-        "Azure RBAC actions this check's evidence needs (all read-only; the built-in Reader role grants the reads):",
+        "Azure RBAC actions this check's evidence needs (none of them changes anything), each with a built-in "
+        "role that grants it:",
         "",
-        *[f"- `{action}`" for action in chk.permissions],
+        *[f"- `{action}` ({builtin_role_for(action)})" for action in chk.permissions],
         "",
     ]
     if chk.depends_on:
