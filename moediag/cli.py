@@ -150,11 +150,10 @@ def _azure_dns(value: str | None) -> str | None:
 
 
 def _redactor(redact: bool):
-    if not redact:
-        return None
+    """Secrets are always scrubbed; ids and e-mail addresses only with --redact."""
     from moediag.redact import from_environment
 
-    return from_environment()
+    return from_environment(ids=redact)
 
 
 def _suppressions(config_path: str | None) -> list:

@@ -63,8 +63,9 @@ def _secret_key(key: str) -> bool:
 class Redactor:
     """`redactor(obj)` returns a masked deep copy of JSON-like data (keys too); `redactor.text(s)` masks a string."""
 
-    def __init__(self, literals: Iterable[str] = ()) -> None:
+    def __init__(self, literals: Iterable[str] = (), *, ids: bool = True) -> None:
         self._literals = sorted({s for s in literals if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True)
+        self._ids = ids  # False: secrets only (every run), True: ids and e-mail addresses too (--redact)
 
     def text(self, text: str) -> str:
         for literal in self._literals:
@@ -73,6 +74,8 @@ class Redactor:
         text = _BEARER.sub(lambda m: m.group(1) + mask_secret(m.group(2)), text)
         for pattern in (_ASSIGNED, _DECLARED):
             text = pattern.sub(lambda m: m.group(1) + m.group(2) + mask_secret(m.group(3)), text)
+        if not self._ids:
+            return text
         text = _EMAIL.sub(lambda m: f"user-{_digest(m.group(0).lower(), 8)}@redacted.invalid", text)
         return _GUID.sub(lambda m: mask_guid(m.group(0)), text)
 
@@ -91,9 +94,13 @@ class Redactor:
         return self(value)
 
 
-def from_environment() -> Redactor:
-    """A redactor that also masks the access token moediag was handed, should it appear anywhere."""
+def from_environment(*, ids: bool = True) -> Redactor:
+    """A redactor that also masks the access token moediag was handed, should it appear anywhere.
+
+    Every run scrubs secrets (`ids=False`): a SAS token in a container log must not reach a ticket even
+    when nobody asked for --redact. `--redact` adds the ids and e-mail addresses.
+    """
     from moediag.session import TOKEN_ENV
 
     token = (os.environ.get(TOKEN_ENV) or "").strip()
-    return Redactor([token] if token else [])
+    return Redactor([token] if token else [], ids=ids)
