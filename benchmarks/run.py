@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/run.py            # the full table (about a minute)
     .venv/bin/python benchmarks/run.py --quick    # 20 endpoints only
+    .venv/bin/python benchmarks/run.py --fleet    # only the fleet scan (3 subscriptions, 30 workspaces)
 
 Everything runs on loopback: the ARM test bed (HTTPS) and the DNS test server, each answer delayed by
 --delay seconds (default 0.1). moediag runs as a user runs it, in a subprocess; its peak RSS comes from
 wait4(). The "serial" column runs the same checks with --max-concurrency 1 (one request at a time) in
-the same session, so the gain is a ratio measured on the same machine minutes apart.
+the same session, so the gain is a ratio measured on the same machine minutes apart. The fleet case runs
+`moediag scan` over 3 subscriptions, 30 workspaces and 150 endpoints sharing one private DNS zone, and reads the
+peak in-flight requests per subscription from the test bed's log (the bound is --max-per-subscription).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from armbed import ArmTestBed, WorkspaceScenario, many_endpoints  # noqa: E402
+from armbed.fleet import fleet, peak_in_flight_by_subscription  # noqa: E402
 from dnsbed import DnsTestServer  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "broken-workspace.snapshot.json"
@@ -83,6 +87,37 @@ def measure(scenario: WorkspaceScenario, delay: float, extra: list[str]) -> Meas
         return Measured(wall, rss, code, len(bed.requests), len(bed.duplicates()), bed.max_in_flight)
 
 
+def measure_fleet(delay: float, per_subscription: int = 8, concurrency: int = 16) -> dict:
+    """One `moediag scan` of the acceptance-sized fleet (one shared zone missing 12 records)."""
+    the_fleet = fleet(3, 10, 5, missing_records={(k, i) for k in range(3) for i in range(4)})
+    with ArmTestBed() as bed, DnsTestServer(latency=delay) as dns:
+        the_fleet.install(bed)
+        dns.set_records(the_fleet.dns_records())
+        bed.latency = delay
+        env = dict(os.environ, **bed.env(), MOEDIAG_NETWORK_GUARD="1", NO_COLOR="1")
+        args = ["scan", *(a for sub in the_fleet.subscriptions for a in ("-s", sub)), "--dns-server", dns.address,
+                "-o", "json", "--max-per-subscription", str(per_subscription), "--max-concurrency", str(concurrency)]
+        wall, rss, _ = run_moediag(args, env)
+        peaks = peak_in_flight_by_subscription(bed.requests)
+        return {"wall": wall, "rss": rss, "requests": len(bed.requests), "duplicates": len(bed.duplicates()),
+                "graph": bed.count("POST", "/providers/Microsoft.ResourceGraph/resources"),
+                "in_flight": bed.max_in_flight, "per_subscription": max(peaks.values()), "bound": per_subscription,
+                "concurrency": concurrency, "workspaces": len(the_fleet.scenarios), "endpoints": the_fleet.endpoints}
+
+
+def print_fleet(delay: float) -> None:
+    header = ("fleet", "requests", "graph", "dups", "wall s", "in-flight", "per-sub peak", "peak RSS MB")
+    rows = []
+    for per_subscription in (8, 2):
+        m = measure_fleet(delay, per_subscription)
+        rows.append((f"3 subs x 10 ws x 5 eps, --max-per-subscription {per_subscription}", m["requests"], m["graph"],
+                     m["duplicates"], f"{m['wall']:.2f}", f"{m['in_flight']}/{m['concurrency']}",
+                     f"{m['per_subscription']}/{m['bound']}", f"{m['rss']:.0f}"))
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
+
+
 def startup(args: list[str], repeat: int = 5) -> float:
     env = dict(os.environ, NO_COLOR="1")
     times = []
@@ -98,7 +133,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=0.1, help="seconds added to every ARM and DNS answer")
     parser.add_argument("--quick", action="store_true", help="only the 20-endpoint scenario")
+    parser.add_argument("--fleet", action="store_true", help="only the fleet scan (3 subscriptions, 30 workspaces)")
     opts = parser.parse_args()
+    if opts.fleet:
+        print_fleet(opts.delay)
+        return 0
 
     print(f"start-up (median of 5): --version {startup(['--version']):.3f} s · list {startup(['list']):.3f} s · "
           f"check --snapshot example {startup(['check', '--snapshot', str(EXAMPLE), '-o', 'json']):.3f} s")
@@ -126,6 +165,8 @@ def main() -> int:
         print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
     if 200 in walls:
         print(f"scale: 200 endpoints took {walls[200] / walls[20]:.2f}x the time of 20 (target <= 3)")
+    if not opts.quick:
+        print_fleet(opts.delay)
     return 0
 
 

@@ -49,7 +49,8 @@ class StaticTokenCredential:
         return AccessTokenInfo(self._token, self._expires_on)
 
 
-def _http_policies(credential: Any, scope: str, max_concurrency: int, retry: dict[str, Any]) -> list[Any]:
+def _http_policies(credential: Any, scope: str, max_concurrency: int, retry: dict[str, Any],
+                   max_per_subscription: int | None = None) -> list[Any]:
     """The pipeline of ResourceManagementClient minus auto provider registration (a write)."""
     from azure.core.pipeline import policies
     from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
@@ -65,21 +66,45 @@ def _http_policies(credential: Any, scope: str, max_concurrency: int, retry: dic
         policies.RedirectPolicy(),
         policies.RetryPolicy(**retry),
         ARMChallengeAuthenticationPolicy(credential, scope),
-        _ConcurrencyLimit(max_concurrency),
+        _ConcurrencyLimit(max_concurrency, max_per_subscription),
         policies.NetworkTraceLoggingPolicy(),
         ARMHttpLoggingPolicy(),
     ]
 
 
 class _ConcurrencyLimit:
-    """Bounds requests in flight (each retry attempt holds a slot) so a run cannot provoke throttling."""
+    """Bounds requests in flight (each retry attempt holds a slot) so a run cannot provoke throttling.
 
-    def __init__(self, limit: int):
+    With `per_subscription`, requests under `/subscriptions/<id>` also take one of that subscription's slots
+    first (Resource Manager throttles per subscription; a fleet scan must not spend one subscription's budget).
+    The order is fixed (subscription, then overall), so the two bounds cannot deadlock.
+    """
+
+    def __init__(self, limit: int, per_subscription: int | None = None):
         self._semaphore = threading.BoundedSemaphore(max(1, limit))
+        self._per_subscription = max(1, per_subscription) if per_subscription else None
+        self._subscriptions: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
         self.next = None  # set by azure-core's Pipeline, as for any HTTPPolicy
 
+    def _subscription_slot(self, url: str) -> Any:
+        from contextlib import nullcontext
+        from urllib.parse import urlsplit
+
+        if self._per_subscription is None:
+            return nullcontext()
+        parts = urlsplit(url).path.split("/")
+        if len(parts) < 3 or parts[1].lower() != "subscriptions" or not parts[2]:
+            return nullcontext()
+        with self._lock:
+            key = parts[2].lower()
+            slot = self._subscriptions.get(key)
+            if slot is None:
+                slot = self._subscriptions[key] = threading.BoundedSemaphore(self._per_subscription)
+            return slot
+
     def send(self, request):
-        with self._semaphore:
+        with self._subscription_slot(request.http_request.url), self._semaphore:
             started = time.monotonic()
             response = self.next.send(request)
             log.debug(
@@ -104,6 +129,7 @@ class Arm:
         request_timeout: float = 20.0,
         retry_budget_s: float = 30.0,
         max_concurrency: int = 16,
+        max_per_subscription: int | None = None,
     ):
         import requests
         from azure.core.pipeline.transport import RequestsTransport
@@ -126,7 +152,10 @@ class Arm:
             "retry_backoff_max": 8,
             "timeout": retry_budget_s,
         }
-        policies = _http_policies(credential, f"{self.endpoint}/.default", max_concurrency, retry)
+        policies = _http_policies(credential, f"{self.endpoint}/.default", max_concurrency, retry, max_per_subscription)
+        # Other clients of the run (Resource Graph) send through the same pipeline: one credential, one TLS
+        # trust, one retry budget, one concurrency bound.
+        self.credential, self.policies, self.transport = credential, policies, transport
 
         def client_for(subscription: str) -> ResourceManagementClient:
             return ResourceManagementClient(

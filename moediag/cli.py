@@ -8,6 +8,7 @@ Heavy imports (Azure SDKs, dnspython, rich) happen only inside the commands that
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -54,56 +55,73 @@ def cli() -> None:
     """Diagnose network-isolated Azure Machine Learning managed online endpoints."""
 
 
+# Options `check` and `scan` share (click makes a new parameter each time one is applied).
+SELECT = click.option("--select", multiple=True, metavar="PREFIX", help="Run only checks with this id or id prefix (repeatable).")
+IGNORE = click.option("--ignore", multiple=True, metavar="PREFIX", help="Skip checks with this id or id prefix (repeatable).")
+OUTPUT = click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]", help=OUTPUT_HELP)
+FAIL_ON = click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail", show_default=True,
+                       help="What makes exit code 1. A check that could not be evaluated still exits 3 (docs/exit-codes.md).")
+CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
+                      help="Suppressions of accepted risks (TOML). Default: ./moediag.toml when it exists.")
+REDACT = click.option("--redact", is_flag=True,
+                      help="Mask subscription, tenant and principal ids (every GUID), e-mail addresses and secret-looking "
+                           "values in the report, every rendering and the snapshot.")
+MAX_CONCURRENCY = click.option("--max-concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
+                               help="Requests to Resource Manager in flight at once.")
+ARM_ENDPOINT = click.option("--arm-endpoint", metavar="URL",
+                            help="Resource Manager URL (sovereign clouds, test beds). Env: MOEDIAG_ARM_ENDPOINT.")
+DNS_SERVER = click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
+                          help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
+AZURE_DNS = click.option("--azure-dns", "azure_dns", is_flag=False, flag_value="168.63.129.16", default=None,
+                         metavar="[HOST[:PORT]]",
+                         help="Compare custom DNS answers with Azure DNS (168.63.129.16, or the server given; reachable "
+                              "only from inside Azure). Without it no query is sent there.")
+LOGS = click.option("--logs/--no-logs", "logs", default=None,
+                    help="Read container logs of every deployment (--logs) or of none (--no-logs). Default: only unhealthy ones.")
+DEBUG = click.option("--debug", is_flag=True, help="Log every request to stderr (tokens are never logged).")
+LOG_MODES = {None: "auto", True: "all", False: "none"}
+
+
+def _options(*decorators):
+    """Several click options as one decorator, in the order given."""
+    def apply(fn):
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+    return apply
+
+
+REPORTING = _options(SELECT, IGNORE, OUTPUT, FAIL_ON, CONFIG, REDACT)
+READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
+
+
 @cli.command("check")
 @click.option("-s", "--subscription", help="Subscription id (default: AZURE_SUBSCRIPTION_ID, then az's default).")
 @click.option("-g", "--resource-group", help="Resource group of the workspace (default: az configure --defaults group=).")
 @click.option("-w", "--workspace-name", help="Workspace name (default: az configure --defaults workspace=).")
 @click.option("-e", "--endpoint-name", "endpoints", multiple=True, help="Online endpoint to check (repeatable; default: all).")
 @click.option("-d", "--deployment-name", help="Only this deployment of the endpoints.")
-@click.option("--select", multiple=True, metavar="PREFIX", help="Run only checks with this id or id prefix (repeatable).")
-@click.option("--ignore", multiple=True, metavar="PREFIX", help="Skip checks with this id or id prefix (repeatable).")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]",
-              help=OUTPUT_HELP)
-@click.option("--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail", show_default=True,
-              help="What makes exit code 1. A check that could not be evaluated still exits 3 (docs/exit-codes.md).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Suppressions of accepted risks (TOML). Default: ./moediag.toml when it exists.")
-@click.option("--redact", is_flag=True,
-              help="Mask subscription, tenant and principal ids (every GUID), e-mail addresses and secret-looking "
-                   "values in the report, every rendering and the snapshot.")
+@REPORTING
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
               help="Seconds the whole run may take; evidence not read by then is reported as an error.")
-@click.option("--max-concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
-              help="Requests to Resource Manager in flight at once.")
-@click.option("--arm-endpoint", metavar="URL", help="Resource Manager URL (sovereign clouds, test beds). Env: MOEDIAG_ARM_ENDPOINT.")
-@click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
-              help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
-@click.option("--azure-dns", "azure_dns", is_flag=False, flag_value="168.63.129.16", default=None,
-              metavar="[HOST[:PORT]]",
-              help="Compare custom DNS answers with Azure DNS (168.63.129.16, or the server given; reachable only "
-                   "from inside Azure). Without it no query is sent there.")
-@click.option("--logs/--no-logs", "logs", default=None,
-              help="Read container logs of every deployment (--logs) or of none (--no-logs). Default: only unhealthy ones.")
+@MAX_CONCURRENCY
+@READING
 @click.option("--include-diagnose", is_flag=True,
               help="Also run Azure's workspace diagnose (a long-running, read-only POST; waited for up to --timeout).")
 @click.option("--save-snapshot", type=click.Path(dir_okay=False), help="Write every fact read to FILE (JSON, no secrets).")
 @click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False), help="Replay a saved snapshot: no network at all.")
-@click.option("--debug", is_flag=True, help="Log every request to stderr (tokens are never logged).")
+@DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
                   timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
                   snapshot_path, debug, fail_on, config_path, redact) -> None:
     """Run the checks against a workspace and its online endpoints."""
-    from moediag import registry, session
+    from moediag import session
     from moediag import snapshot as snapshots
     from moediag.target import Options, resolve_target
 
-    if debug:
-        _enable_debug_logging()
-    redactor = _redactor(redact)
+    redactor = _start(debug, redact)
     try:
-        formats = _parse_outputs(outputs)
-        checks = registry.select(select, ignore)
-        suppressions = _suppressions(config_path)
+        formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
         if snapshot_path:
             data = snapshots.load(snapshot_path)
             _ensure_same_target(data["target"], subscription, resource_group, workspace_name)
@@ -112,15 +130,11 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         else:
             target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
             options = Options(dns_servers=tuple(dns_servers), azure_dns=_azure_dns(azure_dns), timeout_s=timeout,
-                              logs={None: "auto", True: "all", False: "none"}[logs], include_diagnose=include_diagnose)
+                              logs=LOG_MODES[logs], include_diagnose=include_diagnose)
             collector = session.live_collector(target, options, arm_endpoint, max_concurrency)
             mode = "live"
-        progress = _progress_printer() if sys.stderr.isatty() else None
-        try:
+        with _progress() as progress:
             result = session.run(checks, collector, mode=mode, save_snapshot=bool(save_snapshot), progress=progress)
-        finally:
-            if progress:
-                progress.close()
         result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
             snapshots.write_json_atomic(save_snapshot, result.snapshot)
@@ -129,11 +143,82 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         _fail(redactor.text(str(exc)) if redactor else str(exc))
         return
 
+    _exit(result.report, fail_on)
+
+
+@cli.command("scan")
+@click.option("-s", "--subscription", "subscriptions", multiple=True, metavar="ID",
+              help="Scan these subscriptions (repeatable or comma-separated). Default: every subscription the "
+                   "identity can see.")
+@click.option("--management-group", "management_groups", multiple=True, metavar="NAME",
+              help="Scan the subscriptions under these management groups (repeatable or comma-separated).")
+@REPORTING
+@click.option("--timeout", type=click.FloatRange(1, 7200), default=300.0, show_default=True,
+              help="Seconds the whole scan may take; evidence not read by then is reported as an error.")
+@MAX_CONCURRENCY
+@click.option("--max-per-subscription", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Requests in flight to any one subscription (Resource Manager throttles per subscription).")
+@click.option("--max-workspaces", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Workspaces checked at once.")
+@READING
+@DEBUG
+def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, timeout,
+                 max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
+                 debug) -> None:
+    """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
+    from moediag import scan as scans
+    from moediag.target import Options
+
+    redactor = _start(debug, redact)
+    try:
+        formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        scope = scans.parse_scope(subscriptions, management_groups)
+        options = Options(dns_servers=tuple(dns_servers), azure_dns=_azure_dns(azure_dns), timeout_s=timeout,
+                          logs=LOG_MODES[logs])
+        with _progress("workspace(s)") as progress:
+            report = scans.run(checks, options, scope, arm_endpoint=arm_endpoint, max_concurrency=max_concurrency,
+                               max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
+                               progress=progress)
+        report, _ = _finish(report, None, suppressions, redactor)
+        _write_outputs(report, formats)
+    except (UsageError, TargetUnreadable) as exc:
+        _fail(redactor.text(str(exc)) if redactor else str(exc))
+        return
+
+    _exit(report, fail_on)
+
+
+def _start(debug: bool, redact: bool):
+    """--debug logging on, and the --redact masker (or None)."""
+    if debug:
+        _enable_debug_logging()
+    return _redactor(redact)
+
+
+def _selection(outputs, select, ignore, config_path) -> tuple[list, list, list]:
+    """The output formats, the checks to run and the suppressions: UsageError for any of them."""
+    from moediag import registry
+
+    return _parse_outputs(outputs), registry.select(select, ignore), _suppressions(config_path)
+
+
+@contextlib.contextmanager
+def _progress(noun: str = "check(s)"):
+    """The progress line on stderr while evidence is collected (only on a terminal), else None."""
+    printer = _progress_printer(noun) if sys.stderr.isatty() else None
+    try:
+        yield printer
+    finally:
+        if printer:
+            printer.close()
+
+
+def _exit(report: dict, fail_on: str) -> None:
     from moediag.report import exit_code
 
-    if result.report.get("interrupted"):
+    if report.get("interrupted"):
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(exit_code(result.report, fail_on))
+    sys.exit(exit_code(report, fail_on))
 
 
 def _azure_dns(value: str | None) -> str | None:
@@ -165,8 +250,11 @@ def _suppressions(config_path: str | None) -> list:
 def _finish(report: dict, snapshot: dict | None, suppressions: list, redactor) -> tuple[dict, dict | None]:
     """After the checks ran and before anything is written: suppressions, then redaction (once, for every output)."""
     from moediag import suppress
+    from moediag.report import resummarize
 
     report = suppress.apply(report, suppressions)
+    if report.get("kind") == "scan":
+        report = resummarize(report)  # the per-workspace summaries too
     if redactor is not None:
         report = redactor(report)
         snapshot = redactor(snapshot) if snapshot is not None else None
@@ -192,17 +280,18 @@ def _write_outputs(report: dict, formats: list[tuple[str, str | None]]) -> None:
 
 
 class _progress_printer:
-    """Which checks are still waiting for evidence, on stderr, only on a terminal."""
+    """Which checks (or workspaces, for a scan) are still waiting for evidence, on stderr, only on a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, noun: str = "check(s)") -> None:
         from rich.console import Console
 
+        self._noun = noun
         self._status = Console(stderr=True).status("collecting evidence…")
         self._status.start()
 
     def __call__(self, pending: list[str]) -> None:
         shown = ", ".join(pending[:4]) + (f" and {len(pending) - 4} more" if len(pending) > 4 else "")
-        self._status.update(f"waiting for {len(pending)} check(s): {shown}" if pending else "done")
+        self._status.update(f"waiting for {len(pending)} {self._noun}: {shown}" if pending else "done")
 
     def close(self) -> None:
         self._status.stop()
@@ -274,7 +363,9 @@ def explain_command(check_id: str) -> None:
 @click.option("-o", "--output", type=click.Choice(["list", "json", "role"]), default="list", show_default=True,
               help="list: one action per line; json: per check; role: a custom role definition for az.")
 @click.option("-s", "--subscription", help="Assignable scope of the role (default: as for check).")
-def permissions_command(select, ignore, output, subscription) -> None:
+@click.option("--scan", "for_scan", is_flag=True,
+              help="Also what `moediag scan` needs: Microsoft.ResourceGraph/resources/read, to find the fleet.")
+def permissions_command(select, ignore, output, subscription, for_scan) -> None:
     """The Azure actions the selected checks need (least privilege)."""
     import json
 
@@ -286,11 +377,12 @@ def permissions_command(select, ignore, output, subscription) -> None:
             from moediag.target import az_default_subscription
 
             sub = subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or az_default_subscription()
-            click.echo(json.dumps(permissions.role_definition(checks, sub), indent=2))
+            click.echo(json.dumps(permissions.role_definition(checks, sub, scan=for_scan), indent=2))
         elif output == "json":
-            click.echo(json.dumps({c.id: c.permissions for c in checks}, indent=2))
+            per_check = {c.id: c.permissions for c in checks}
+            click.echo(json.dumps({**per_check, **({"scan": permissions.SCAN_ACTIONS} if for_scan else {})}, indent=2))
         else:
-            for action in permissions.actions_for(checks):
+            for action in permissions.actions_for(checks, scan=for_scan):
                 click.echo(f"{action}  ({permissions.builtin_role_for(action)})")
     except UsageError as exc:
         _fail(str(exc))

@@ -4,6 +4,10 @@ Memoisation is by key (fact name plus arguments). A key is computed by whichever
 a prefetch worker, or a check or fact that needs it before any worker got there (computed inline, so a
 bounded pool can never deadlock on nested needs). Everyone else waits on the same entry, never longer
 than the run's deadline.
+
+Several collectors (one per workspace of a fleet scan) may share one `SharedFacts` memo: facts registered
+`shared=True` (identified by their arguments alone, such as a private DNS zone's links) are then read once for
+all of them. Without one, every fact is memoised per collector, as for a single target.
 """
 
 from __future__ import annotations
@@ -40,6 +44,14 @@ class _Entry:
     value: Any = None
     error: FactError | None = None
     duration_ms: int = 0
+
+
+class SharedFacts:
+    """One memo for the `shared` facts of several collectors (the workspaces of a fleet scan)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Key, _Entry] = {}
+        self.lock = threading.Lock()
 
 
 class _DaemonPool:
@@ -80,6 +92,7 @@ class Collector:
         snapshot: dict[str, Any] | None = None,
         workers: int = 32,
         deadline: float | None = None,
+        shared: SharedFacts | None = None,
     ):
         load_all()
         self.target = target
@@ -89,6 +102,7 @@ class Collector:
         self._snapshot = snapshot
         self._entries: dict[Key, _Entry] = {}
         self._lock = threading.Lock()
+        self._shared = shared
         self._pool = _DaemonPool(workers)
         self.deadline = deadline if deadline is not None else time.monotonic() + options.timeout_s
         self.interrupted = threading.Event()
@@ -138,10 +152,11 @@ class Collector:
 
     def prefetch(self, keys: Iterable[Key]) -> None:
         for key in keys:
-            with self._lock:
-                if key in self._entries:
+            entries, lock = self._memo(key)
+            with lock:
+                if key in entries:
                     continue
-                entry = self._entries[key] = _Entry()
+                entry = entries[key] = _Entry()
             self._pool.submit(lambda key=key, entry=entry: self._run_if_unclaimed(key, entry))
 
     # --- snapshot ----------------------------------------------------------------------------
@@ -165,11 +180,19 @@ class Collector:
 
     # --- internals ---------------------------------------------------------------------------
 
+    def _memo(self, key: Key) -> tuple[dict[Key, _Entry], threading.Lock]:
+        """Where `key` is memoised: the shared memo for a shared fact of a fleet scan, else this collector's."""
+        spec = FACTS.get(key[0])
+        if self._shared is not None and spec is not None and spec.shared:
+            return self._shared.entries, self._shared.lock
+        return self._entries, self._lock
+
     def _claim(self, key: Key) -> tuple[_Entry, bool]:
-        with self._lock:
-            entry = self._entries.get(key)
+        entries, lock = self._memo(key)
+        with lock:
+            entry = entries.get(key)
             if entry is None:
-                entry = self._entries[key] = _Entry()
+                entry = entries[key] = _Entry()
             if entry.claimed:
                 return entry, False
             entry.claimed = True
@@ -185,7 +208,7 @@ class Collector:
         return True
 
     def _run_if_unclaimed(self, key: Key, entry: _Entry) -> None:
-        with self._lock:
+        with self._memo(key)[1]:
             if entry.claimed:
                 return
             entry.claimed = True

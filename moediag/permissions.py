@@ -20,12 +20,17 @@ def missing_permission_hint(actions: list[str] | tuple[str, ...]) -> str:
     return "needs " + "; ".join(parts)
 
 
-def actions_for(checks) -> list[str]:
-    """Every Azure action the given checks' evidence needs (derived from their facts)."""
-    return sorted({action for chk in checks for action in chk.permissions})
+# What `moediag scan` needs beyond the checks' own actions: the Resource Graph query that finds the fleet.
+SCAN_ACTIONS = ["Microsoft.ResourceGraph/resources/read"]
 
 
-def role_definition(checks, subscription_id: str | None) -> dict:
+def actions_for(checks, scan: bool = False) -> list[str]:
+    """Every Azure action the given checks' evidence needs (derived from their facts); with `scan`, and the fleet
+    inventory's."""
+    return sorted({action for chk in checks for action in chk.permissions} | set(SCAN_ACTIONS if scan else ()))
+
+
+def role_definition(checks, subscription_id: str | None, scan: bool = False) -> dict:
     """A custom role ready for `az role definition create --role-definition @role.json`."""
     scope = f"/subscriptions/{subscription_id}" if subscription_id else "/subscriptions/<subscription-id>"
     return {
@@ -33,7 +38,7 @@ def role_definition(checks, subscription_id: str | None) -> dict:
         "IsCustom": True,
         "Description": "Read-only access moediag needs to diagnose Azure Machine Learning online endpoints "
                        "(reads, plus the read-only actions getLogs and diagnose).",
-        "Actions": actions_for(checks),
+        "Actions": actions_for(checks, scan),
         "NotActions": [],
         "DataActions": [],
         "NotDataActions": [],
@@ -59,6 +64,18 @@ def render_permissions_doc(checks) -> str:
     lines += ["", "## All actions", "", *[f"- `{a}` ({builtin_role_for(a)})" for a in actions_for(checks)], "",
               "## A custom role", "", "```sh",
               "moediag permissions -o role -s <subscription-id> > moediag-role.json",
+              "az role definition create --role-definition @moediag-role.json",
+              "az role assignment create --role 'moediag diagnostics reader' --assignee <principal> \\",
+              "    --scope /subscriptions/<subscription-id>",
+              "```", "",
+              "## Scanning a fleet", "",
+              "`moediag scan` finds the workspaces with one Azure Resource Graph query, which needs",
+              *[f"`{a}` ({builtin_role_for(a)})" for a in SCAN_ACTIONS],
+              "on every subscription to scan (Resource Graph returns only what the identity may read: a subscription",
+              "without it is listed in the report as not read). Then it reads each workspace with the actions above.",
+              "Assign the role on each subscription, or add a management group to its `AssignableScopes` and assign",
+              "it there once for all the subscriptions under it:", "", "```sh",
+              "moediag permissions --scan -o role -s <subscription-id> > moediag-role.json",
               "az role definition create --role-definition @moediag-role.json",
               "az role assignment create --role 'moediag diagnostics reader' --assignee <principal> \\",
               "    --scope /subscriptions/<subscription-id>",

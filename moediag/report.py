@@ -45,6 +45,46 @@ def build_report(target_json: dict[str, Any], results: list[Result], *, mode: st
     }
 
 
+def build_scan_report(targets: list[tuple[Any, list[str], list[Result]]], unreadable: list[dict[str, str]], *,
+                      scope: dict[str, Any], inventory: dict[str, Any], interrupted: bool = False,
+                      notes: list[str] | None = None) -> dict[str, Any]:
+    """The aggregate report of `moediag scan`: every workspace's results, each tagged with the workspace's ARM id,
+    a summary per workspace (`targets`) and in total, and the subscriptions that could not be read."""
+    blocks, plain = [], []
+    for target, endpoints, results in targets:
+        mine = [{**r.to_json(), "workspace": target.workspace_id} for r in results]
+        plain += mine
+        blocks.append({"subscription_id": target.subscription_id, "resource_group": target.resource_group,
+                       "workspace": target.workspace, "workspace_id": target.workspace_id,
+                       "endpoints": list(endpoints), "summary": summarize(mine)})
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "moediag", "version": __version__},
+        "kind": "scan",
+        "scope": scope,
+        "inventory": inventory,
+        "mode": "live",
+        "interrupted": interrupted,
+        "notes": list(notes or []),
+        "summary": summarize(plain),
+        "targets": blocks,
+        "unreadable_subscriptions": [dict(u) for u in unreadable],
+        "results": plain,
+    }
+
+
+def resummarize(report: dict[str, Any]) -> dict[str, Any]:
+    """Recount the summaries after results changed (suppressions): in total, and per workspace of a scan."""
+    report["summary"] = summarize(report["results"])
+    for target in report.get("targets") or []:
+        target["summary"] = summarize([r for r in report["results"] if _same_id(r.get("workspace"), target["workspace_id"])])
+    return report
+
+
+def _same_id(a: Any, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower()
+
+
 def summarize(results: list[dict[str, Any]]) -> dict[str, int]:
     """The `summary` block: how many results have each status (every status present, zero or not)."""
     summary = {status: 0 for status in STATUSES}
@@ -59,7 +99,7 @@ def exit_code(report: dict[str, Any], fail_on: str = "fail") -> int:
     summary = report["summary"]
     if any(summary.get(status) for status in FAIL_ON[fail_on]):
         return EXIT_FAILED
-    if summary.get("error"):
+    if summary.get("error") or report.get("unreadable_subscriptions"):  # part of a fleet not read: not green
         return EXIT_INCOMPLETE
     return EXIT_OK
 
@@ -159,14 +199,16 @@ def _fields(obj: Any, where: str, required: dict[str, tuple[type, ...]],
 
 
 def _validate(report: Any) -> None:
-    _fields(report, "report", {"schema_version": (str,), "tool": (dict,), "target": (dict,), "summary": (dict,),
-                               "results": (list,)},
-            {"mode": (str,), "interrupted": (bool,), "notes": (list,), "duration_ms": (int,)})
+    scan = isinstance(report, dict) and report.get("kind") == "scan"
+    kind = {"targets": (list,), "unreadable_subscriptions": (list,)} if scan else {"target": (dict,)}
+    _fields(report, "report", {"schema_version": (str,), "tool": (dict,), **kind, "summary": (dict,), "results": (list,)},
+            {"mode": (str,), "interrupted": (bool,), "notes": (list,), "duration_ms": (int,), "kind": (str,),
+             "target": (dict,), "scope": (dict,), "inventory": (dict,)})
     _fields(report["tool"], "tool", {"name": (str,), "version": (str,)})
     _need(report["tool"]["name"] == "moediag", "tool.name", "must be 'moediag'")
-    _fields(report["target"], "target", {"subscription_id": (str,), "resource_group": (str,), "workspace": (str,),
-                                         "endpoints": (list,)})
-    _need(all(isinstance(e, str) for e in report["target"]["endpoints"]), "target.endpoints", "must be strings")
+    _need(report.get("kind", "check") in ("check", "scan"), "kind", "must be check or scan")
+    if "target" in report:
+        _target(report["target"], "target")
     _need(report.get("mode", "live") in ("live", "snapshot"), "mode", "must be live or snapshot")
     _need(all(isinstance(n, str) for n in report.get("notes", [])), "notes", "must be strings")
     _fields(report["summary"], "summary", {status: (int,) for status in STATUSES})
@@ -174,7 +216,8 @@ def _validate(report: Any) -> None:
         where = f"results[{i}]"
         _fields(result, where, {"check_id": (str,), "title": (str,), "severity": (str,), "status": (str,),
                                 "reason": (str, type(None)), "resource_id": (str, type(None)), "message": (str,),
-                                "evidence": (dict,), "fix": (dict, type(None)), "docs": (str,), "duration_ms": (int,)})
+                                "evidence": (dict,), "fix": (dict, type(None)), "docs": (str,), "duration_ms": (int,),
+                                **({"workspace": (str,)} if scan else {})}, {"workspace": (str,)})
         _need(bool(_CHECK_ID.match(result["check_id"])), f"{where}.check_id", f"malformed check id {result['check_id']!r}")
         _need(result["status"] in STATUSES, f"{where}.status", f"must be one of {', '.join(STATUSES)}")
         _need(result["severity"] in ("critical", "high", "medium", "low", "info"), f"{where}.severity", "unknown severity")
@@ -190,3 +233,24 @@ def _validate(report: Any) -> None:
             _need(all(isinstance(c, str) for c in result["fix"]["commands"]), f"{where}.fix.commands", "must be strings")
     _need({k: report["summary"][k] for k in STATUSES} == summarize(report["results"]), "summary",
           "does not match the results' statuses")
+    if scan:
+        _validate_scan(report)
+
+
+def _target(target: Any, where: str, extra: dict[str, tuple[type, ...]] | None = None) -> None:
+    _fields(target, where, {"subscription_id": (str,), "resource_group": (str,), "workspace": (str,),
+                            "endpoints": (list,), **(extra or {})})
+    _need(all(isinstance(e, str) for e in target["endpoints"]), f"{where}.endpoints", "must be strings")
+
+
+def _validate_scan(report: dict[str, Any]) -> None:
+    for i, target in enumerate(report["targets"]):
+        where = f"targets[{i}]"
+        _target(target, where, {"workspace_id": (str,), "summary": (dict,)})
+        _fields(target["summary"], f"{where}.summary", {status: (int,) for status in STATUSES})
+        mine = [r for r in report["results"] if isinstance(r, dict) and _same_id(r.get("workspace"), target["workspace_id"])]
+        _need({k: target["summary"][k] for k in STATUSES} == summarize(mine), f"{where}.summary",
+              "does not match the statuses of the workspace's results")
+    for i, entry in enumerate(report["unreadable_subscriptions"]):
+        _fields(entry, f"unreadable_subscriptions[{i}]", {"subscription_id": (str,), "reason": (str,)})
+        _need(bool(entry["reason"]), f"unreadable_subscriptions[{i}].reason", "must not be empty")

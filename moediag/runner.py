@@ -52,6 +52,9 @@ def run_checks(
             remaining = collector.deadline - time.monotonic()
             if remaining <= 0:
                 break
+            if collector.interrupted.is_set():  # Ctrl-C seen by another thread (a fleet scan's main thread)
+                interrupted = True
+                break
             runs[pending[0]].done.wait(min(0.1, remaining))
     except KeyboardInterrupt:
         interrupted = True

@@ -33,22 +33,34 @@ def credential() -> Any:
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
 
-def live_collector(target: Target, options: Options, arm_endpoint: str | None, max_concurrency: int):
+def live_arm(options: Options, arm_endpoint: str | None, subscription_id: str, max_concurrency: int,
+             max_per_subscription: int | None = None):
+    """The run's one door to Resource Manager (its endpoint validated, timeouts derived from --timeout)."""
     from moediag.arm import PUBLIC_ARM, Arm
-    from moediag.collector import Collector
-    from moediag.resolver import Resolver
 
     endpoint = arm_endpoint or os.environ.get(ARM_ENDPOINT_ENV) or PUBLIC_ARM
     if not endpoint.startswith("https://"):
         raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
     request_timeout = max(1.0, min(20.0, options.timeout_s / 2))
-    arm = Arm(credential(), target.subscription_id, endpoint, request_timeout=request_timeout,
-              retry_budget_s=max(1.0, options.timeout_s * 0.6), max_concurrency=max_concurrency)
+    return Arm(credential(), subscription_id, endpoint, request_timeout=request_timeout,
+               retry_budget_s=max(1.0, options.timeout_s * 0.6), max_concurrency=max_concurrency,
+               max_per_subscription=max_per_subscription)
+
+
+def live_resolver(options: Options):
+    from moediag.resolver import Resolver
+
     try:
-        dns = Resolver(options.dns_servers, timeout_s=min(5.0, options.timeout_s / 3))
+        return Resolver(options.dns_servers, timeout_s=min(5.0, options.timeout_s / 3))
     except ValueError as exc:
         raise UsageError(f"bad --dns-server: {exc}") from exc
-    return Collector(target, options, arm=arm, dns=dns, workers=max(8, max_concurrency * 2))
+
+
+def live_collector(target: Target, options: Options, arm_endpoint: str | None, max_concurrency: int):
+    from moediag.collector import Collector
+
+    arm = live_arm(options, arm_endpoint, target.subscription_id, max_concurrency)
+    return Collector(target, options, arm=arm, dns=live_resolver(options), workers=max(8, max_concurrency * 2))
 
 
 def replay_collector(snapshot: dict[str, Any], timeout_s: float):

@@ -41,8 +41,9 @@ def test_explain_an_unknown_check_is_a_one_line_usage_error():
     assert run.code == 2 and "unknown check" in one_line_error(run)
 
 
-def test_help_and_list_do_not_import_any_azure_sdk():
-    program = ("import sys; sys.argv=['moediag','list']\n"
+@pytest.mark.parametrize("argv", [["list"], ["scan", "--help"]])
+def test_help_and_list_do_not_import_any_azure_sdk(argv):
+    program = (f"import sys; sys.argv={['moediag', *argv]!r}\n"
                "from moediag.cli import main\n"
                "try: main()\n"
                "except SystemExit: pass\n"

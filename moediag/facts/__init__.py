@@ -2,7 +2,9 @@
 
 A fact is a function `fn(ctx, *args) -> JSON value`, registered under a name with the Azure actions its
 read needs and the other facts it builds on. `derived` facts only combine other facts (no I/O): they are
-recomputed on replay rather than stored in snapshots.
+recomputed on replay rather than stored in snapshots. `shared` facts are identified by their arguments alone
+(an ARM id, a host name) and never read `ctx.target`: a fleet scan reads each once for every workspace that
+needs it (one private DNS zone serves many workspaces). Alone, a collector treats them like any other fact.
 """
 
 from __future__ import annotations
@@ -19,18 +21,20 @@ class FactSpec:
     needs: tuple[str, ...] = ()
     derived: bool = False
     description: str = ""
+    shared: bool = False
 
 
 FACTS: dict[str, FactSpec] = {}
 
 
-def fact(name: str, *, permissions: tuple[str, ...] = (), needs: tuple[str, ...] = (), derived: bool = False):
-    """Register a fact provider under `name`."""
+def fact(name: str, *, permissions: tuple[str, ...] = (), needs: tuple[str, ...] = (), derived: bool = False,
+         shared: bool = False):
+    """Register a fact provider under `name` (`shared`: its arguments fully identify what it reads)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in FACTS:
             raise ValueError(f"fact {name!r} registered twice")
-        FACTS[name] = FactSpec(name, fn, tuple(permissions), tuple(needs), derived, (fn.__doc__ or "").strip())
+        FACTS[name] = FactSpec(name, fn, tuple(permissions), tuple(needs), derived, (fn.__doc__ or "").strip(), shared)
         return fn
 
     return register

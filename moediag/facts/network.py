@@ -12,37 +12,37 @@ NETWORK_API = "2024-05-01"
 PRIVATE_DNS_API = "2024-06-01"
 
 
-@fact("private_endpoint", permissions=("Microsoft.Network/privateEndpoints/read",))
+@fact("private_endpoint", permissions=("Microsoft.Network/privateEndpoints/read",), shared=True)
 def private_endpoint(ctx, endpoint_id: str) -> dict[str, Any]:
     """A private endpoint's REST body: subnet, NICs, custom DNS configs, connection state."""
     return ctx.arm.get(endpoint_id, NETWORK_API)
 
 
-@fact("private_dns_zone_groups", permissions=("Microsoft.Network/privateEndpoints/privateDnsZoneGroups/read",))
+@fact("private_dns_zone_groups", permissions=("Microsoft.Network/privateEndpoints/privateDnsZoneGroups/read",), shared=True)
 def private_dns_zone_groups(ctx, endpoint_id: str) -> list[dict[str, Any]]:
     """The DNS zone groups of a private endpoint: which private DNS zones it registers in."""
     return ctx.arm.list(f"{endpoint_id}/privateDnsZoneGroups", NETWORK_API)
 
 
-@fact("network_interface", permissions=("Microsoft.Network/networkInterfaces/read",))
+@fact("network_interface", permissions=("Microsoft.Network/networkInterfaces/read",), shared=True)
 def network_interface(ctx, nic_id: str) -> dict[str, Any]:
     """A network interface's REST body (the private endpoint's private IPs)."""
     return ctx.arm.get(nic_id, NETWORK_API)
 
 
-@fact("virtual_network", permissions=("Microsoft.Network/virtualNetworks/read",))
+@fact("virtual_network", permissions=("Microsoft.Network/virtualNetworks/read",), shared=True)
 def virtual_network(ctx, vnet_id: str) -> dict[str, Any]:
     """A virtual network's REST body: address prefixes and DNS servers."""
     return ctx.arm.get(vnet_id, NETWORK_API)
 
 
-@fact("private_dns_record", permissions=("Microsoft.Network/privateDnsZones/A/read",))
+@fact("private_dns_record", permissions=("Microsoft.Network/privateDnsZones/A/read",), shared=True)
 def private_dns_record(ctx, zone_id: str, record_type: str, relative_name: str) -> dict[str, Any] | None:
     """One record set of a private DNS zone; None when the record does not exist (that is evidence)."""
     return ctx.arm.get_or_none(f"{zone_id}/{record_type}/{relative_name}", PRIVATE_DNS_API)
 
 
-@fact("private_dns_zone_links", permissions=("Microsoft.Network/privateDnsZones/virtualNetworkLinks/read",))
+@fact("private_dns_zone_links", permissions=("Microsoft.Network/privateDnsZones/virtualNetworkLinks/read",), shared=True)
 def private_dns_zone_links(ctx, zone_id: str) -> list[dict[str, Any]]:
     """The virtual network links of a private DNS zone."""
     return ctx.arm.list(f"{zone_id}/virtualNetworkLinks", PRIVATE_DNS_API)

@@ -49,6 +49,7 @@ def registry(ctx) -> dict[str, Any]:
 @fact(
     "created_times",
     permissions=("Microsoft.Resources/subscriptions/resourceGroups/resources/read",),
+    shared=True,
 )
 def created_times(ctx, subscription: str, resource_group: str, resource_type: str) -> dict[str, str | None]:
     """Creation time of each resource of a type in a group (lower-cased id to ISO time)."""

@@ -3,7 +3,8 @@
 One <testsuite> per check id, one <testcase> per result (classname = check id, name = the resource, as
 `vaults/kv` or `workspaces/ws/onlineEndpoints/ep`): a `fail` is a <failure> whose message carries the fix,
 an `error` (could not be evaluated) an <error>, a `skip` a <skipped>; a `warn` passes as a test, with the
-warning in <system-out>. A pure function of the report: no clock, no host name.
+warning in <system-out>. A scan report's cases are named `resource-group/workspace: resource`. A pure function
+of the report: no clock, no host name.
 """
 
 from __future__ import annotations
@@ -74,8 +75,11 @@ def render(report: dict[str, Any], color: bool = False) -> str:
     suites: dict[str, list[dict[str, Any]]] = {}
     for result in report["results"]:
         suites.setdefault(result["check_id"], []).append(result)
-    target = report["target"]
-    root = ET.Element("testsuites", name=f"moediag {target['workspace']}", **_counts(report["results"]))
+    from moediag.render.groups import workspace_names
+
+    names = workspace_names(report)  # a scan: cases are named by workspace too
+    title = f"moediag {report['target']['workspace']}" if "target" in report else "moediag scan"
+    root = ET.Element("testsuites", name=title, **_counts(report["results"]))
     if isinstance(report.get("duration_ms"), int):
         root.set("time", _seconds(report["duration_ms"]))
     for index, (check_id, results) in enumerate(suites.items()):
@@ -83,6 +87,8 @@ def render(report: dict[str, Any], color: bool = False) -> str:
         seen: dict[str, int] = {}
         for result in results:
             name = resource_label(result.get("resource_id"))
+            if result.get("workspace"):
+                name = f"{names.get(result['workspace'].lower(), result['workspace'])}: {name}"
             seen[name] = seen.get(name, 0) + 1
             _testcase(suite, result, name if seen[name] == 1 else f"{name} ({seen[name]})")
     for element in root.iter():

@@ -114,6 +114,8 @@ def _folded(results: list[dict[str, Any]], status: str, title: str) -> list[str]
 
 
 def render(report: dict[str, Any], color: bool = False) -> str:
+    if report.get("kind") == "scan":
+        return render_scan(report)
     results = worst_first(report["results"])
     lines = _header(report)
     lines += ["### What the endpoint depends on", "", *_block(mermaid.render(report), "mermaid"), ""]
@@ -125,6 +127,62 @@ def render(report: dict[str, Any], color: bool = False) -> str:
                 lines += _finding(result)
     lines += _folded([r for r in results if r["status"] == "skip"], "skip", "skipped")
     lines += _folded([r for r in results if r["status"] == "pass"], "pass", "passed")
+    notes = report.get("notes") or []
+    if notes:
+        lines += ["### Notes", "", *(f"- {_text(note)}" for note in notes), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --- a fleet scan ------------------------------------------------------------------------------------------
+
+def render_scan(report: dict[str, Any]) -> str:
+    """Scope and counts, one row per workspace, the subscriptions not read, then the findings grouped (a shared
+    cause once, with every workspace it breaks), each resource's own message and fix folded beneath."""
+    from moediag.render.groups import findings, workspace_names
+
+    targets, tool, summary = report["targets"], report["tool"], report["summary"]
+    counts = " · ".join(f"{ICON[s]} {summary.get(s, 0)} {s}" for s in ("fail", "error", "warn", "skip", "pass"))
+    run = f"{tool['name']} {tool['version']}, read from Azure"
+    if isinstance(report.get("duration_ms"), int):
+        run += f", {report['duration_ms'] / 1000:.1f} s"
+    unreadable = report.get("unreadable_subscriptions") or []
+    verdict = _verdict(summary, bool(report.get("interrupted")))
+    if unreadable and not summary.get("fail") and not summary.get("error") and not report.get("interrupted"):
+        verdict = f"{ICON['error']} **Nothing failed, but {len(unreadable)} subscription(s) could not be read.**"
+    lines = [f"## moediag scan: {len(targets)} workspace(s)", "", verdict, "",
+             f"{_text(run)} · inventory from {_text((report.get('inventory') or {}).get('source', 'Resource Graph'))} · "
+             f"{counts}", "",
+             "| Workspace | Resource group | Subscription | Endpoints | ❌ | ❓ | ⚠️ | ⏭️ | ✅ |", "|---|---|---|---|---|---|---|---|---|"]
+    for t in targets:
+        cells = [_code(t["workspace"]), _code(t["resource_group"]), _code(t["subscription_id"]), str(len(t["endpoints"])),
+                 *(str(t["summary"].get(s, 0)) for s in ("fail", "error", "warn", "skip", "pass"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    if unreadable:
+        lines += [f"### Subscriptions not read ({len(unreadable)})", "",
+                  *(f"- {_code(u['subscription_id'])}: {_text(u['reason'])}" for u in unreadable), ""]
+    names = workspace_names(report)
+    for finding in findings(report):
+        where = f" on shared {_code(resource_label(finding.shared_resource))}" if finding.shared_resource else ""
+        lines += [f"### {ICON[finding.status]} {_code(finding.check_id)}{where}: {len(finding.workspaces)} workspace(s), "
+                  f"{len(finding.results)} resource(s)", "", f"**{_text(finding.title)}** ({_text(finding.severity)})", ""]
+        if finding.shared_resource:
+            lines += [f"Shared resource: {_code(finding.shared_resource)}", ""]
+        first = finding.results[0]
+        lines += [_text(first["message"]), ""]
+        if first.get("fix"):
+            lines += [f"Fix: {_text(first['fix']['summary'])}", ""]
+            if first["fix"].get("commands"):
+                lines += [*_block("\n".join(first["fix"]["commands"]), "sh"), ""]
+        lines += ["<details>", f"<summary>Every resource ({len(finding.results)})</summary>", ""]
+        for result in finding.results:
+            owner = names.get(str(result.get("workspace") or "").lower(), "?")
+            lines += [f"- {_code(owner)} {_code(resource_label(result.get('resource_id')))}: {_text(result['message'])}"]
+            fix = result.get("fix")
+            if fix and fix.get("commands"):
+                block = "\n".join(_block("\n".join(fix["commands"]), "sh"))
+                lines += ["", *("  " + line for line in block.splitlines()), ""]
+        lines += ["", "</details>", ""]
     notes = report.get("notes") or []
     if notes:
         lines += ["### Notes", "", *(f"- {_text(note)}" for note in notes), ""]

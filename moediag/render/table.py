@@ -32,7 +32,9 @@ def render(report: dict[str, Any], color: bool = False) -> str:
     def style(text: str, **kw: Any) -> str:
         return click.style(text, **kw) if color else text
 
-    target, tool, summary = report["target"], report["tool"], report["summary"]
+    if report.get("kind") == "scan":
+        return render_scan(report, style)
+    target, tool = report["target"], report["tool"]
     lines = [
         style(f"moediag {tool['version']}", bold=True)
         + f" · workspace {target['workspace']} · group {target['resource_group']}"
@@ -60,8 +62,100 @@ def render(report: dict[str, Any], color: bool = False) -> str:
             lines.append(style(f"         resource: {result['resource_id']}", fg="bright_black"))
     for note in report.get("notes") or []:
         lines.append(style(f"note: {note}", fg="bright_black"))
+    return "\n".join(lines + _closing(report, style)) + "\n"
+
+
+def _closing(report: dict[str, Any], style) -> list[str]:
+    summary = report["summary"]
     counts = ", ".join(f"{summary[k]} {k}" for k in ("fail", "error", "warn", "skip", "pass") if summary.get(k))
-    lines += ["", style("Summary: ", bold=True) + (counts or "no results")]
+    lines = ["", style("Summary: ", bold=True) + (counts or "no results")]
     if report.get("interrupted"):
         lines.append(style("Interrupted: results are incomplete.", fg="yellow"))
+    return lines
+
+
+# --- a fleet scan: one line per workspace, then the findings grouped ------------------------------------
+
+# A finding of at most DETAILED results shows each with its message and fix; a larger one shows the first, then
+# one line per workspace (at most LISTED) naming its resources.
+DETAILED, LISTED = 3, 25
+_COUNTS = ("fail", "error", "warn", "skip", "pass")
+
+
+def render_scan(report: dict[str, Any], style) -> str:
+    from moediag.render.groups import findings, workspace_names
+
+    tool, targets = report["tool"], report["targets"]
+    inventory = report.get("inventory") or {}
+    endpoints = sum(len(t["endpoints"]) for t in targets)
+    subscriptions = len({t["subscription_id"].lower() for t in targets})
+    lines = [style(f"moediag {tool['version']}", bold=True) + f" · scan · {len(targets)} workspace(s) · {endpoints} "
+             f"endpoint(s) · {subscriptions} subscription(s) · inventory: {inventory.get('source', 'Resource Graph')}", ""]
+    header = ("WORKSPACE", "RESOURCE GROUP", "SUBSCRIPTION", "ENDPOINTS", *(k.upper() for k in _COUNTS))
+    rows = [(t["workspace"], t["resource_group"], t["subscription_id"], str(len(t["endpoints"])),
+             *(str(t["summary"].get(k, 0)) for k in _COUNTS)) for t in targets]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row, target in zip([header, *rows], [None, *targets]):
+        text = "  ".join(cell.ljust(width) if i < 3 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths)))
+        worst = next((k for k in ("fail", "error", "warn") if target and target["summary"].get(k)), None)
+        lines.append(style(text, bold=True) if target is None else style(text, fg=_MARK[worst][1]) if worst else text)
+    unreadable = report.get("unreadable_subscriptions") or []
+    if unreadable:
+        lines += ["", style(f"Subscriptions not read ({len(unreadable)}):", bold=True, fg="magenta")]
+        lines += [f"  ? {u['subscription_id']}: {u['reason']}" for u in unreadable]
+    names = workspace_names(report)
+    grouped = findings(report)
+    if grouped:
+        lines += ["", style("Findings, grouped by check and shared resource:", bold=True)]
+    for finding in grouped:
+        lines += [""] + _finding(finding, names, style)
+    for note in report.get("notes") or []:
+        lines.append(style(f"note: {note}", fg="bright_black"))
+    affected = sum(1 for t in targets if t["summary"].get("fail"))
+    lines += _closing(report, style)
+    lines.append(f"Workspaces: {len(targets)} scanned, {affected} with failures"
+                 + (f"; {len(unreadable)} subscription(s) not read" if unreadable else ""))
     return "\n".join(lines) + "\n"
+
+
+def _finding(finding, names: dict[str, str], style) -> list[str]:
+    from moediag.report import resource_label
+
+    mark, colour = _MARK[finding.status]
+    spaces = finding.workspaces
+    where = f"shared resource {resource_label(finding.shared_resource)} · " if finding.shared_resource else ""
+    lines = [f"{style(mark.ljust(8), fg=colour, bold=True)} {finding.check_id} · {where}{len(spaces)} workspace(s), "
+             f"{len(finding.results)} resource(s) · {finding.severity}",
+             f"         {finding.title}"]
+    if finding.shared_resource:
+        lines.append(style(f"         shared: {finding.shared_resource}", fg="bright_black"))
+    detailed = finding.results if len(finding.results) <= DETAILED and not finding.shared_resource else finding.results[:1]
+    for result in detailed:
+        owner = names.get(str(result.get("workspace") or "").lower(), "?")
+        lines += [f"         - {owner} · {resource_label(result.get('resource_id'))}", f"             {result['message']}"]
+        fix = result.get("fix")
+        if fix:
+            lines.append(f"             fix: {fix['summary']}")
+            lines += ["               " + style(f"$ {command}", fg="cyan") for command in fix.get("commands") or []]
+    if len(detailed) == len(finding.results):
+        return lines
+    per_workspace: dict[str, list[str]] = {}
+    for result in finding.results:
+        workspace = str(result.get("workspace") or "")
+        per_workspace.setdefault(workspace, []).append(_within(result.get("resource_id"), finding.shared_resource or workspace))
+    lines.append(f"         in {len(per_workspace)} workspace(s) (the message and fix of each: -o json or -o markdown):")
+    for workspace, labels in list(per_workspace.items())[:LISTED]:
+        lines.append(f"         - {names.get(workspace.lower(), '?')} · {', '.join(labels)}")
+    if len(per_workspace) > LISTED:
+        lines.append(f"         … and {len(per_workspace) - LISTED} more workspace(s)")
+    return lines
+
+
+def _within(resource_id: str | None, parent_id: str) -> str:
+    """A resource as seen from its workspace (or the shared resource): `onlineEndpoints/ep` under it, `(workspace)` for
+    itself, else its label."""
+    from moediag.report import resource_label
+
+    if resource_id and parent_id and resource_id.lower().startswith(parent_id.lower()):
+        return resource_id[len(parent_id):].strip("/") or "(workspace)"
+    return resource_label(resource_id)

@@ -123,6 +123,7 @@ class WorkspaceScenario:
     workspace_id: str = "11111111-2222-3333-4444-555555555555"
     net_resource_group: str = "rg-net"
     dns_resource_group: str = "rg-dns"
+    dns_subscription_id: str | None = None  # the private DNS zones' subscription (None: the workspace's); fleets share one
 
     # --- workspace properties
     creation_time: str | None = "2023-05-09T01:25:09.1390024Z"
@@ -263,7 +264,7 @@ class WorkspaceScenario:
 
     def zone_id(self, zone_name: str = ZONE_API) -> str:
         return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.dns_resource_group}"
+            f"/subscriptions/{self.dns_subscription_id or self.subscription_id}/resourceGroups/{self.dns_resource_group}"
             f"/providers/Microsoft.Network/privateDnsZones/{zone_name}"
         )
 

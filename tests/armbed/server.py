@@ -153,6 +153,7 @@ class ArmTestBed:
         self._operations: dict[str, _Operation] = {}
         self._faults: list[_Fault] = []
         self._hangs: list[_Hang] = []
+        self._forbidden_scopes: list[str] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._tmpdir: tempfile.TemporaryDirectory | None = None
@@ -234,6 +235,7 @@ class ArmTestBed:
             self._operations.clear()
             self._faults.clear()
             self._hangs.clear()
+            self._forbidden_scopes.clear()
 
     def remove(self, path: str) -> None:
         """Forget `path` (GET then answers 404 ResourceNotFound)."""
@@ -333,10 +335,17 @@ class ArmTestBed:
         with self._lock:
             self._hangs.append(_Hang(arm.normalize(path), seconds, times, method.upper() if method else None))
 
+    def forbid_scope(self, scope: str) -> None:
+        """Every request at or under `scope` (`/subscriptions/<id>`, a resource group, ...) answers 403
+        AuthorizationFailed, as ARM does for an identity with no role there. Cleared by clear_faults()."""
+        with self._lock:
+            self._forbidden_scopes.append(arm.normalize(scope))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
             self._hangs.clear()
+            self._forbidden_scopes.clear()
 
     # --- the request log ---------------------------------------------------------------------
 
@@ -436,6 +445,10 @@ class ArmTestBed:
                 ),
             )
         key = req.path_lower
+        with self._lock:
+            forbidden = any(key == scope or key.startswith(scope + "/") for scope in self._forbidden_scopes)
+        if forbidden:
+            return 403, {}, arm.authorization_failed(req.method, req.path)
         hang = self._take_hang(req.method, key)
         if hang is not None:
             self._released.wait(hang.seconds)

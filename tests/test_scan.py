@@ -1,0 +1,359 @@
+"""`moediag scan`: a fleet found by Azure Resource Graph, checked workspace by workspace, reported as one.
+
+The acceptance fleet: 3 subscriptions, 30 workspaces, 150 online endpoints, one private DNS zone shared by all
+(in the first subscription's rg-dns), which lost the inference records of 12 workspaces across the three
+subscriptions; plus individual faults (a Key Vault without the trusted-services bypass, traffic sent to a deleted
+deployment, v1 legacy mode) and a fourth subscription the identity cannot read. moediag runs as a user runs it
+(a subprocess against the ARM test bed, whose Resource Graph endpoint answers from the scenarios).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from armbed.fleet import fleet, peak_in_flight_by_subscription
+from armbed.graph import PATH as GRAPH
+from moe import SCHEMA, moediag
+from moediag.collector import Collector, SharedFacts
+from moediag.facts import FACTS, fact
+from moediag.report import exit_code, invalid
+from moediag.target import Options, Target
+
+A_RECORD, SCORING = "dns.inference-a-record", "dns.scoring-resolution"
+MISSING = {(k, i) for k in range(3) for i in range(4)}  # the shared zone lost these workspaces' records
+KV, TRAFFIC, V1 = (0, 5), (1, 6), (2, 7)
+
+
+def scan(bed, the_fleet, *args, dns, scope=None, **kw):
+    """`moediag scan` over the fleet's subscriptions (and any hidden ones), JSON on stdout; `dns` serves the hub
+    VNets' view (a DnsTestServer, or an address already serving it)."""
+    if not isinstance(dns, str):
+        dns.set_records(the_fleet.dns_records())
+        dns = dns.address
+    if scope is None:
+        scope = [a for sub in the_fleet.subscriptions + the_fleet.hidden for a in ("-s", sub)]
+    return moediag(bed, "scan", *scope, "--dns-server", dns, "-o", "json", *args, **kw)
+
+
+def acceptance_fleet():
+    acls = {"bypass": "None", "defaultAction": "Deny", "ipRules": [], "virtualNetworkRules": []}
+
+    def deleted_green(s):
+        endpoints = list(s.endpoints)
+        endpoints[0].traffic = {"blue": 50, "green": 50}
+        return s.replace(endpoints=endpoints)
+
+    return fleet(3, 10, 5, hidden=1, missing_records=MISSING, overrides={
+        KV: lambda s: s.replace(kv_network_acls=acls),
+        TRAFFIC: deleted_green,
+        V1: lambda s: s.replace(v1_legacy_mode=True),
+    })
+
+
+def failing(report, check_id):
+    return sorted(r["resource_id"] for r in report["results"] if r["check_id"] == check_id and r["status"] == "fail")
+
+
+@pytest.fixture(scope="module")
+def acceptance(tmp_path_factory):
+    """One scan of the acceptance fleet, shared by the tests that read it (it takes a few seconds)."""
+    from armbed import ArmTestBed
+    from dnsbed import DnsTestServer
+
+    out = tmp_path_factory.mktemp("scan")
+    the_fleet = acceptance_fleet()
+    with ArmTestBed() as bed, DnsTestServer() as dns:
+        the_fleet.install(bed)
+        run = scan(bed, the_fleet, "-o", f"table={out / 'scan.txt'}", "-o", f"junit={out / 'scan.xml'}",
+                   "-o", f"markdown={out / 'scan.md'}", dns=dns, timeout=180)
+        yield the_fleet, bed, run, out
+        assert bed.errors == []
+
+
+# --- the acceptance fleet ---------------------------------------------------------------------------------
+
+def test_every_fault_of_the_fleet_is_found_and_nothing_else(acceptance):
+    the_fleet, _, run, _ = acceptance
+    assert run.code == 1, run.stderr
+    report = run.report  # validated against docs/report.schema.json
+    assert invalid(report) is None and report["kind"] == "scan"
+    assert len(report["targets"]) == 30 and sum(len(t["endpoints"]) for t in report["targets"]) == 150
+    assert report["inventory"]["workspaces"] == 30 and report["inventory"]["endpoints"] == 150
+
+    missing = [the_fleet.scenario(k, i) for k, i in sorted(MISSING)]
+    assert failing(report, A_RECORD) == sorted(s.inference_record_id for s in missing)
+    assert failing(report, SCORING) == sorted(s.endpoint_id(e.name) for s in missing for e in s.endpoints)
+    kv, traffic, v1 = the_fleet.scenario(*KV), the_fleet.scenario(*TRAFFIC), the_fleet.scenario(*V1)
+    assert failing(report, "keyvault.trusted-services-bypass") == [kv.key_vault_id]
+    assert failing(report, "endpoint.traffic-assignment") == [traffic.endpoint_id(traffic.endpoints[0].name)]
+    assert failing(report, "workspace.v1-legacy-mode") == [v1.workspace_arm_id]
+    assert {r["check_id"] for r in report["results"] if r["status"] == "fail"} == {
+        A_RECORD, SCORING, "keyvault.trusted-services-bypass", "endpoint.traffic-assignment", "workspace.v1-legacy-mode"}
+    assert report["summary"]["error"] == 0
+
+    [hidden] = the_fleet.hidden
+    assert report["unreadable_subscriptions"] == [
+        {"subscription_id": hidden, "reason": report["unreadable_subscriptions"][0]["reason"]}]
+    assert "not visible to this identity" in report["unreadable_subscriptions"][0]["reason"]
+
+
+def test_each_result_names_its_workspace_and_the_summaries_add_up(acceptance):
+    the_fleet, _, run, _ = acceptance
+    report = run.report
+    ids = {s.workspace_arm_id for s in the_fleet.scenarios}
+    assert {t["workspace_id"] for t in report["targets"]} == ids
+    assert {r["workspace"] for r in report["results"]} == ids
+    for status, total in report["summary"].items():
+        assert sum(t["summary"][status] for t in report["targets"]) == total
+    v1 = next(t for t in report["targets"] if t["workspace_id"] == the_fleet.scenario(*V1).workspace_arm_id)
+    assert v1["summary"]["fail"] == 1 and v1["endpoints"] == [e.name for e in the_fleet.scenario(*V1).endpoints]
+
+
+def test_what_workspaces_share_is_read_once(acceptance):
+    the_fleet, bed, _, _ = acceptance
+    zone = the_fleet.scenarios[0].zone_id()
+    assert bed.count("GET", f"{zone}/virtualNetworkLinks") == 1  # one zone, 30 workspaces
+    for k, sub in enumerate(the_fleet.subscriptions):
+        s = the_fleet.scenario(k, 0)
+        assert bed.count("GET", s.vnet_id) == 1  # one hub VNet per subscription, 10 workspaces each
+        assert bed.count("GET", f"/subscriptions/{sub}/resourceGroups/rg-net/resources") == 1
+    for s in the_fleet.scenarios:  # each workspace's own record: read once, none twice
+        assert bed.count("GET", s.inference_record_id) == 1
+        assert bed.count("GET", s.workspace_arm_id) == 1
+    assert bed.duplicates() == []
+    assert not any(r.path.startswith(f"/subscriptions/{the_fleet.hidden[0]}") for r in bed.requests)
+
+
+def test_one_resource_graph_query_paged_with_its_skip_token(acceptance):
+    the_fleet, bed, _, _ = acceptance
+    queries = the_fleet.graph.queries
+    rows = 30 + 150 + 3  # workspaces, endpoints, visible subscriptions (the hidden one is left out)
+    assert len(queries) == -(-rows // the_fleet.page_size) == bed.count("POST", GRAPH)
+    assert len({q["query"] for q in queries}) == 1
+    assert "$skipToken" not in queries[0]["options"] and all(q["options"].get("$skipToken") for q in queries[1:])
+    assert sorted(queries[0]["subscriptions"]) == sorted(the_fleet.subscriptions + the_fleet.hidden)
+    assert all(q["options"]["resultFormat"] == "objectArray" for q in queries)
+
+
+def test_the_table_has_a_line_per_workspace_and_the_shared_zone_once(acceptance):
+    the_fleet, _, _, out = acceptance
+    table = (out / "scan.txt").read_text()
+    for s in the_fleet.scenarios:
+        [row] = [line for line in table.splitlines() if line.startswith(f"{s.workspace} ")]
+        assert s.subscription_id in row and row.split()[3] == "5"  # endpoints
+    heads = [line for line in table.splitlines() if line.startswith("✗ FAIL") and A_RECORD in line]
+    assert heads == [f"✗ FAIL   {A_RECORD} · shared resource privateDnsZones/privatelink.api.azureml.ms · "
+                     "12 workspace(s), 12 resource(s) · critical"]
+    assert f"shared: {the_fleet.scenarios[0].zone_id()}" in table
+    singles = [line for line in table.splitlines() if line.startswith("✗ FAIL") and "keyvault." in line]
+    assert singles == ["✗ FAIL   keyvault.trusted-services-bypass · 1 workspace(s), 1 resource(s) · high"]
+    assert f"? {the_fleet.hidden[0]}: not visible to this identity" in table
+    assert table.rstrip().endswith("Workspaces: 30 scanned, 15 with failures; 1 subscription(s) not read")
+
+
+def test_junit_and_markdown_render_the_scan_and_render_reproduces_them(acceptance, tmp_path):
+    import xmlschema
+    from pathlib import Path
+
+    _, _, run, out = acceptance
+    xmlschema.XMLSchema(str(Path(__file__).with_name("junit.xsd"))).validate((out / "scan.xml").read_text())
+    markdown = (out / "scan.md").read_text()
+    assert markdown.startswith("## moediag scan: 30 workspace(s)")
+    assert markdown.count(f"`{A_RECORD}` on shared `privateDnsZones/privatelink.api.azureml.ms`: 12 workspace(s)") == 1
+    saved = tmp_path / "scan.json"
+    saved.write_text(run.stdout)
+    for fmt, name in (("table", "scan.txt"), ("markdown", "scan.md"), ("junit", "scan.xml")):
+        again = moediag(None, "render", str(saved), "-o", fmt)
+        assert again.code == 0 and again.stdout == (out / name).read_text(), fmt
+
+
+# --- partial visibility, scopes and refusals ------------------------------------------------------------
+
+def test_a_subscription_resource_manager_refuses_is_listed_and_exits_3(bed, dns_server):
+    the_fleet = fleet(2, 2, 1).install(bed)
+    refused = the_fleet.subscriptions[1]
+    bed.forbid_scope(f"/subscriptions/{refused}")  # Resource Graph still lists its workspaces
+    run = scan(bed, the_fleet, dns=dns_server)
+    assert run.code == 3, run.stderr
+    report = run.report
+    [entry] = report["unreadable_subscriptions"]
+    assert entry["subscription_id"] == refused and "AuthorizationFailed" in entry["reason"]
+    refused_results = [r for r in report["results"] if refused in r["workspace"]]
+    assert [(r["check_id"], r["status"], r["reason"]) for r in refused_results] == [
+        ("scan.workspace-readable", "error", "forbidden")] * 2
+    readable = [t for t in report["targets"] if t["subscription_id"] == the_fleet.subscriptions[0]]
+    assert len(readable) == 2 and all(t["summary"]["pass"] > 10 for t in readable)
+
+
+def test_only_unreadable_subscriptions_still_exit_3(bed, dns_server):
+    the_fleet = fleet(1, 1, 1, hidden=1).install(bed)
+    report = scan(bed, the_fleet, dns=dns_server).report
+    assert report["summary"]["fail"] == report["summary"]["error"] == 0
+    assert exit_code(report, "fail") == exit_code(report, "never") == 3
+
+
+def test_a_workspace_deleted_since_resource_graph_indexed_it_is_skipped(bed, dns_server):
+    the_fleet = fleet(1, 2, 1).install(bed)
+    gone = the_fleet.scenarios[1]
+    bed.remove(gone.workspace_arm_id)
+    run = scan(bed, the_fleet, dns=dns_server)
+    assert run.code == 0, run.stdout
+    [result] = [r for r in run.report["results"] if r["workspace"] == gone.workspace_arm_id]
+    assert (result["status"], result["reason"]) == ("skip", "not_found")
+
+
+def test_management_group_and_tenant_scopes(bed, dns_server):
+    the_fleet = fleet(2, 1, 1, hidden=1).install(bed)
+    by_group = scan(bed, the_fleet, scope=["--management-group", "mg-ml-platform"], dns=dns_server)
+    tenant = scan(bed, the_fleet, scope=[], dns=dns_server.address)
+    for run in (by_group, tenant):
+        assert run.code == 0, run.stderr
+        assert len(run.report["targets"]) == 2 and run.report["unreadable_subscriptions"] == []
+    first, second = the_fleet.graph.queries[0], the_fleet.graph.queries[-1]
+    assert first["managementGroups"] == ["mg-ml-platform"] and "subscriptions" not in first
+    assert "subscriptions" not in second and "managementGroups" not in second
+    assert by_group.report["scope"]["kind"] == "management_groups" and tenant.report["scope"]["kind"] == "tenant"
+
+
+def test_endpoints_come_from_resource_manager_when_the_graph_has_none(bed, dns_server):
+    the_fleet = fleet(1, 2, 3).install(bed)
+    the_fleet.graph.rows = [r for r in the_fleet.graph.rows if not r["type"].endswith("/onlineendpoints")]
+    report = scan(bed, the_fleet, dns=dns_server).report
+    assert report["inventory"]["endpoints"] == 0
+    assert [len(t["endpoints"]) for t in report["targets"]] == [3, 3]
+
+
+@pytest.mark.parametrize("status, fragment", [(403, "Resource Graph refused the query"),
+                                              (401, "Azure refused the credentials")])
+def test_a_refused_inventory_query_is_exit_2_with_one_line(bed, dns_server, status, fragment):
+    the_fleet = fleet(1, 1, 1).install(bed)
+    bed.fault(GRAPH, status, method="POST")
+    run = scan(bed, the_fleet, dns=dns_server)
+    assert run.code == 2 and run.stdout == ""
+    [line] = run.stderr.strip().splitlines()
+    assert fragment in line
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["-s", "not-a-guid"], "malformed subscription id"),
+    (["-s", "2aac6f3c-7ded-5885-a92d-873110dc8823", "--management-group", "mg"], "not both"),
+])
+def test_scope_usage_errors_are_exit_2(args, fragment):
+    run = moediag(None, "scan", *args)
+    assert run.code == 2 and fragment in run.stderr
+
+
+def test_suppressions_recount_the_workspace_summaries(bed, dns_server, tmp_path):
+    acls = {"bypass": "None", "defaultAction": "Deny", "ipRules": [], "virtualNetworkRules": []}
+    the_fleet = fleet(1, 2, 1, overrides={(0, 1): lambda s: s.replace(kv_network_acls=acls)}).install(bed)
+    config = tmp_path / "moediag.toml"
+    config.write_text('[[suppress]]\ncheck = "keyvault.trusted-services-bypass"\nreason = "accepted by SEC-1"\n')
+    run = scan(bed, the_fleet, "--config", str(config), dns=dns_server)
+    assert run.code == 0, run.stdout
+    report = run.report
+    assert invalid(report) is None
+    assert all(t["summary"]["fail"] == 0 for t in report["targets"])
+
+
+# --- concurrency: overall and per subscription ------------------------------------------------------------
+
+def test_requests_in_flight_stay_within_the_overall_and_per_subscription_bounds(bed, dns_server):
+    the_fleet = fleet(3, 6, 2).install(bed)
+    bed.latency = 0.03
+    run = scan(bed, the_fleet, "--max-per-subscription", "2", "--max-concurrency", "5", dns=dns_server)
+    assert run.code == 0, run.stdout[-2000:]
+    peaks = peak_in_flight_by_subscription(bed.requests)
+    assert set(peaks) == set(the_fleet.subscriptions)
+    assert max(peaks.values()) <= 2, peaks
+    assert 2 < bed.max_in_flight <= 5  # several subscriptions at once, never more than the overall bound
+
+
+# --- the engine: one memo for what workspaces share ------------------------------------------------------
+
+def test_collectors_share_shared_facts_and_keep_their_own():
+    calls = []
+    for name, shared in (("test_shared_fact", True), ("test_own_fact", False)):
+        if name not in FACTS:
+            def read(ctx, arg, name=name):
+                calls.append((name, ctx.target.workspace, arg))
+                time.sleep(0.02)
+                return arg
+            fact(name, shared=shared)(read)
+    memo = SharedFacts()
+    collectors = [Collector(Target("00000000-1111-2222-3333-444444444444", "rg", f"ws{i}"), Options(timeout_s=5),
+                            shared=memo, workers=2) for i in range(4)]
+    threads = [threading.Thread(target=lambda c=c: [c.get("test_shared_fact", "zone"), c.get("test_own_fact", "x")])
+               for c in collectors]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [c[0] for c in calls].count("test_shared_fact") == 1
+    assert sorted(c[1] for c in calls if c[0] == "test_own_fact") == ["ws0", "ws1", "ws2", "ws3"]
+    alone = Collector(Target("00000000-1111-2222-3333-444444444444", "rg", "ws9"), Options(timeout_s=5), workers=1)
+    assert alone.get("test_shared_fact", "zone") == "zone" and len(calls) == 6  # without a memo: its own read
+    for c in [*collectors, alone]:
+        c.close()
+
+
+def test_the_schema_accepts_a_scan_report_and_requires_its_blocks(acceptance):
+    import copy
+
+    import jsonschema
+
+    report = json.loads(acceptance[2].stdout)
+    for key in ("targets", "unreadable_subscriptions"):
+        broken = copy.deepcopy(report)
+        broken.pop(key)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA)
+        assert key in invalid(broken)
+    broken = copy.deepcopy(report)
+    broken["targets"][0]["summary"]["pass"] += 1
+    assert "targets[0].summary" in invalid(broken)
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+def test_permissions_know_what_a_scan_needs():
+    plain = moediag(None, "permissions").stdout
+    for_scan = moediag(None, "permissions", "--scan").stdout
+    role = json.loads(moediag(None, "permissions", "--scan", "-o", "role", "-s", "00000000-1111-2222-3333-444444444444").stdout)
+    assert "Microsoft.ResourceGraph/resources/read" not in plain
+    assert "Microsoft.ResourceGraph/resources/read  (Reader)" in for_scan.splitlines()
+    assert "Microsoft.ResourceGraph/resources/read" in role["Actions"]
+    assert set(plain.split()) <= set(for_scan.split())
+
+
+def test_ctrl_c_during_a_scan_writes_the_report_marked_interrupted_and_exits_130(bed, dns_server, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    the_fleet = fleet(1, 3, 1).install(bed)
+    dns_server.set_records(the_fleet.dns_records())
+    hung = the_fleet.scenarios[0]
+    bed.hang(hung.key_vault_id)
+    out = tmp_path / "scan.json"
+    env = dict(os.environ, **bed.env(), MOEDIAG_NETWORK_GUARD="1")
+    proc = subprocess.Popen([sys.executable, "-m", "moediag", "scan", "-s", the_fleet.subscriptions[0], "--dns-server",
+                             dns_server.address, "-o", f"json={out}", "--timeout", "30"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 15  # a hung request is logged when answered: wait for a sibling read instead
+    while bed.count("GET", hung.registry_id) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 130, stderr
+    report = json.loads(out.read_text())
+    assert report["interrupted"] is True and invalid(report) is None
+    [kv] = [r for r in report["results"] if r["check_id"] == "keyvault.trusted-services-bypass"
+            and r["workspace"] == hung.workspace_arm_id]
+    assert (kv["status"], kv["reason"]) == ("error", "interrupted")
+    assert "Traceback" not in stderr
