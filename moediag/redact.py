@@ -19,6 +19,7 @@ Resource group, workspace, endpoint and resource names stay: they are what makes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -55,6 +56,7 @@ def mask_secret(value: str) -> str:
     return f"[redacted:{_digest(value, 8)}]"
 
 
+@functools.lru_cache(maxsize=4096)
 def _secret_key(key: str) -> bool:
     plain = re.sub(r"[^a-z]", "", key.lower())
     return plain in _SECRET_KEYS or plain.endswith(_SECRET_KEY_SUFFIXES)
@@ -64,12 +66,24 @@ class Redactor:
     """`redactor(obj)` returns a masked deep copy of JSON-like data (keys too); `redactor.text(s)` masks a string."""
 
     def __init__(self, literals: Iterable[str] = (), *, ids: bool = True) -> None:
-        self._literals = sorted({s for s in literals if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True)
+        unique = sorted({s for s in literals if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True)
+        self._literals = [(literal, mask_secret(literal)) for literal in unique]
         self._ids = ids  # False: secrets only (every run), True: ids and e-mail addresses too (--redact)
+        # Reports repeat the same ids and names thousands of times: mask each distinct string once.
+        self._seen: dict[str, str] = {}
 
     def text(self, text: str) -> str:
-        for literal in self._literals:
-            text = text.replace(literal, mask_secret(literal))
+        if len(text) < 6:  # shorter than any secret, GUID or e-mail address
+            return text
+        masked = self._seen.get(text)
+        if masked is None:
+            masked = self._seen[text] = self._mask(text)
+        return masked
+
+    def _mask(self, text: str) -> str:
+        for literal, mask in self._literals:
+            if literal in text:
+                text = text.replace(literal, mask)
         text = _JWT.sub(lambda m: mask_secret(m.group(0)), text)
         text = _BEARER.sub(lambda m: m.group(1) + mask_secret(m.group(2)), text)
         for pattern in (_ASSIGNED, _DECLARED):
