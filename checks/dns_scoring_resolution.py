@@ -8,7 +8,8 @@ from moediag.check import Doc, check
 from moediag.checks import dns_inference_a_record, dns_zone_vnet_link
 from moediag.checks.dns_custom_dns_forwarding import forwarder_fix
 from moediag.errors import FactError
-from moediag.evidence import az_group_and_name, endpoints_in_scope, props, same_text, text
+from moediag.evidence import (az_group_and_name, endpoints_in_scope, props, same_text, text,
+                              workspace_private_endpoint_ids)
 from moediag.facts.dns import API_ZONE, is_kubernetes, is_public, read_answer, scoring_host, unanswered_reason
 from moediag.facts.network import vnet_dns_servers, vnet_prefixes, workspace_private_endpoints
 from moediag.model import Fix, Reason, Status
@@ -55,6 +56,8 @@ def evaluate(ctx):
     if none:
         yield from none
         return
+    if workspace_private_endpoint_ids(workspace):  # the answers do not depend on them: ask while they are read
+        ctx.prefetch("dns_resolution", [(scoring_host(e, workspace)[0],) for _, e in endpoints if not is_kubernetes(e)])
     pes = workspace_private_endpoints(ctx)
     managed = []
     for name, endpoint in endpoints:

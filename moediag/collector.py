@@ -103,7 +103,8 @@ class Collector:
         self._entries: dict[Key, _Entry] = {}
         self._lock = threading.Lock()
         self._shared = shared
-        self._pool = _DaemonPool(workers)
+        self._workers = workers
+        self._pools: dict[str, _DaemonPool] = {}  # one per FactSpec.pool, made on first use
         self.deadline = deadline if deadline is not None else time.monotonic() + options.timeout_s
         self.interrupted = threading.Event()
 
@@ -157,7 +158,7 @@ class Collector:
                 if key in entries:
                     continue
                 entry = entries[key] = _Entry()
-            self._pool.submit(lambda key=key, entry=entry: self._run_if_unclaimed(key, entry))
+            self._pool_for(key[0]).submit(lambda key=key, entry=entry: self._run_if_unclaimed(key, entry))
 
     # --- snapshot ----------------------------------------------------------------------------
 
@@ -176,7 +177,18 @@ class Collector:
         return out
 
     def close(self) -> None:
-        self._pool.shutdown()
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown()
+
+    def _pool_for(self, fact_name: str) -> _DaemonPool:
+        spec = FACTS.get(fact_name)
+        name = spec.pool if spec else "arm"
+        with self._lock:
+            if name not in self._pools:
+                self._pools[name] = _DaemonPool(self._workers)
+            return self._pools[name]
 
     # --- internals ---------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ asks for it, with the same timeout.
 
 from __future__ import annotations
 
+import contextlib
+
 import threading
 from typing import Any
 
@@ -44,11 +46,13 @@ def _server_text(host: str, port: int) -> str:
 
 
 class Resolver:
-    def __init__(self, servers: tuple[str, ...] = (), timeout_s: float = 5.0):
+    def __init__(self, servers: tuple[str, ...] = (), timeout_s: float = 5.0, limiter: Any = None):
         import dns.nameserver
         import dns.resolver
 
         self.timeout_s = timeout_s
+        # Shared with Resource Manager's bound (--max-concurrency): queries count as requests in flight.
+        self._limiter = limiter if limiter is not None else contextlib.nullcontext()
         self._servers = [parse_server(s) for s in servers]
         self._via: dict[str, Resolver] = {}
         self._via_lock = threading.Lock()
@@ -75,7 +79,7 @@ class Resolver:
         key = _server_text(host, port)
         with self._via_lock:
             if key not in self._via:
-                self._via[key] = Resolver((key,), self.timeout_s)
+                self._via[key] = Resolver((key,), self.timeout_s, self._limiter)
             return self._via[key]
 
     def resolve(self, host: str) -> dict[str, Any]:
@@ -89,7 +93,8 @@ class Resolver:
             result.update(rcode="ERROR", error=self._config_error)
             return result
         try:
-            answer = self._resolver.resolve(host, "A", search=False)
+            with self._limiter:
+                answer = self._resolver.resolve(host, "A", search=False)
         except dns.resolver.NXDOMAIN as exc:
             responses = list(exc.kwargs.get("responses", {}).values())
             result["chain"] = _chain(host, responses[0]) if responses else [host]

@@ -79,7 +79,8 @@ def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str |
         unreadable = _invisible(scope, inventory)
         workspaces = [_Workspace(Target(w.subscription_id, w.resource_group, w.name),
                                  inventory.endpoints.get(w.id.lower(), [])) for w in inventory.workspaces]
-        fleet = _Fleet(checks, options, arm, session.live_resolver(options), SharedFacts(), deadline)
+        resolver = session.live_resolver(options, session.dns_limit(max_concurrency))
+        fleet = _Fleet(checks, options, arm, resolver, SharedFacts(), deadline)
         interrupted = fleet.run(workspaces, max(1, parallel_workspaces), progress)
     finally:
         arm.close()

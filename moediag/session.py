@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -47,11 +48,11 @@ def live_arm(options: Options, arm_endpoint: str | None, subscription_id: str, m
                max_per_subscription=max_per_subscription)
 
 
-def live_resolver(options: Options):
+def live_resolver(options: Options, limiter: Any = None):
     from moediag.resolver import Resolver
 
     try:
-        return Resolver(options.dns_servers, timeout_s=min(5.0, options.timeout_s / 3))
+        return Resolver(options.dns_servers, timeout_s=min(5.0, options.timeout_s / 3), limiter=limiter)
     except ValueError as exc:
         raise UsageError(f"bad --dns-server: {exc}") from exc
 
@@ -60,7 +61,14 @@ def live_collector(target: Target, options: Options, arm_endpoint: str | None, m
     from moediag.collector import Collector
 
     arm = live_arm(options, arm_endpoint, target.subscription_id, max_concurrency)
-    return Collector(target, options, arm=arm, dns=live_resolver(options), workers=max(8, max_concurrency * 2))
+    return Collector(target, options, arm=arm, dns=live_resolver(options, dns_limit(max_concurrency)),
+                     workers=max(8, max_concurrency * 4))
+
+
+def dns_limit(max_concurrency: int) -> threading.BoundedSemaphore:
+    """DNS queries in flight: bounded like Resource Manager's requests, but on their own budget (another
+    service, no ARM throttling), so 200 scoring hosts do not queue behind 200 deployment lists."""
+    return threading.BoundedSemaphore(max(1, max_concurrency))
 
 
 def replay_collector(snapshot: dict[str, Any], timeout_s: float):

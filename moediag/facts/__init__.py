@@ -22,19 +22,21 @@ class FactSpec:
     derived: bool = False
     description: str = ""
     shared: bool = False
+    pool: str = "arm"  # which worker pool reads it: DNS queries must not queue behind hundreds of ARM reads
 
 
 FACTS: dict[str, FactSpec] = {}
 
 
 def fact(name: str, *, permissions: tuple[str, ...] = (), needs: tuple[str, ...] = (), derived: bool = False,
-         shared: bool = False):
+         shared: bool = False, pool: str = "arm"):
     """Register a fact provider under `name` (`shared`: its arguments fully identify what it reads)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in FACTS:
             raise ValueError(f"fact {name!r} registered twice")
-        FACTS[name] = FactSpec(name, fn, tuple(permissions), tuple(needs), derived, (fn.__doc__ or "").strip(), shared)
+        FACTS[name] = FactSpec(name, fn, tuple(permissions), tuple(needs), derived, (fn.__doc__ or "").strip(), shared,
+                               pool)
         return fn
 
     return register

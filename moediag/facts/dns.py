@@ -74,13 +74,13 @@ def is_kubernetes(endpoint: dict[str, Any]) -> bool:
     return text(dig(endpoint, "kind")).lower() in ("k8s", "kubernetes") or bool(text(props(endpoint).get("compute")))
 
 
-@fact("dns_resolution", shared=True)
+@fact("dns_resolution", shared=True, pool="dns")
 def dns_resolution(ctx, host: str) -> dict[str, Any]:
     """The answer for `host` (CNAME chain, addresses, response code) and which resolver gave it."""
     return ctx.dns.resolve(host)
 
 
-@fact("dns_resolution_via", shared=True)
+@fact("dns_resolution_via", shared=True, pool="dns")
 def dns_resolution_via(ctx, server: str, host: str) -> dict[str, Any]:
     """The answer for `host` from one named server only (Azure DNS, a VNet's custom DNS server)."""
     try:

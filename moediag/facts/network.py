@@ -180,6 +180,7 @@ def workspace_private_endpoints(ctx) -> list[tuple[str, dict[str, Any] | None, F
     """
     pairs = workspace_private_endpoint_ids(ctx.fact("workspace"))
     ids = [pe_id for _, pe_id in pairs if pe_id]
+    ctx.prefetch("private_dns_zone_groups", [(pe_id,) for pe_id in ids])  # keyed by the id alone: read alongside
     answers = dict(zip(ids, ctx.gather("private_endpoint_inference", [(pe_id,) for pe_id in ids])))
     out: list[tuple[str, dict[str, Any] | None, FactError | None]] = []
     for connection, pe_id in pairs:
