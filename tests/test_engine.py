@@ -159,3 +159,23 @@ def test_installed_checks_are_found_through_the_entry_point_group():
     from importlib.metadata import entry_points
 
     assert any(ep.value == "moediag.checks" for ep in entry_points(group="moediag.checks"))
+
+
+def test_a_check_module_that_fails_to_import_is_reported_not_dropped(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from moediag import registry
+
+    package = tmp_path / "acme_broken_checks"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "bad.py").write_text("raise ImportError('needs a module that is not installed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "LOAD_ERRORS", [])
+    try:
+        assert registry._checks_in(importlib.import_module("acme_broken_checks")) == []
+        [message] = registry.LOAD_ERRORS
+        assert "acme_broken_checks.bad" in message and "needs a module" in message
+    finally:
+        sys.modules.pop("acme_broken_checks", None)
