@@ -5,7 +5,10 @@ from __future__ import annotations
 from moediag.check import Check
 from moediag.permissions import builtin_role_for
 
-SECTIONS = ("What it checks", "Why it breaks the endpoint", "How to fix", "Where to run it from", "Permissions")
+# Section heading -> the Doc field it renders; every check fills all of them (tests/test_docs.py).
+PROSE = (("What it checks", "what"), ("Why it breaks the endpoint", "why"), ("How to fix", "fix"),
+         ("Where to run it from", "run_from"))
+SECTIONS = (*(heading for heading, _ in PROSE), "Permissions")
 
 
 def render_check_doc(chk: Check) -> str:
@@ -16,22 +19,10 @@ def render_check_doc(chk: Check) -> str:
         "",
         f"Severity: {chk.severity} · Scope: {chk.scope} · Evidence: {', '.join(f'`{f}`' for f in chk.facts)}",
         "",
-        "## What it checks",
-        "",
-        chk.doc.what.strip(),
-        "",
-        "## Why it breaks the endpoint",
-        "",
-        chk.doc.why.strip(),
-        "",
-        "## How to fix",
-        "",
-        chk.doc.fix.strip(),
-        "",
-        "## Where to run it from",
-        "",
-        chk.doc.run_from.strip(),
-        "",
+    ]
+    for heading, field in PROSE:
+        lines += [f"## {heading}", "", getattr(chk.doc, field).strip(), ""]
+    lines += [
         "## Permissions",
         "",
         "Azure RBAC actions this check's evidence needs (none of them changes anything), each with a built-in "
