@@ -33,17 +33,12 @@ def key_text(key: Key) -> str:
     return "|".join(key)
 
 
-def key_from_text(text: str) -> Key:
-    return tuple(text.split("|"))
-
-
 @dataclass
 class _Entry:
     done: threading.Event = field(default_factory=threading.Event)
     claimed: bool = False
     value: Any = None
     error: FactError | None = None
-    duration_ms: int = 0
 
 
 class SharedFacts:
@@ -227,7 +222,6 @@ class Collector:
         self._compute(key, entry)
 
     def _compute(self, key: Key, entry: _Entry) -> None:
-        started = time.monotonic()
         try:
             if self.interrupted.is_set():
                 raise FactError("timed_out", f"{key_text(key)}: collection was interrupted")
@@ -240,7 +234,6 @@ class Collector:
             log.debug("fact %s crashed", key_text(key), exc_info=True)
             entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
         finally:
-            entry.duration_ms = int((time.monotonic() - started) * 1000)
             entry.done.set()
 
     @staticmethod
