@@ -250,7 +250,7 @@ def test_the_mermaid_picture_marks_each_element_with_the_worst_status_about_it()
     assert by_element["client"] == by_element["scoring"] == "error"
     assert by_element["workspace"] == "warn"  # unknown checks fall under the workspace
     assert by_element["zone"] == by_element["vnet"] == by_element["storage"] == "unchecked"
-    assert 'kv["Key Vault<br/>FAIL: 1 of 2"]' in diagram and 'vnet["VNet<br/>not checked"]' in diagram
+    assert 'kv["Key Vault<br/>FAIL: 1 of 2 results"]' in diagram and 'vnet["VNet<br/>not checked"]' in diagram
     assert diagram.startswith("flowchart LR\n") and "classDef st_unchecked" in diagram and "stroke-dasharray" in diagram
 
 

@@ -143,7 +143,7 @@ def render(report: dict[str, Any]) -> str:
             mark = marks[element]
             parts = [labels[element], *names.get(element, [])[:3]]
             seen = counts[element]
-            word = WORDS[mark] + (f": {seen.count(mark)} of {len(seen)}" if seen else "")
+            word = WORDS[mark] + (f": {seen.count(mark)} of {len(seen)} result{'s' if len(seen) > 1 else ''}" if seen else "")
             text = "<br/>".join(_label(p) for p in [*parts, word])
             lines.append(f'    {element}["{text}"]')
         lines.append("  end")
