@@ -110,7 +110,7 @@ def stop_if_target_unreadable(collector) -> None:
     raise TargetUnreadable(f"the snapshot has no workspace: {error.message}")
 
 
-def endpoints_in_scope(collector) -> list[str]:
+def endpoint_names_of(collector) -> list[str]:
     """The endpoint names for the report's target block; an endpoint named with -e that does not exist is exit 2."""
     target = collector.target
     endpoints, error = collector.try_get("online_endpoints")
@@ -118,7 +118,7 @@ def endpoints_in_scope(collector) -> list[str]:
         if error.kind == "not_found" and target.endpoints:
             raise TargetUnreadable(error.message)
         return list(target.endpoints)
-    names = [e.get("name", "?") for e in endpoints if isinstance(e, dict)]
+    names = [e.get("name", "?") for e in endpoints if isinstance(e, dict)] if isinstance(endpoints, list) else []
     if target.deployment:
         ensure_deployment_exists(collector, names)
     return names
@@ -161,7 +161,7 @@ def run(checks: list, collector, *, mode: str, save_snapshot: bool,
             outcome = run_checks(checks, collector, interrupted=True)
         else:
             outcome = run_checks(checks, collector, progress=progress)
-        endpoint_names = endpoints_in_scope(collector)
+        endpoint_names = endpoint_names_of(collector)
     finally:
         collector.close()
     report = build_report(collector.target.to_json(), load_error_results(collector) + outcome.results, mode=mode,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from armbed import broken
 from moe import check, moediag
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "broken-workspace.snapshot.json"
 
 
 def verdicts(report: dict) -> list[dict]:
@@ -73,3 +76,14 @@ def test_a_fact_absent_from_the_snapshot_is_an_error_never_a_pass(tmp_path, bed)
     snap.write_text(json.dumps(data))
     [kv] = moediag(None, "check", "--snapshot", str(snap), "-o", "json").results("keyvault.trusted-services-bypass")
     assert (kv["status"], kv["reason"]) == ("error", "not_in_snapshot")
+
+
+def test_a_snapshot_whose_endpoint_list_is_not_a_list_gives_reasoned_errors_not_a_traceback(tmp_path):
+    data = json.loads(open(EXAMPLE).read())
+    data["facts"]["online_endpoints"] = {"value": 3}
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(data))
+    run = moediag(None, "check", "--snapshot", str(path), "-o", "json")
+    assert "Traceback" not in run.stderr and run.code in (1, 3)
+    [traffic] = run.results("endpoint.traffic-assignment")
+    assert (traffic["status"], traffic["reason"]) == ("error", "unreadable")

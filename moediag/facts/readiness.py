@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from moediag.errors import FactError
-from moediag.evidence import dig, props, require_props, same_text, text
+from moediag.evidence import dig, listed, props, require_props, same_text, text
 from moediag.facts import fact
 from moediag.facts.workspace import ML_API
 
@@ -28,20 +28,23 @@ def isolation_mode(ctx) -> dict[str, Any]:
                              "legacy_deployments": [], "unread": {}}
     if isinstance(raw, str) and raw.strip() and not same_text(raw, "Disabled"):
         return {**value, "mode": "managed", "summary": f"the workspace has a managed virtual network ({raw})"}
-    endpoints, error = ctx.try_get("online_endpoints")
-    if error is not None or not isinstance(endpoints, list):
-        error = error or FactError("unreadable", "the online endpoints came back in a shape moediag cannot read")
+    try:
+        endpoints = listed(ctx.get("online_endpoints"), "the online endpoint list")
+    except FactError as error:
         endpoints, value["unread"]["*"] = [], {"kind": error.kind, "message": error.message}
-    names = [text(e.get("name")) for e in endpoints if isinstance(e, dict)]
+    names = [text(e.get("name")) for e in endpoints]
     for name, (deployments, error) in zip(names, ctx.gather([("deployments", n) for n in names])):
-        if error is not None or not isinstance(deployments, list):
-            error = error or FactError("unreadable", f"the deployments of {name} came back in a shape moediag cannot read")
-            value["unread"][name] = {"kind": error.kind, "message": error.message}
+        try:
+            if error is not None:
+                raise error
+            deployments = listed(deployments, f"the deployment list of {name}")
+        except FactError as unread:
+            value["unread"][name] = {"kind": unread.kind, "message": unread.message}
             continue
         value["legacy_deployments"] += [
             text(d.get("id")) or ctx.target.deployment_id(name, text(d.get("name")))
             for d in deployments
-            if isinstance(d, dict) and same_text(props(d).get("egressPublicNetworkAccess"), "Disabled")
+            if same_text(props(d).get("egressPublicNetworkAccess"), "Disabled")
         ]
     shown = "Disabled" if raw is not None else "absent"
     if value["legacy_deployments"]:
