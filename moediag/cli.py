@@ -117,24 +117,27 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
     """Run the checks against a workspace and its online endpoints."""
     from moediag import session
     from moediag import snapshot as snapshots
+    from moediag.engine import Budget, TargetRun
     from moediag.target import Options, resolve_target
 
     redactor = _start(debug, redact)
     try:
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        budget = Budget(timeout)
         if snapshot_path:
             data = snapshots.load(snapshot_path)
             _ensure_same_target(data["target"], subscription, resource_group, workspace_name)
-            collector = session.replay_collector(data, timeout)
+            target, source = session.replay_source(data, timeout)
             mode = "snapshot"
         else:
             target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
             options = Options(dns_servers=tuple(dns_servers), azure_dns=_azure_dns(azure_dns), timeout_s=timeout,
                               logs=LOG_MODES[logs], include_diagnose=include_diagnose)
-            collector = session.live_collector(target, options, arm_endpoint, max_concurrency)
+            source = session.live_source(options, budget, arm_endpoint, target.subscription_id, max_concurrency)
             mode = "live"
         with _progress() as progress:
-            result = session.run(checks, collector, mode=mode, save_snapshot=bool(save_snapshot), progress=progress)
+            result = session.run("check", checks, [TargetRun(target)], source, budget, mode=mode,
+                                 save_snapshot=bool(save_snapshot), progress=progress)
         result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
             snapshots.write_json_atomic(save_snapshot, result.snapshot)

@@ -13,7 +13,7 @@ from typing import Any
 
 from moediag import __version__
 from moediag.errors import UsageError
-from moediag.model import SEVERITY_ORDER, Result, Status
+from moediag.model import SEVERITY_ORDER, Status
 
 SCHEMA_VERSION = "1"
 STATUSES = tuple(s.value for s in Status)
@@ -24,53 +24,46 @@ FAIL_ON = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
 EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 
 
-def build_report(target_json: dict[str, Any], results: list[Result], *, mode: str, interrupted: bool = False,
-                 endpoints: list[str] | None = None, notes: list[str] | None = None) -> dict[str, Any]:
-    target = {
-        "subscription_id": target_json["subscription_id"],
-        "resource_group": target_json["resource_group"],
-        "workspace": target_json["workspace"],
-        "endpoints": endpoints if endpoints is not None else list(target_json.get("endpoints") or []),
-    }
-    plain = [r.to_json() for r in results]
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "moediag", "version": __version__},
-        "target": target,
-        "mode": mode,
-        "interrupted": interrupted,
-        "notes": list(notes or []),
-        "summary": summarize(plain),
-        "results": plain,
-    }
+def build_report(kind: str, runs: list, *, mode: str, interrupted: bool = False, notes: list[str] | None = None,
+                 **blocks: Any) -> dict[str, Any]:
+    """The report of a run, from its targets (`moediag.engine.TargetRun`s), for `check` and `scan` alike.
 
-
-def build_scan_report(targets: list[tuple[Any, list[str], list[Result]]], unreadable: list[dict[str, str]], *,
-                      scope: dict[str, Any], inventory: dict[str, Any], interrupted: bool = False,
-                      notes: list[str] | None = None) -> dict[str, Any]:
-    """The aggregate report of `moediag scan`: every workspace's results, each tagged with the workspace's ARM id,
-    a summary per workspace (`targets`) and in total, and the subscriptions that could not be read."""
-    blocks, plain = [], []
-    for target, endpoints, results in targets:
-        mine = [{**r.to_json(), "workspace": target.workspace_id} for r in results]
+    A `check` report has one `target`; a `scan` report has `targets` (each with its own summary), tags every
+    result with its workspace's ARM id, and carries the blocks its command adds (`scope`, `inventory`,
+    `unreadable_subscriptions`). Block order is the order of the schema's description.
+    """
+    head = {"schema_version": SCHEMA_VERSION, "tool": {"name": "moediag", "version": __version__}}
+    if kind == "check":
+        [run] = runs
+        target = run.target
+        plain = [r.to_json() for r in run.results]
+        return {**head,
+                "target": {"subscription_id": target.subscription_id, "resource_group": target.resource_group,
+                           "workspace": target.workspace, "endpoints": list(run.endpoints)},
+                "mode": mode, "interrupted": interrupted, "notes": list(notes or []), **blocks,
+                "summary": summarize(plain), "results": plain}
+    targets, plain = [], []
+    for run in runs:
+        target = run.target
+        mine = [{**r.to_json(), "workspace": target.workspace_id} for r in run.results]
         plain += mine
-        blocks.append({"subscription_id": target.subscription_id, "resource_group": target.resource_group,
-                       "workspace": target.workspace, "workspace_id": target.workspace_id,
-                       "endpoints": list(endpoints), "summary": summarize(mine)})
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "moediag", "version": __version__},
-        "kind": "scan",
-        "scope": scope,
-        "inventory": inventory,
-        "mode": "live",
-        "interrupted": interrupted,
-        "notes": list(notes or []),
-        "summary": summarize(plain),
-        "targets": blocks,
-        "unreadable_subscriptions": [dict(u) for u in unreadable],
-        "results": plain,
-    }
+        targets.append({"subscription_id": target.subscription_id, "resource_group": target.resource_group,
+                        "workspace": target.workspace, "workspace_id": target.workspace_id,
+                        "endpoints": list(run.endpoints), "summary": summarize(mine)})
+    unreadable = blocks.pop("unreadable_subscriptions", []) + _refused_subscriptions(runs)
+    return {**head, "kind": kind, **blocks, "mode": mode, "interrupted": interrupted, "notes": list(notes or []),
+            "summary": summarize(plain), "targets": targets,
+            "unreadable_subscriptions": [dict(u) for u in unreadable], "results": plain}
+
+
+def _refused_subscriptions(runs: list) -> list[dict[str, str]]:
+    """Subscriptions whose every workspace Resource Manager refused (403/401), with the first reason."""
+    by_subscription: dict[str, list] = {}
+    for run in runs:
+        by_subscription.setdefault(run.target.subscription_id.lower(), []).append(run)
+    return [{"subscription_id": sub, "reason": f"Resource Graph lists {len(group)} workspace(s) here, but Resource "
+                                               f"Manager refused to read them: {group[0].refused}"}
+            for sub, group in sorted(by_subscription.items()) if all(run.refused for run in group)]
 
 
 def resummarize(report: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""One `moediag check` run: build the collector (live or replayed), run the checks, build the report."""
+"""How a run reads, and the run itself: `check` and `scan` both end in `run()` (moediag.engine underneath).
+
+A *source* is what collectors read from: live (one `Arm` pipeline, one resolver, one memo of shared facts for
+every target of the run) or a snapshot (no network at all).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from moediag import snapshot as snapshots
-from moediag.errors import FactError, TargetUnreadable, UsageError
+from moediag.engine import TOKEN_ENV, Budget, Plan, TargetRun, run_targets
+from moediag.errors import FactError, UsageError
 from moediag.target import Options, Target
 
 ARM_ENDPOINT_ENV = "MOEDIAG_ARM_ENDPOINT"
-TOKEN_ENV = "MOEDIAG_ACCESS_TOKEN"
 
 
 @dataclass
@@ -34,46 +38,68 @@ def credential() -> Any:
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
 
-def live_arm(options: Options, arm_endpoint: str | None, subscription_id: str, max_concurrency: int,
+def live_arm(budget: Budget, arm_endpoint: str | None, subscription_id: str, max_concurrency: int,
              max_per_subscription: int | None = None):
-    """The run's one door to Resource Manager (its endpoint validated, timeouts derived from --timeout)."""
+    """The run's one door to Resource Manager (its endpoint validated, its timeouts from the budget)."""
     from moediag.arm import PUBLIC_ARM, Arm
 
     endpoint = arm_endpoint or os.environ.get(ARM_ENDPOINT_ENV) or PUBLIC_ARM
     if not endpoint.startswith("https://"):
         raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
-    request_timeout = max(1.0, min(20.0, options.timeout_s / 2))
-    return Arm(credential(), subscription_id, endpoint, request_timeout=request_timeout,
-               retry_budget_s=max(1.0, options.timeout_s * 0.6), max_concurrency=max_concurrency,
+    return Arm(credential(), subscription_id, endpoint, request_timeout=budget.request_timeout_s,
+               retry_budget_s=budget.retry_budget_s, max_concurrency=max_concurrency,
                max_per_subscription=max_per_subscription)
 
 
-def live_resolver(options: Options, limiter: Any = None):
+def live_resolver(options: Options, budget: Budget, max_concurrency: int):
+    """DNS queries in flight are bounded like Resource Manager's requests, but on their own budget (another
+    service, no ARM throttling), so 200 scoring hosts do not queue behind 200 deployment lists."""
     from moediag.resolver import Resolver
 
     try:
-        return Resolver(options.dns_servers, timeout_s=min(5.0, options.timeout_s / 3), limiter=limiter)
+        return Resolver(options.dns_servers, timeout_s=budget.dns_timeout_s,
+                        limiter=threading.BoundedSemaphore(max(1, max_concurrency)))
     except ValueError as exc:
         raise UsageError(f"bad --dns-server: {exc}") from exc
 
 
-def live_collector(target: Target, options: Options, arm_endpoint: str | None, max_concurrency: int):
-    from moediag.collector import Collector
+@dataclass
+class Source:
+    """Where the collectors of a run read: a live Arm + resolver (+ the shared memo), or snapshot facts."""
 
-    arm = live_arm(options, arm_endpoint, target.subscription_id, max_concurrency)
-    return Collector(target, options, arm=arm, dns=live_resolver(options, dns_limit(max_concurrency)),
-                     workers=max(8, max_concurrency * 4))
+    options: Options
+    arm: Any = None
+    dns: Any = None
+    facts: dict[str, Any] | None = None
+    workers: int = 8
+    shared: Any = None
+
+    def collector(self, target: Target, deadline: float):
+        from moediag.collector import Collector
+
+        if self.facts is not None:
+            return Collector(target, self.options, snapshot=self.facts, deadline=deadline)
+        return Collector(target, self.options, arm=self.arm, dns=self.dns, workers=self.workers, deadline=deadline,
+                         shared=self.shared)
+
+    def close(self) -> None:
+        if self.arm is not None:
+            self.arm.close()
 
 
-def dns_limit(max_concurrency: int) -> threading.BoundedSemaphore:
-    """DNS queries in flight: bounded like Resource Manager's requests, but on their own budget (another
-    service, no ARM throttling), so 200 scoring hosts do not queue behind 200 deployment lists."""
-    return threading.BoundedSemaphore(max(1, max_concurrency))
+def live_source(options: Options, budget: Budget, arm_endpoint: str | None, subscription_id: str,
+                max_concurrency: int, *, max_per_subscription: int | None = None, workers: int | None = None,
+                fleet: bool = False) -> Source:
+    """A live source; a `fleet` one shares one memo of `shared` facts between its targets' collectors."""
+    from moediag.collector import SharedFacts
+
+    arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription)
+    return Source(options, arm=arm, dns=live_resolver(options, budget, max_concurrency),
+                  workers=workers or max(8, max_concurrency * 4), shared=SharedFacts() if fleet else None)
 
 
-def replay_collector(snapshot: dict[str, Any], timeout_s: float):
-    from moediag.collector import Collector
-
+def replay_source(snapshot: dict[str, Any], timeout_s: float) -> tuple[Target, Source]:
+    """The target and the source of a saved snapshot (its collection options, this run's timeout)."""
     target = Target.from_json(snapshot["target"])
     stored = snapshot.get("options") or {}
     options = Options(
@@ -83,7 +109,7 @@ def replay_collector(snapshot: dict[str, Any], timeout_s: float):
         include_diagnose=bool(stored.get("include_diagnose")),
         timeout_s=timeout_s,
     )
-    return Collector(target, options, snapshot=snapshot["facts"])
+    return target, Source(options, facts=snapshot["facts"])
 
 
 def options_json(options: Options) -> dict[str, Any]:
@@ -91,86 +117,26 @@ def options_json(options: Options) -> dict[str, Any]:
             "include_diagnose": options.include_diagnose}
 
 
-def stop_if_target_unreadable(collector) -> None:
-    """Wait for the workspace alone (every chain of reads starts there anyway); exit 2 if it cannot be read.
-
-    The endpoint list is prefetched alongside, so checks start after one round trip, not two.
-    """
-    collector.prefetch([("workspace",), ("online_endpoints",)])
-    _, error = collector.try_get("workspace")
-    target = collector.target
-    if error is None or error.kind not in ("not_found", "unauthorized", "not_in_snapshot"):
-        return
-    if error.kind == "not_found":
-        raise TargetUnreadable(f"workspace {target.workspace!r} not found in resource group "
-                               f"{target.resource_group!r} of subscription {target.subscription_id}")
-    if error.kind == "unauthorized":
-        raise TargetUnreadable(f"Azure refused the credentials ({error.message}); run `az login`, "
-                               f"or set {TOKEN_ENV} to a token from `az account get-access-token`")
-    raise TargetUnreadable(f"the snapshot has no workspace: {error.message}")
-
-
-def endpoint_names_of(collector) -> list[str]:
-    """The endpoint names for the report's target block; an endpoint named with -e that does not exist is exit 2."""
-    target = collector.target
-    endpoints, error = collector.try_get("online_endpoints")
-    if error is not None:
-        if error.kind == "not_found" and target.endpoints:
-            raise TargetUnreadable(error.message)
-        return list(target.endpoints)
-    names = [e.get("name", "?") for e in endpoints if isinstance(e, dict)] if isinstance(endpoints, list) else []
-    if target.deployment:
-        ensure_deployment_exists(collector, names)
-    return names
-
-
-def ensure_deployment_exists(collector, endpoint_names: list[str]) -> None:
-    """`-d NAME` that no endpoint has is a typo, not a finding: stop with exit 2 (when every list was read)."""
-    target = collector.target
-    answers = collector.gather([("deployments", name) for name in endpoint_names])
-    if any(error is not None or not isinstance(value, list) for value, error in answers):
-        return  # cannot tell: the checks report the unreadable lists
-    wanted = target.deployment.lower()
-    if any(isinstance(d, dict) and str(d.get("name", "")).lower() == wanted for value, _ in answers for d in value):
-        return
-    where = f"endpoints {', '.join(endpoint_names)}" if endpoint_names else "no online endpoints"
-    raise TargetUnreadable(f"deployment {target.deployment!r} not found: workspace {target.workspace!r} has "
-                           f"{where}, and none has a deployment of that name")
-
-
-def load_error_results(collector) -> list:
-    """Checks that could not even be loaded are errors of the run, not absent lines."""
-    from moediag.model import Reason, Result, Status
-    from moediag.registry import LOAD_ERRORS
-
-    return [Result("moediag.load-error", Status.ERROR, message, reason=Reason.CRASHED, title="Checks could be loaded",
-                   severity="high", docs="docs/checks/") for message in LOAD_ERRORS]
-
-
-def run(checks: list, collector, *, mode: str, save_snapshot: bool,
-        progress: Callable[[list[str]], None] | None = None) -> RunResult:
+def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: Budget, *, mode: str = "live",
+        parallel: int = 1, save_snapshot: bool = False, progress: Callable[[list[str]], None] | None = None,
+        **blocks: Any) -> RunResult:
+    """Run `checks` on every target and build the report (`kind` check: exactly one target, strict about it)."""
     from moediag.report import build_report
-    from moediag.runner import run_checks
 
-    started = time.monotonic()
+    plan = Plan(checks, source.collector, budget, parallel=parallel, strict=kind == "check", record=save_snapshot,
+                progress=progress)
     try:
-        try:
-            stop_if_target_unreadable(collector)
-        except KeyboardInterrupt:  # before any check started: every check says it was interrupted
-            collector.interrupted.set()
-            outcome = run_checks(checks, collector, interrupted=True)
-        else:
-            outcome = run_checks(checks, collector, progress=progress)
-        endpoint_names = endpoint_names_of(collector)
+        interrupted = run_targets(plan, runs)
     finally:
-        collector.close()
-    report = build_report(collector.target.to_json(), load_error_results(collector) + outcome.results, mode=mode,
-                          interrupted=outcome.interrupted, endpoints=endpoint_names)
-    report["duration_ms"] = int((time.monotonic() - started) * 1000)
+        source.close()
+    notes = blocks.pop("notes", None)
+    report = build_report(kind, runs, mode=mode, interrupted=interrupted, notes=notes, **blocks)
+    report["duration_ms"] = int((time.monotonic() - budget.started) * 1000)
     snap = None
-    if save_snapshot:
-        snap = snapshots.build(collector.target.to_json(), options_json(collector.options), collector.recorded())
+    if save_snapshot and kind == "check":
+        [one] = runs
+        snap = snapshots.build(one.target.to_json(), options_json(source.options), one.recorded or {})
     return RunResult(report, snap)
 
 
-__all__ = ["FactError", "RunResult", "credential", "live_collector", "replay_collector", "run"]
+__all__ = ["FactError", "RunResult", "Source", "credential", "live_source", "replay_source", "run"]

@@ -307,11 +307,11 @@ def test_azure_dns_without_a_value_means_168_63_129_16_and_a_bad_value_is_a_usag
 
     seen = []
 
-    def capture(target, options, *args):
+    def capture(options, *args, **kw):
         seen.append(options)
         raise UsageError("stop here")  # nothing is collected, nothing is sent
 
-    monkeypatch.setattr(session, "live_collector", capture)
+    monkeypatch.setattr(session, "live_source", capture)
     target = ["check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg-ml", "-w", "ws-prod"]
     CliRunner().invoke(cli, [*target, "--azure-dns", "--timeout", "5"])
     CliRunner().invoke(cli, [*target, "--azure-dns", "127.0.0.1:5399"])

@@ -18,10 +18,12 @@ import xmlschema
 from armbed import broken, healthy
 from armbed.scenarios import Deployment, Endpoint
 from moe import SCHEMA, moediag, target_args
+from moediag.engine import TargetRun
 from moediag.model import Fix, Reason, Result, Status
 from moediag.render import renderer
 from moediag.render.mermaid import elements_of
 from moediag.report import build_report, exit_code, invalid
+from moediag.target import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 JUNIT = xmlschema.XMLSchema(str(Path(__file__).with_name("junit.xsd")))
@@ -41,8 +43,8 @@ def result(check_id: str, status: str, message: str = "what was seen", **kw) -> 
 
 
 def report_of(*results: Result) -> dict:
-    target = {"subscription_id": SUB, "resource_group": "rg-ml", "workspace": "ws-prod", "endpoints": ["ep-main"]}
-    return build_report(target, list(results), mode="live")
+    run = TargetRun(Target(SUB, "rg-ml", "ws-prod"), results=list(results), endpoints=["ep-main"])
+    return build_report("check", [run], mode="live")
 
 
 def junit_of(report: dict) -> ET.Element:
