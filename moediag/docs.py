@@ -38,8 +38,26 @@ def render_check_doc(chk: Check) -> str:
     return "\n".join(lines)
 
 
+README_START, README_END = "<!-- checks:start", "<!-- checks:end -->"
+
+
+def checks_table(checks) -> str:
+    """The README's table of checks: one row per registered check, in id order."""
+    rows = [f"| [`{c.id}`](docs/checks/{c.id}.md) | {c.severity} | {c.scope} | {c.title} |" for c in checks]
+    return "\n".join(["| Check | Severity | Scope | What it asks |", "|---|---|---|---|", *rows])
+
+
+def with_checks_table(readme: str, checks) -> str:
+    """`readme` with the text between its checks markers replaced by the current table."""
+    start = readme.index(README_START)
+    start = readme.index("\n", start) + 1
+    end = readme.index(README_END, start)
+    return readme[:start] + checks_table(checks) + "\n" + readme[end:]
+
+
 def write_all(directory: str) -> list[str]:
-    """Regenerate docs/checks/<id>.md for every registered check (run: python -m moediag.docs docs/checks)."""
+    """Regenerate docs/checks/<id>.md for every registered check, docs/permissions.md and the README's table of
+    checks (run: python -m moediag.docs docs/checks)."""
     from pathlib import Path
 
     from moediag.registry import all_checks
@@ -56,6 +74,13 @@ def write_all(directory: str) -> list[str]:
     permissions = out.parent / "permissions.md"
     permissions.write_text(render_permissions_doc(all_checks().values()), encoding="utf-8")
     written.append(str(permissions))
+    readme = out.parent.parent / "README.md"
+    if readme.exists():
+        text = readme.read_text(encoding="utf-8")
+        updated = with_checks_table(text, all_checks().values())
+        if updated != text:
+            readme.write_text(updated, encoding="utf-8")
+        written.append(str(readme))
     return written
 
 

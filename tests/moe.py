@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,15 +43,26 @@ def target_args(scenario: WorkspaceScenario) -> list[str]:
     return ["-s", scenario.subscription_id, "-g", scenario.resource_group, "-w", scenario.workspace]
 
 
-def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout: float = 60, cwd=None) -> Run:
-    """`moediag ARGS` in a subprocess, with the bed's token, CA and URL and the network guard on.
+# What only a real process shows: --debug's logging set-up, signals, the real stdout's encoding and pipes.
+NEEDS_A_PROCESS = ("--debug",)
 
-    The guard reports to a log file; any line in it fails the calling test (nothing may leave loopback).
+
+def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout: float = 60, cwd=None,
+            process: bool = False) -> Run:
+    """`moediag ARGS` as a user runs it, with the bed's token, CA and URL, nothing leaving loopback.
+
+    In this process by default (the CLI's own `main`, stdout and stderr captured, exit code from SystemExit):
+    the network guard of the test session applies. With `process=True` (or an argument only a real process
+    shows) in a subprocess whose guard reports to a log file; any line in it fails the calling test.
     """
-    full_env = dict(os.environ)
-    if bed is not None:
-        full_env.update(bed.env())
+    full_env = dict(bed.env()) if bed is not None else {}
     full_env.update(env or {})
+    if process or any(a in NEEDS_A_PROCESS for a in args):
+        return _subprocess(args, {**os.environ, **full_env}, timeout, cwd)
+    return _in_process(args, full_env, cwd)
+
+
+def _subprocess(args, full_env: dict, timeout: float, cwd) -> Run:
     full_env.setdefault("MOEDIAG_NETWORK_GUARD", "1")
     with tempfile.NamedTemporaryFile("r", suffix=".netguard.log") as guard_log:
         full_env.setdefault("MOEDIAG_NETWORK_GUARD_LOG", guard_log.name)
@@ -58,6 +71,40 @@ def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout
         violations = guard_log.read()
     assert not violations, f"moediag tried to leave loopback:\n{violations}"
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+class _Captured(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+def _in_process(args, full_env: dict, cwd) -> Run:
+    from moediag.cli import main
+
+    saved_env = {name: os.environ.get(name) for name in full_env}
+    saved = sys.argv, sys.stdout, sys.stderr, os.getcwd()
+    saved_signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    out, err = _Captured(), _Captured()
+    os.environ.update({k: str(v) for k, v in full_env.items()})
+    sys.argv, sys.stdout, sys.stderr = ["moediag", *args], out, err
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv, sys.stdout, sys.stderr = saved[:3]
+        os.chdir(saved[3])
+        for sig, handler in saved_signals.items():
+            signal.signal(sig, handler)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return Run(code, out.getvalue(), err.getvalue())
 
 
 _quiet_dns: DnsTestServer | None = None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from moediag.check import SCOPES, SEVERITIES
-from moediag.docs import SECTIONS, render_check_doc
+from moediag.docs import SECTIONS, render_check_doc, with_checks_table
 from moediag.registry import all_checks
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "checks"
@@ -40,3 +40,15 @@ def test_no_orphan_docs_pages():
 def test_each_check_lives_in_its_own_module():
     origins = [c.origin for c in CHECKS]
     assert len(origins) == len(set(origins))
+
+
+def test_the_readme_lists_every_registered_check():
+    readme = (DOCS.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert with_checks_table(readme, CHECKS) == readme, "README's table of checks is stale: run python -m moediag.docs"
+
+
+def test_docs_permissions_page_is_generated_from_the_registry():
+    from moediag.permissions import render_permissions_doc
+
+    page = (DOCS.parent / "permissions.md").read_text(encoding="utf-8")
+    assert page == render_permissions_doc(CHECKS), "docs/permissions.md is stale: run python -m moediag.docs"

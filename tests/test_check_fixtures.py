@@ -1,0 +1,68 @@
+"""Per-check fixture tests, in process and in milliseconds: evidence in, verdicts out (like Ruff's fixtures).
+
+Each `tests/fixtures/checks/<check id>.json` holds cases: the facts a run would have read (snapshot-shaped:
+`{"fact|args": {"value": ...}}` or `{"error": {"kind", "message"}}`), and the results the check must give,
+in order, each compared on the fields it names (`status`, `reason`, `resource_id`, `message_contains`, `fix`).
+The check runs through the real engine and runner from a replayed source: no network, no mocks.
+`python -m moediag.dev new-check ID` writes one of these beside each new check.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moediag import session
+from moediag.engine import Budget, TargetRun
+from moediag.registry import all_checks
+from moediag.target import Options, Target
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checks"
+DEFAULT_TARGET = {"subscription_id": "00000000-1111-2222-3333-444444444444", "resource_group": "rg-ml",
+                  "workspace": "ws-prod"}
+
+
+def _cases():
+    for path in sorted(FIXTURES.glob("*.json")):
+        fixture = json.loads(path.read_text(encoding="utf-8"))
+        for case in fixture["cases"]:
+            yield pytest.param(fixture, case, id=f"{fixture['check']}:{case['name']}")
+
+
+def _verdicts(fixture: dict, case: dict) -> list[dict]:
+    target = Target.from_json({**DEFAULT_TARGET, **fixture.get("target", {}), **case.get("target", {})})
+    options = Options(**{"timeout_s": 10.0, **case.get("options", {})})
+    source = session.Source(options, facts=case["facts"])
+    chk = all_checks()[fixture["check"]]
+    report = session.run("check", [chk], [TargetRun(target)], source, Budget(10.0), mode="snapshot").report
+    return report["results"]
+
+
+@pytest.mark.parametrize("fixture, case", list(_cases()))
+def test_the_check_gives_the_fixture_verdicts(fixture, case):
+    results = _verdicts(fixture, case)
+    expected = case["expect"]
+    assert len(results) == len(expected), [(r["status"], r["message"]) for r in results]
+    for got, want in zip(results, expected):
+        for key, value in want.items():
+            if key == "message_contains":
+                assert value in got["message"], got["message"]
+            elif key == "fix_contains":
+                assert any(value in command for command in got["fix"]["commands"]), got["fix"]
+            else:
+                assert got[key] == value, (key, got)
+        if got["status"] != "pass":
+            assert got["reason"] or got["status"] in ("fail", "warn")
+        if got["status"] == "fail":
+            assert got["fix"] and got["fix"]["summary"], "a failure names its fix"
+
+
+def test_every_fixture_names_a_registered_check_and_covers_pass_and_a_non_pass():
+    for path in FIXTURES.glob("*.json"):
+        fixture = json.loads(path.read_text(encoding="utf-8"))
+        assert fixture["check"] in all_checks(), path
+        assert path.stem == fixture["check"], f"{path.name} should be named after its check"
+        statuses = {want["status"] for case in fixture["cases"] for want in case["expect"]}
+        assert "pass" in statuses and statuses - {"pass"}, f"{path.name} needs a passing and a non-passing case"
