@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from armbed import ArmTestBed, WorkspaceScenario, many_endpoints  # noqa: E402
+from netguard import subprocess_env  # noqa: E402
 from armbed.fleet import fleet, peak_in_flight_by_subscription  # noqa: E402
 from dnsbed import DnsTestServer  # noqa: E402
 
@@ -80,7 +81,7 @@ def measure(scenario: WorkspaceScenario, delay: float, extra: list[str]) -> Meas
         scenario.install(bed)
         dns.set_records(scenario.dns_records())
         bed.latency = delay
-        env = dict(os.environ, **bed.env(), MOEDIAG_NETWORK_GUARD="1", NO_COLOR="1")
+        env = subprocess_env(dict(os.environ, **bed.env(), NO_COLOR="1"))
         args = ["check", "-s", scenario.subscription_id, "-g", scenario.resource_group, "-w", scenario.workspace,
                 "--dns-server", dns.address, "-o", "json", "--timeout", "300", *extra]
         wall, rss, code = run_moediag(args, env)
@@ -94,7 +95,7 @@ def measure_fleet(delay: float, per_subscription: int = 8, concurrency: int = 16
         the_fleet.install(bed)
         dns.set_records(the_fleet.dns_records())
         bed.latency = delay
-        env = dict(os.environ, **bed.env(), MOEDIAG_NETWORK_GUARD="1", NO_COLOR="1")
+        env = subprocess_env(dict(os.environ, **bed.env(), NO_COLOR="1"))
         args = ["scan", *(a for sub in the_fleet.subscriptions for a in ("-s", sub)), "--dns-server", dns.address,
                 "-o", "json", "--max-per-subscription", str(per_subscription), "--max-concurrency", str(concurrency)]
         wall, rss, _ = run_moediag(args, env)

@@ -392,10 +392,6 @@ def permissions_command(select, ignore, output, subscription, for_scan) -> None:
 
 
 def main() -> None:
-    if os.environ.get("MOEDIAG_NETWORK_GUARD"):
-        from moediag.netguard import install_from_env
-
-        install_from_env()
     try:
         code = cli.main(standalone_mode=False, prog_name="moediag")
         sys.exit(code if isinstance(code, int) else 0)

@@ -4,9 +4,10 @@
   `BlockedNetworkError` where it happens and is recorded here, so the test fails even when an SDK
   swallowed the exception in a background thread. Tests that violate on purpose wrap the attempt in
   `expect_network_violation()`.
-- Subprocesses cannot be patched from here: run them with `env=guarded_env`. The product honours
-  `MOEDIAG_NETWORK_GUARD=1` by calling `netguard.install_from_env()` at startup, which reports each
-  violation to the file named by `MOEDIAG_NETWORK_GUARD_LOG`; a non-empty file fails the test.
+- Subprocesses cannot be patched from here: run them with `env=guarded_env` (or `netguard.subprocess_env`),
+  which puts tests/guard/sitecustomize.py first on PYTHONPATH: it installs the guard before any moediag code
+  runs and reports each violation to the file named by `MOEDIAG_NETWORK_GUARD_LOG`; a non-empty file fails the
+  test. The product itself knows nothing of the guard.
 - Azure identity variables are removed and the az CLI config dir is an empty one, so no test can pick
   up the developer's or the CI runner's credentials.
 """
@@ -19,7 +20,7 @@ import traceback
 
 import pytest
 from dnsbed import DnsTestServer
-from moediag.netguard import ENV_FLAG, ENV_LOG, BlockedNetworkError, install_network_guard
+from netguard import BlockedNetworkError, install_network_guard, subprocess_env
 
 VIOLATIONS: list[BlockedNetworkError] = []  # appended from any thread; list.append is atomic
 
@@ -113,7 +114,7 @@ def guarded_env(tmp_path):
     a violation; a test that violates on purpose reads and deletes `guarded_env[ENV_LOG]`.
     """
     log = tmp_path / "network-guard.log"
-    yield dict(os.environ, **{ENV_FLAG: "1", ENV_LOG: str(log)})
+    yield subprocess_env(os.environ, str(log))
     if log.exists() and log.read_text().strip():
         pytest.fail(f"network guard: the subprocess tried to leave loopback\n{log.read_text()}", pytrace=False)
 

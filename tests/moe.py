@@ -16,6 +16,7 @@ import jsonschema
 
 from armbed import ArmTestBed, WorkspaceScenario
 from dnsbed import DnsTestServer
+from netguard import ENV_LOG, subprocess_env
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "report.schema.json").read_text())
 
@@ -63,9 +64,8 @@ def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout
 
 
 def _subprocess(args, full_env: dict, timeout: float, cwd) -> Run:
-    full_env.setdefault("MOEDIAG_NETWORK_GUARD", "1")
     with tempfile.NamedTemporaryFile("r", suffix=".netguard.log") as guard_log:
-        full_env.setdefault("MOEDIAG_NETWORK_GUARD_LOG", guard_log.name)
+        full_env = subprocess_env(full_env, full_env.get(ENV_LOG) or guard_log.name)
         proc = subprocess.run([sys.executable, "-m", "moediag", *args], env=full_env, capture_output=True, text=True,
                               timeout=timeout, cwd=cwd)
         violations = guard_log.read()

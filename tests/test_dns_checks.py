@@ -14,7 +14,7 @@ from dnsbed import DnsTestServer
 
 from armbed import Endpoint, Deployment, custom_dns, healthy
 from moe import check, moediag
-from moediag.netguard import ENV_FLAG, ENV_LOG
+from netguard import ENV_FLAG, ENV_LOG
 
 A_RECORD, LINK, SCORING, FORWARDING = ("dns.inference-a-record", "dns.zone-vnet-link", "dns.scoring-resolution",
                                        "dns.custom-dns-forwarding")
@@ -27,7 +27,7 @@ ADD_RECORD = f"az network private-dns record-set a add-record -g rg-dns -z priva
 
 def guard(guarded_env):
     """Only the guard's variables of `guarded_env` (the rest would override the bed's CA bundle and URL)."""
-    return {ENV_FLAG: guarded_env[ENV_FLAG], ENV_LOG: guarded_env[ENV_LOG]}
+    return {ENV_FLAG: guarded_env[ENV_FLAG], ENV_LOG: guarded_env[ENV_LOG], "PYTHONPATH": guarded_env["PYTHONPATH"]}
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import dns.message
 import dns.query
 import pytest
-from moediag.netguard import ENV_LOG, BlockedNetworkError, blocked_reason
+from netguard import ENV_LOG, BlockedNetworkError, blocked_reason
 
 TESTS_DIR = Path(__file__).parent
 
@@ -128,35 +128,34 @@ def test_test_environment_has_no_azure_identity():
 
 
 def test_a_guarded_subprocess_blocks_and_reports_through_the_log(guarded_env):
-    """The contract the product honours: MOEDIAG_NETWORK_GUARD=1 -> netguard.install_from_env() at startup."""
+    """A child started with guarded_env has the guard before its own code runs (tests/guard/sitecustomize.py)."""
     program = textwrap.dedent(
         """
-        import socket; from moediag import netguard
-        assert netguard.install_from_env()
+        import socket
+        assert socket.socket.connect is not socket._socket.socket.connect
         try:
             socket.create_connection(("169.254.169.254", 80), timeout=1)
         except OSError:
             pass  # swallowed, as a product would when it reports "could not check"
         """
     )
-    env = dict(guarded_env, PYTHONPATH=str(TESTS_DIR))
-    result = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=30)
+    result = subprocess.run([sys.executable, "-c", program], env=guarded_env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     log = Path(guarded_env[ENV_LOG])
     assert "169.254.169.254" in log.read_text() and "169.254.169.254" in result.stderr
     log.unlink()  # consumed: the violation was on purpose
 
 
-def test_without_the_flag_the_product_does_not_install_the_guard():
-    env = {k: v for k, v in os.environ.items() if k != "MOEDIAG_NETWORK_GUARD"}
-    program = "from moediag import netguard; import socket; assert not netguard.install_from_env(); assert socket.socket.connect is socket._socket.socket.connect"
-    env["PYTHONPATH"] = str(TESTS_DIR)
+def test_the_product_carries_no_network_guard():
+    env = {k: v for k, v in os.environ.items() if k not in ("MOEDIAG_NETWORK_GUARD", "PYTHONPATH")}
+    program = ("import importlib.util, socket, moediag.cli; assert importlib.util.find_spec('moediag.netguard') is None; "
+               "assert socket.socket.connect is socket._socket.socket.connect")
     subprocess.run([sys.executable, "-c", program], env=env, check=True, timeout=30)
 
 
 def test_a_swallowed_violation_fails_the_test_and_credentials_are_hidden(tmp_path):
     """End to end, in a separate pytest run: a probe swallowed in a thread still fails its test."""
-    for module in ("conftest.py", "dnsbed.py"):
+    for module in ("conftest.py", "dnsbed.py", "netguard.py"):
         shutil.copy(TESTS_DIR / module, tmp_path / module)
     (tmp_path / "test_inner.py").write_text(
         textwrap.dedent(

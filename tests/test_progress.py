@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from armbed import healthy
+from netguard import subprocess_env
 from moe import quiet_dns, target_args
 
 
@@ -16,7 +17,7 @@ def test_on_a_terminal_stderr_shows_which_checks_are_still_waiting(bed):
     scenario = healthy().install(bed)
     bed.latency = 0.3
     master, slave = pty.openpty()
-    env = dict(os.environ, **bed.env(), MOEDIAG_NETWORK_GUARD="1")
+    env = subprocess_env(dict(os.environ, **bed.env()))
     proc = subprocess.Popen([sys.executable, "-m", "moediag", "check", *target_args(scenario), "--dns-server", quiet_dns(),
                              "-o", "json"], env=env, stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)

@@ -10,6 +10,7 @@ import sys
 import time
 
 from armbed import healthy
+from netguard import subprocess_env
 from moe import check, target_args
 
 
@@ -55,11 +56,11 @@ def test_ctrl_c_during_collection_writes_the_reports_marked_interrupted_and_exit
     scenario = healthy().install(bed)
     bed.hang(scenario.key_vault_id)
     out = tmp_path / "report.json"
-    env = dict(os.environ, **bed.env(), MOEDIAG_NETWORK_GUARD="1")
+    env = subprocess_env(dict(os.environ, **bed.env()))
     proc = subprocess.Popen([sys.executable, "-m", "moediag", "check", *target_args(scenario), "-o", f"json={out}",
                              "--timeout", "30"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 10
-    while bed.count("GET", scenario.key_vault_id) == 0 and time.monotonic() < deadline:
+    while bed.arrived("GET", scenario.key_vault_id) == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=10)

@@ -17,6 +17,7 @@ import pytest
 
 from armbed.fleet import fleet, peak_in_flight_by_subscription
 from armbed.graph import PATH as GRAPH
+from netguard import subprocess_env
 from moe import SCHEMA, moediag
 from moediag.collector import Collector, SharedFacts
 from moediag.facts import FACTS, fact
@@ -340,14 +341,13 @@ def test_ctrl_c_during_a_scan_writes_the_report_marked_interrupted_and_exits_130
     hung = the_fleet.scenarios[0]
     bed.hang(hung.key_vault_id)
     out = tmp_path / "scan.json"
-    env = dict(os.environ, **bed.env(), MOEDIAG_NETWORK_GUARD="1")
+    env = subprocess_env(dict(os.environ, **bed.env()))
     proc = subprocess.Popen([sys.executable, "-m", "moediag", "scan", "-s", the_fleet.subscriptions[0], "--dns-server",
                              dns_server.address, "-o", f"json={out}", "--timeout", "30"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 15  # a hung request is logged when answered: wait for a sibling read instead
-    while bed.count("GET", hung.registry_id) == 0 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 15
+    while bed.arrived("GET", hung.key_vault_id) == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=15)
     assert proc.returncode == 130, stderr

@@ -142,6 +142,7 @@ class ArmTestBed:
         self.url = ""
         self.ca_path = ""
         self.requests: list[RequestRecord] = []
+        self.arrivals: list[tuple[str, str]] = []  # (method, normalized path), logged as each request arrives
         self.errors: list[str] = []
         self.max_in_flight = 0
         self._in_flight = 0
@@ -349,6 +350,13 @@ class ArmTestBed:
 
     # --- the request log ---------------------------------------------------------------------
 
+    def arrived(self, method: str, path: str) -> int:
+        """Requests for `path` that have arrived, answered or not (a hung request is in `requests` only once it is
+        answered): what a test waits for before it acts on a request in flight."""
+        wanted = (method.upper(), arm.normalize(path))
+        with self._lock:
+            return sum(1 for seen in self.arrivals if seen == wanted)
+
     def count(self, method: str | None = None, path: str | None = None) -> int:
         """Requests seen, optionally only this method and/or this path (exact, case-insensitive)."""
         key = arm.normalize(path) if path is not None else None
@@ -383,12 +391,14 @@ class ArmTestBed:
     def reset_log(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.arrivals.clear()
             self.max_in_flight = self._in_flight
 
     # --- request handling (called from server threads) ---------------------------------------
 
-    def _enter(self) -> None:
+    def _enter(self, method: str, path: str) -> None:
         with self._lock:
+            self.arrivals.append((method.upper(), arm.normalize(path)))
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
 
@@ -614,7 +624,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         path = arm.scope_of(split.path)
         status = 500
-        bed._enter()
+        bed._enter(self.command, path)
         try:
             raw = self._read_body()
             try:

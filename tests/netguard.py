@@ -14,8 +14,9 @@ name server, before any connection). Allowed: 127.0.0.0/8, ::1 (also IPv4-mapped
 (systemd-resolved, Docker's 127.0.0.11) which forwards off the host; test DNS servers use other ports.
 Not seen: C extensions that open their own sockets (c-ares, libcurl) and child processes.
 
-Stdlib only and imported by the product itself: `install_from_env()` at startup implements
-the subprocess contract (`MOEDIAG_NETWORK_GUARD=1`, optional `MOEDIAG_NETWORK_GUARD_LOG=FILE`).
+Stdlib only, and never part of the product: the tests install it in their own process (conftest.py) and, through
+`subprocess_env()`, in every process they start (tests/guard/sitecustomize.py runs `install_from_env()` before any
+moediag code: `MOEDIAG_NETWORK_GUARD=1`, optional `MOEDIAG_NETWORK_GUARD_LOG=FILE`).
 """
 
 from __future__ import annotations
@@ -157,8 +158,21 @@ def install_network_guard(on_violation: Callable[[BlockedNetworkError], None] | 
     return True
 
 
+BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard")
+
+
+def subprocess_env(environ, log_path: str | None = None) -> dict:
+    """`environ` for a child process with the guard on: the flag, and the bootstrap first on PYTHONPATH."""
+    env = dict(environ)
+    env[ENV_FLAG] = "1"
+    if log_path:
+        env[ENV_LOG] = log_path
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [BOOTSTRAP, env.get("PYTHONPATH")]))
+    return env
+
+
 def install_from_env(environ=os.environ) -> bool:
-    """The product's startup hook: install the guard when `MOEDIAG_NETWORK_GUARD=1`.
+    """A child process's startup hook (tests/guard/sitecustomize.py): install the guard when `MOEDIAG_NETWORK_GUARD=1`.
 
     Each violation is written as one line to stderr and, when `MOEDIAG_NETWORK_GUARD_LOG` names a file,
     appended to that file: the test that started the process reads it, so a violation the product
