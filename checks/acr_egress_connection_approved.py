@@ -25,7 +25,8 @@ DOC = Doc(
 
 
 @check(id="acr.egress-connection-approved", title="Registry egress connection for legacy-isolated deployments is approved",
-       severity="critical", scope="deployment", facts=("workspace", "online_endpoints", "deployments", "registry"), doc=DOC)
+       severity="critical", scope="deployment", facts=("workspace", "online_endpoints", "deployments", "registry"), doc=DOC,
+       explained_by=(), hops=("deployment:outbound-network", "deployment:registry"), fix_risk="safe")
 def evaluate(ctx):
     _, per_endpoint = endpoint_deployments(ctx)
     legacy = [d for deployments, _ in per_endpoint.values() for d in deployments

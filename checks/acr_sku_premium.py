@@ -24,7 +24,8 @@ DOC = Doc(
 
 
 @check(id="acr.sku-premium", title="Container registry behind a private endpoint is Premium", severity="high",
-       scope="workspace", facts=("workspace", "registry", "isolation_mode", "outbound_rules"), doc=DOC)
+       scope="workspace", facts=("workspace", "registry", "isolation_mode", "outbound_rules"), doc=DOC,
+       explained_by=(), hops=("deployment:registry",), fix_risk="safe")
 def evaluate(ctx):
     if not text(props(ctx.fact("workspace")).get("containerRegistry")).strip():
         yield ctx.skipped(ctx.workspace_id, "the workspace has no container registry yet (containerRegistry is empty): "

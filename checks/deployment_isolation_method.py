@@ -30,7 +30,8 @@ DOC = Doc(
 
 
 @check(id="deployment.isolation-method", title="Deployments use one outbound isolation method, not both",
-       severity="medium", scope="deployment", facts=("online_endpoints", "deployments", "workspace"), doc=DOC)
+       severity="medium", scope="deployment", facts=("online_endpoints", "deployments", "workspace"), doc=DOC,
+       explained_by=(), hops=("deployment:isolation-mode",), fix_risk="destructive")
 def evaluate(ctx):
     found, gaps = deployments_in_scope(ctx)
     yield from gaps

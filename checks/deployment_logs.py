@@ -1,6 +1,7 @@
 """deployment.logs: what the containers of an unhealthy deployment say, with the fix where the pattern is known."""
 
 from moediag.check import Doc, check
+from moediag.diagnosis import Cause
 from moediag.errors import FactError
 from moediag.evidence import deployments_in_scope, dig, props, provisioning_phase
 from moediag.logpatterns import last_lines, scan
@@ -10,6 +11,27 @@ TAIL = 300
 # (containerType of getLogs, --container of az ml online-deployment get-logs)
 CONTAINERS = (("InferenceServer", "inference-server"), ("StorageInitializer", "storage-initializer"))
 EXPECTED = f"no known failure in the last {TAIL} lines of the InferenceServer and StorageInitializer logs"
+
+
+
+def _patterns(*ids: str):
+    """A condition on a logs finding: it shows one of these log patterns (moediag.logpatterns ids)."""
+    def shows(finding) -> bool:
+        found = (finding.get("evidence") or {}).get("findings") or []
+        return any(isinstance(f, dict) and f.get("pattern") in ids for f in found)
+    return shows
+
+
+REGISTRY = _patterns("registry-unauthorized", "registry-manifest-unknown")
+NETWORK = _patterns("storage-network", "name-resolution")
+# Which configuration failures explain what the containers say (a closed Key Vault does not explain an import error).
+LOG_CAUSES = (
+    Cause("acr.egress-connection-approved", REGISTRY), Cause("acr.sku-premium", REGISTRY),
+    Cause("workspace.image-build-compute", REGISTRY),
+    Cause("workspace.managed-network-provisioned", NETWORK), Cause("workspace.outbound-rules-active", NETWORK),
+    Cause("keyvault.trusted-services-bypass", _patterns("storage-network", "storage-permission", "name-resolution",
+                                                        "python-traceback")),
+)
 
 DOC = Doc(
     what=(
@@ -43,7 +65,8 @@ DOC = Doc(
 
 
 @check(id="deployment.logs", title="Deployment container logs show no known failure", severity="high",
-       scope="deployment", facts=("online_endpoints", "deployments", "deployment_logs", "workspace"), doc=DOC)
+       scope="deployment", facts=("online_endpoints", "deployments", "deployment_logs", "workspace"), doc=DOC,
+       explained_by=LOG_CAUSES, hops=("deployment:container-start",), fix_risk="disruptive")
 def evaluate(ctx):
     found, gaps = deployments_in_scope(ctx)
     yield from gaps

@@ -54,7 +54,8 @@ def forwarder_fix(vnet_name: str, servers: list[str]) -> tuple[str, list[str]]:
 @check(id="dns.custom-dns-forwarding", title="Custom DNS servers forward the inference names to Azure DNS",
        severity="high", scope="endpoint",
        facts=("workspace", "online_endpoints", "private_endpoint_inference", "virtual_network", "dns_resolution_via"),
-       doc=DOC)
+       doc=DOC,
+       explained_by=(), hops=("scoring:client-resolver",), fix_risk="disruptive")
 def evaluate(ctx):
     custom, gaps = _custom_servers(ctx)
     yield from gaps

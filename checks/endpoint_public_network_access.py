@@ -25,7 +25,8 @@ DOC = Doc(
 
 
 @check(id="endpoint.public-network-access", title="Endpoint inbound access matches the workspace's isolation",
-       severity="medium", scope="endpoint", facts=("online_endpoints", "workspace"), doc=DOC)
+       severity="medium", scope="endpoint", facts=("online_endpoints", "workspace"), doc=DOC,
+       explained_by=(), hops=("scoring:public-access",), fix_risk="disruptive")
 def evaluate(ctx):
     endpoints, gaps = endpoints_in_scope(ctx)
     yield from gaps

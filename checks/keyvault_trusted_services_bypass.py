@@ -19,7 +19,8 @@ DOC = Doc(
 
 
 @check(id="keyvault.trusted-services-bypass", title="Key Vault lets trusted Azure services through its firewall",
-       severity="high", scope="workspace", facts=("workspace", "keyvault"), doc=DOC)
+       severity="high", scope="workspace", facts=("workspace", "keyvault"), doc=DOC,
+       explained_by=(), hops=("deployment:key-vault",), fix_risk="safe")
 def evaluate(ctx):
     vault = ctx.fact("keyvault")
     vault_id = vault.get("id") if isinstance(vault, dict) else None

@@ -38,7 +38,8 @@ DOC = Doc(
 
 
 @check(id="workspace.associated-resources", title="Associated resources are valid ids in the workspace's subscription",
-       severity="medium", scope="workspace", facts=("workspace",), doc=DOC)
+       severity="medium", scope="workspace", facts=("workspace",), doc=DOC,
+       explained_by=(), hops=(), fix_risk="disruptive")
 def evaluate(ctx):
     workspace = props(ctx.fact("workspace"))
     for prop, label, rtype, optional, flag in RESOURCES:

@@ -43,7 +43,8 @@ DOC = Doc(
 
 
 @check(id="workspace.diagnose", title="Azure's workspace diagnose finds no problem", severity="medium",
-       scope="workspace", facts=("workspace", "diagnose"), doc=DOC)
+       scope="workspace", facts=("workspace", "diagnose"), doc=DOC,
+       explained_by=(), hops=(), fix_risk="safe")
 def evaluate(ctx):
     if not ctx.options.include_diagnose:
         yield ctx.skipped(ctx.workspace_id, "Azure's workspace diagnose is a long-running operation: run with "

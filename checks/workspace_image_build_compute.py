@@ -29,7 +29,8 @@ DOC = Doc(
 
 
 @check(id="workspace.image-build-compute", title="Images can be built when the registry is private",
-       severity="high", scope="workspace", facts=("workspace", "registry", "compute"), doc=DOC)
+       severity="high", scope="workspace", facts=("workspace", "registry", "compute"), doc=DOC,
+       explained_by=(), hops=("deployment:image-build",), fix_risk="safe")
 def evaluate(ctx):
     workspace = props(ctx.fact("workspace"))
     wid, t = ctx.workspace_id, ctx.target

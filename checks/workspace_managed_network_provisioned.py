@@ -29,7 +29,8 @@ DOC = Doc(
 
 
 @check(id="workspace.managed-network-provisioned", title="Workspace managed network is provisioned",
-       severity="critical", scope="workspace", facts=("workspace", "isolation_mode"), doc=DOC)
+       severity="critical", scope="workspace", facts=("workspace", "isolation_mode"), doc=DOC,
+       explained_by=(), hops=("deployment:outbound-network",), fix_risk="disruptive")
 def evaluate(ctx):
     mode = ctx.fact("isolation_mode")
     wid, t = ctx.workspace_id, ctx.target

@@ -37,7 +37,8 @@ DOC = Doc(
 
 @check(id="workspace.outbound-rules-active", title="Required outbound rules of the managed network are active",
        severity="critical", scope="workspace", facts=("workspace", "isolation_mode", "outbound_rules"), doc=DOC,
-       depends_on=("workspace.managed-network-provisioned",))
+       depends_on=("workspace.managed-network-provisioned",),
+       explained_by=("workspace.managed-network-provisioned",), hops=("deployment:outbound-network",), fix_risk="disruptive")
 def evaluate(ctx):
     mode = ctx.fact("isolation_mode")
     if mode["mode"] != "managed":

@@ -30,7 +30,8 @@ DOC = Doc(
 
 
 @check(id="workspace.private-endpoint-age", title="Workspace private endpoints are recent enough for online endpoints",
-       severity="high", scope="workspace", facts=("workspace", "created_times", "private_endpoint"), doc=DOC)
+       severity="high", scope="workspace", facts=("workspace", "created_times", "private_endpoint"), doc=DOC,
+       explained_by=(), hops=("scoring:private-endpoint",), fix_risk="destructive")
 def evaluate(ctx):
     workspace = ctx.fact("workspace")
     endpoints = workspace_private_endpoint_ids(workspace)

@@ -27,7 +27,8 @@ DOC = Doc(
 
 
 @check(id="workspace.private-endpoint-approved", title="Workspace private endpoint connections are approved",
-       severity="high", scope="workspace", facts=("workspace",), doc=DOC)
+       severity="high", scope="workspace", facts=("workspace",), doc=DOC,
+       explained_by=(), hops=("scoring:private-endpoint",), fix_risk="safe")
 def evaluate(ctx):
     connections = workspace_private_endpoint_ids(ctx.fact("workspace"))
     if not connections:

@@ -26,7 +26,8 @@ DOC = Doc(
 
 
 @check(id="workspace.public-network-access", title="Workspace and endpoint inbound settings allow scoring",
-       severity="medium", scope="endpoint", facts=("workspace", "online_endpoints"), doc=DOC)
+       severity="medium", scope="endpoint", facts=("workspace", "online_endpoints"), doc=DOC,
+       explained_by=(), hops=("scoring:public-access",), fix_risk="disruptive")
 def evaluate(ctx):
     workspace = ctx.fact("workspace")
     approved = [pe_id or text(c.get("name")) for c, pe_id in workspace_private_endpoint_ids(workspace)

@@ -20,7 +20,8 @@ DOC = Doc(
 
 
 @check(id="workspace.v1-legacy-mode", title="Workspace v1 legacy mode is off", severity="high",
-       scope="workspace", facts=("workspace",), doc=DOC)
+       scope="workspace", facts=("workspace",), doc=DOC,
+       explained_by=(), hops=("scoring:private-endpoint", "deployment:isolation-mode"), fix_risk="disruptive")
 def evaluate(ctx):
     workspace = ctx.fact("workspace")
     wid = ctx.workspace_id

@@ -47,6 +47,11 @@ class Check:
     depends_on: tuple[str, ...] = ()
     extra_permissions: tuple[str, ...] = ()
     origin: str = ""
+    # The diagnosis (moediag.diagnosis): which failures explain this check's findings, where on a path they sit,
+    # and how risky its fix is (safe, disruptive, destructive).
+    explained_by: tuple[Any, ...] = ()
+    hops: tuple[str, ...] = ()
+    fix_risk: str = "safe"
 
     @property
     def permissions(self) -> list[str]:
@@ -69,15 +74,30 @@ def check(
     doc: Doc,
     depends_on: tuple[str, ...] = (),
     extra_permissions: tuple[str, ...] = (),
+    explained_by: tuple[Any, ...] = (),
+    hops: tuple[str, ...] = (),
+    fix_risk: str = "safe",
 ) -> Callable[[Callable[["CheckContext"], Iterable[Result]]], Check]:
+    """Declare a check. `explained_by`: check ids (or `diagnosis.Cause`s with a condition) whose failures explain
+    this check's findings; `hops`: `scoring:NAME` / `deployment:NAME` hops of moediag.diagnosis.PATHS."""
+    from moediag.diagnosis import PATHS, RISKS, Cause
+
     if severity not in SEVERITIES:
         raise ValueError(f"{id}: severity must be one of {SEVERITIES}")
     if scope not in SCOPES:
         raise ValueError(f"{id}: scope must be one of {SCOPES}")
+    if fix_risk not in RISKS:
+        raise ValueError(f"{id}: fix_risk must be one of {RISKS}")
+    for hop in hops:
+        kind, _, name = hop.partition(":")
+        if name not in PATHS.get(kind, ()):
+            raise ValueError(f"{id}: unknown hop {hop!r}")
+    causes = tuple(c if isinstance(c, Cause) else Cause(c) for c in explained_by)
 
     def wrap(fn: Callable[["CheckContext"], Iterable[Result]]) -> Check:
         return Check(id, title, severity, scope, tuple(facts), doc, fn, tuple(depends_on),
-                     tuple(extra_permissions), origin=fn.__module__)
+                     tuple(extra_permissions), origin=fn.__module__, explained_by=causes, hops=tuple(hops),
+                     fix_risk=fix_risk)
 
     return wrap
 
@@ -134,8 +154,8 @@ class CheckContext:
 
     def result(self, status: Status, resource_id: str | None, message: str, **kw: Any) -> Result:
         fix = kw.pop("fix", None)
-        if isinstance(fix, tuple):
-            fix = Fix(fix[0], list(fix[1]))
+        if isinstance(fix, tuple):  # (summary, commands) or (summary, commands, risk)
+            fix = Fix(fix[0], list(fix[1]), *fix[2:])
         return Result(self.check.id, status, message, resource_id=resource_id, fix=fix, **kw)
 
     def passed(self, resource_id: str | None, message: str, **kw: Any) -> Result:

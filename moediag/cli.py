@@ -253,11 +253,9 @@ def _suppressions(config_path: str | None) -> list:
 def _finish(report: dict, snapshot: dict | None, suppressions: list, redactor) -> tuple[dict, dict | None]:
     """After the checks ran and before anything is written: suppressions, then redaction (once, for every output)."""
     from moediag import suppress
-    from moediag.report import resummarize
+    from moediag.report import finish
 
-    report = suppress.apply(report, suppressions)
-    if report.get("kind") == "scan":
-        report = resummarize(report)  # the per-workspace summaries too
+    report = finish(suppress.apply(report, suppressions))  # summaries recounted, ids, causes and the diagnosis
     if redactor is not None:
         report = redactor(report)
         snapshot = redactor(snapshot) if snapshot is not None else None

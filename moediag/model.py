@@ -44,9 +44,13 @@ class Reason:
 class Fix:
     summary: str
     commands: list[str] = field(default_factory=list)
+    risk: str | None = None  # safe, disruptive, destructive; None: the check's fix_risk
 
     def to_json(self) -> dict[str, Any]:
-        return {"summary": self.summary, "commands": list(self.commands)}
+        out: dict[str, Any] = {"summary": self.summary, "commands": list(self.commands)}
+        if self.risk:
+            out["risk"] = self.risk
+        return out
 
 
 @dataclass

@@ -15,7 +15,8 @@ from moediag import __version__
 from moediag.errors import UsageError
 from moediag.model import SEVERITY_ORDER, Status
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "1.1"  # 1.1 added result ids, caused_by and the diagnosis (additive: 1 reports still render)
+READABLE_VERSIONS = ("1", SCHEMA_VERSION)
 STATUSES = tuple(s.value for s in Status)
 
 # --fail-on: which statuses make exit code 1. An `error` is never among them: whatever the threshold,
@@ -64,6 +65,42 @@ def _refused_subscriptions(runs: list) -> list[dict[str, str]]:
     return [{"subscription_id": sub, "reason": f"Resource Graph lists {len(group)} workspace(s) here, but Resource "
                                                f"Manager refused to read them: {group[0].refused}"}
             for sub, group in sorted(by_subscription.items()) if all(run.refused for run in group)]
+
+
+def finish(report: dict[str, Any], checks: Any = None) -> dict[str, Any]:
+    """After the checks ran and suppressions applied: recount, give results ids, link causes, diagnose."""
+    from moediag import diagnosis
+    from moediag.registry import all_checks
+
+    resummarize(report)
+    meta = diagnosis.meta_of(checks if checks is not None else all_checks().values())
+    results = report["results"]
+    diagnosis.assign_ids(results)
+    diagnosis.link(results, meta)
+    report["diagnosis"] = diagnosis.diagnose(results, meta, _endpoints_of(report))
+    return report
+
+
+def _endpoints_of(report: dict[str, Any]) -> dict[str, list[tuple[str, list[str]]]]:
+    """Per workspace ('' in a check report), each endpoint and the deployments results name under it."""
+    blocks = report.get("targets") or [dict(report.get("target") or {}, workspace_id="")]
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for block in blocks:
+        key = str(block.get("workspace_id") or "").lower()
+        deployments: dict[str, list[str]] = {str(e).lower(): [] for e in block.get("endpoints") or []}
+        for result in report["results"]:
+            if str(result.get("workspace") or "").lower() != key:
+                continue
+            parts = str(result.get("resource_id") or "").strip("/").split("/")
+            lowered = [p.lower() for p in parts]
+            if "onlineendpoints" in lowered and "deployments" in lowered:
+                i, j = lowered.index("onlineendpoints"), lowered.index("deployments")
+                if i + 1 < j and j + 1 < len(parts) and lowered[i + 1] in deployments:
+                    names = deployments[lowered[i + 1]]
+                    if parts[j + 1].lower() not in (n.lower() for n in names):
+                        names.append(parts[j + 1])
+        out[key] = [(e, deployments[str(e).lower()]) for e in block.get("endpoints") or []]
+    return out
 
 
 def resummarize(report: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +170,7 @@ def load(path: str) -> dict[str, Any]:
         raise UsageError(f"report {path} is not valid JSON (truncated or corrupt?): {exc}") from exc
     if not isinstance(data, dict) or "schema_version" not in data:
         raise UsageError(f"{path} is not a moediag report (no \"schema_version\")")
-    if data["schema_version"] != SCHEMA_VERSION:
+    if data["schema_version"] not in READABLE_VERSIONS:
         raise UsageError(f"report {path} has schema_version {data['schema_version']!r}; this moediag {__version__} "
                          f"reads schema_version {SCHEMA_VERSION!r}")
     problem = invalid(data)
@@ -210,7 +247,9 @@ def _validate(report: Any) -> None:
         _fields(result, where, {"check_id": (str,), "title": (str,), "severity": (str,), "status": (str,),
                                 "reason": (str, type(None)), "resource_id": (str, type(None)), "message": (str,),
                                 "evidence": (dict,), "fix": (dict, type(None)), "docs": (str,), "duration_ms": (int,),
-                                **({"workspace": (str,)} if scan else {})}, {"workspace": (str,)})
+                                **({"workspace": (str,)} if scan else {})},
+                {"workspace": (str,), "id": (str,), "caused_by": (list,)})
+        _need(all(isinstance(c, str) for c in result.get("caused_by", [])), f"{where}.caused_by", "must be result ids")
         _need(bool(_CHECK_ID.match(result["check_id"])), f"{where}.check_id", f"malformed check id {result['check_id']!r}")
         _need(result["status"] in STATUSES, f"{where}.status", f"must be one of {', '.join(STATUSES)}")
         _need(result["severity"] in ("critical", "high", "medium", "low", "info"), f"{where}.severity", "unknown severity")
@@ -226,8 +265,31 @@ def _validate(report: Any) -> None:
             _need(all(isinstance(c, str) for c in result["fix"]["commands"]), f"{where}.fix.commands", "must be strings")
     _need({k: report["summary"][k] for k in STATUSES} == summarize(report["results"]), "summary",
           "does not match the results' statuses")
+    if "diagnosis" in report:
+        _validate_diagnosis(report["diagnosis"], {r.get("id") for r in report["results"]})
     if scan:
         _validate_scan(report)
+
+
+def _validate_diagnosis(diag: Any, ids: set) -> None:
+    """The diagnosis block: every id it names is a result of the report (renderers look them up)."""
+    _fields(diag, "diagnosis", {"root_causes": (list,), "paths": (list,), "plan": (list,)})
+    _need(all(r in ids for r in diag["root_causes"]), "diagnosis.root_causes", "must be ids of results")
+    for i, path in enumerate(diag["paths"]):
+        where = f"diagnosis.paths[{i}]"
+        _fields(path, where, {"endpoint": (str,), "deployment": (str, type(None)), "kind": (str,), "hops": (list,),
+                              "blocked_at": (str, type(None))}, {"workspace": (str,)})
+        for j, hop in enumerate(path["hops"]):
+            _fields(hop, f"{where}.hops[{j}]", {"name": (str,), "status": (str,), "results": (list,)},
+                    {"assumed": (str,)})
+            _need(all(r in ids for r in hop["results"]), f"{where}.hops[{j}].results", "must be ids of results")
+    for i, step in enumerate(diag["plan"]):
+        where = f"diagnosis.plan[{i}]"
+        _fields(step, where, {"step": (int,), "results": (list,), "summary": (str,), "commands": (list,),
+                              "risk": (str,)})
+        _need(step["risk"] in ("safe", "disruptive", "destructive"), f"{where}.risk", "unknown risk")
+        _need(all(r in ids for r in step["results"]), f"{where}.results", "must be ids of results")
+        _need(all(isinstance(c, str) for c in step["commands"]), f"{where}.commands", "must be strings")
 
 
 def _target(target: Any, where: str, extra: dict[str, tuple[type, ...]] | None = None) -> None:
