@@ -11,6 +11,10 @@ PROSE = (("What it checks", "what"), ("Why it breaks the endpoint", "why"), ("Ho
 SECTIONS = (*(heading for heading, _ in PROSE), "Permissions")
 
 
+RISK_TEXT = {"safe": "reversible, no downtime", "disruptive": "takes effect slowly, restarts or briefly breaks "
+             "something", "destructive": "deletes or recreates a resource, or changes what other consumers see"}
+
+
 def render_check_doc(chk: Check) -> str:
     lines = [
         f"# {chk.id}",
@@ -33,6 +37,12 @@ def render_check_doc(chk: Check) -> str:
     ]
     if chk.depends_on:
         lines += ["## Depends on", "", *[f"- `{d}` (skipped when it does not pass)" for d in chk.depends_on], ""]
+    lines += ["## In the diagnosis", "",
+              f"- Fix risk: {chk.fix_risk} ({RISK_TEXT[chk.fix_risk]})",
+              "- On the paths: " + (", ".join(f"`{h}`" for h in chk.hops) or "none"),
+              "- Explained by failures of: " + (", ".join(
+                  f"`{c.check_id}`" + (" (some findings)" if c.when else "") for c in chk.explained_by) or "nothing: "
+                  "its failures are root causes"), ""]
     if chk.doc.links:
         lines += ["## Links", "", *[f"- <{link}>" for link in chk.doc.links], ""]
     return "\n".join(lines)
