@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import az_group_and_name, dig, endpoint_deployments, props, same_text, text
+from moediag.shell import command
 
 EGRESS_DESCRIPTION = "Egress for Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 
@@ -62,4 +63,5 @@ def evaluate(ctx):
                                   f"deployments {names} cannot pull their images",
                              expected="Approved", observed=status,
                              fix=(f"Approve the connection on registry {registry_name}",
-                                  [f"az network private-endpoint-connection approve --id {cid} --description \"Approved for online endpoints\""]))
+                                  [command('az network private-endpoint-connection approve --id {cid} '
+                                           '--description "Approved for online endpoints"', cid=cid)]))

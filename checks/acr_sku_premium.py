@@ -3,6 +3,7 @@
 from moediag import resource_id
 from moediag.check import Doc, check
 from moediag.evidence import az_group_and_name, dig, outbound_rule_items, props, require_props, same_text, text
+from moediag.shell import command
 
 DOC = Doc(
     what=(
@@ -57,7 +58,8 @@ def evaluate(ctx):
         yield ctx.failed(rid, f"registry {name} is {sku} but is reached through a private endpoint ({'; '.join(reasons)}): "
                               "private endpoints need the Premium tier, so image pulls fail",
                          expected="Premium", observed=observed,
-                         fix=(f"Upgrade registry {name} to Premium", [f"az acr update -n {name} -g {group} --sku Premium"]))
+                         fix=(f"Upgrade registry {name} to Premium",
+                              [command("az acr update -n {name} -g {group} --sku Premium", name=name, group=group)]))
 
 
 def _private_paths(ctx, registry: dict, rid: str | None, mode: dict) -> tuple[list[str], tuple[str, str] | None]:

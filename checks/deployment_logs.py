@@ -6,6 +6,7 @@ from moediag.errors import FactError
 from moediag.evidence import deployments_in_scope, dig, props, provisioning_phase
 from moediag.logpatterns import last_lines, scan
 from moediag.model import Reason
+from moediag.shell import command
 
 TAIL = 300
 # (containerType of getLogs, --container of az ml online-deployment get-logs)
@@ -95,8 +96,9 @@ def _verdict(ctx, ref, logs):
               for c, (value, error) in logs.items() if error is not None or not isinstance(value, str)}
     texts = {c: value for c, (value, error) in logs.items() if c not in unread}
     findings = [f for c, content in texts.items() for f in scan(content, c)]
-    get_logs = {c: f"az ml online-deployment get-logs -e {e} -n {d} -g {t.resource_group} -w {t.workspace} "
-                   f"--lines {TAIL}" + ("" if c == "InferenceServer" else f" --container {flag}")
+    get_logs = {c: command("az ml online-deployment get-logs -e {e} -n {d} -g {group} -w {workspace} --lines {tail}"
+                           + ("" if c == "InferenceServer" else " --container {container}"),
+                           e=e, d=d, group=t.resource_group, workspace=t.workspace, tail=TAIL, container=flag)
                 for c, flag in CONTAINERS}
     details = {"provisioningState": state, "containers_read": sorted(texts),
                "unreadable": {c: f"{err.kind}: {err.message}" for c, err in unread.items()}}

@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import deployments_in_scope, provisioning_result
+from moediag.shell import command
 
 DOC = Doc(
     what=(
@@ -33,13 +34,15 @@ def evaluate(ctx):
     t = ctx.target
     for ref in found:
         e, d = ref.endpoint_name, ref.name
-        where = f"-e {e} -n {d} -g {t.resource_group} -w {t.workspace}"
+        where = command("-e {e} -n {d} -g {group} -w {workspace}", e=e, d=d, group=t.resource_group,
+                        workspace=t.workspace)
         yield provisioning_result(
             ctx, ref.id, f"deployment {d} of endpoint {e}", ref.deployment,
             failed_means="it serves no requests", waiting_means="an operation is in progress",
             failed_fix=("Read the container logs for the cause (see deployment.logs), fix it, then update the "
                         "deployment again",
-                        [f"az ml online-deployment get-logs {where} --lines 300",
-                         f"az ml online-deployment get-logs {where} --lines 300 --container storage-initializer",
-                         f"az ml online-deployment update {where} -f <deployment.yml>"]),
-            show=f"az ml online-deployment show {where}")
+                        [command("az ml online-deployment get-logs {where} --lines 300", where=where),
+                         command("az ml online-deployment get-logs {where} --lines 300 --container storage-initializer",
+                                 where=where),
+                         command("az ml online-deployment update {where} -f <deployment.yml>", where=where)]),
+            show=command("az ml online-deployment show {where}", where=where))

@@ -8,6 +8,7 @@ from moediag.facts.dns import (AZURE_DNS, FORWARDED_ZONES, is_kubernetes, is_pub
 from moediag.facts.network import vnet_dns_servers, workspace_private_endpoints
 from moediag.model import Reason
 from moediag.resolver import NO_VERDICT
+from moediag.shell import Command, command, is_fqdn, is_ip
 
 DOC = Doc(
     what=(
@@ -40,15 +41,25 @@ DOC = Doc(
 )
 
 
-def forwarder_fix(vnet_name: str, servers: list[str]) -> tuple[str, list[str]]:
+def _forwarders() -> list[Command]:
+    """What to configure on a Windows DNS server (PowerShell) and on BIND (a named.conf line): moediag's own zone
+    names and Azure DNS only, nothing from evidence (the servers are named in the fix's summary)."""
+    assert all(is_fqdn(zone) for zone in FORWARDED_ZONES) and is_ip(AZURE_DNS)
+    windows = [command("Add-DnsServerConditionalForwarderZone -Name {zone} -MasterServers {ip}  # Windows DNS",
+                       zone=zone, ip=AZURE_DNS) for zone in FORWARDED_ZONES]
+    bind = [command('zone "{zone}" {{ type forward; forward only; forwarders {{ {ip}; }}; }};  # BIND named.conf',
+                    zone=zone, ip=AZURE_DNS) for zone in FORWARDED_ZONES]
+    return windows + bind
+
+
+FORWARDERS = _forwarders()
+
+
+def forwarder_fix(vnet_name: str, servers: list[str]) -> tuple[str, list[Command]]:
     """Conditional forwarders to Azure DNS on the custom servers (reused by dns.scoring-resolution)."""
-    commands = [f"Add-DnsServerConditionalForwarderZone -Name {zone} -MasterServers {AZURE_DNS}  # Windows DNS on "
-                f"{', '.join(servers)}" for zone in FORWARDED_ZONES]
-    commands += [f'zone "{zone}" {{ type forward; forward only; forwarders {{ {AZURE_DNS}; }}; }};  # BIND named.conf'
-                 for zone in FORWARDED_ZONES]
     return (f"Add conditional forwarders for {' and '.join(FORWARDED_ZONES)} to Azure DNS ({AZURE_DNS}) on the custom "
             f"DNS servers of VNet {vnet_name} ({', '.join(servers)}); they must run in a VNet linked to the private zone",
-            commands)
+            list(FORWARDERS))
 
 
 @check(id="dns.custom-dns-forwarding", title="Custom DNS servers forward the inference names to Azure DNS",

@@ -6,6 +6,7 @@ from moediag.errors import FactError
 from moediag.evidence import az_group_and_name, listed
 from moediag.facts.dns import API_ZONE
 from moediag.facts.network import record_ips, workspace_private_endpoints, zone_configs, zone_group_names
+from moediag.shell import Command, Placeholder, command, is_ip, kql_string
 
 DOC = Doc(
     what=(
@@ -55,24 +56,31 @@ def each_private_endpoint(ctx, judge, none: str) -> list:
             for result in ([ctx.errored(pe_id, error)] if error is not None else judge(ctx, pe_id, info))]
 
 
-def zone_flags(zone_id: str, target_subscription: str) -> tuple[str, str]:
+def zone_flags(zone_id: str, target_subscription: str) -> tuple[Command, Command]:
     """(`-g RG -z ZONE`, ` --subscription SUB` or ``) for az private-dns commands on the zone."""
     parsed = resource_id.parse(zone_id)
     if parsed is None:
-        return f"-g <resource-group> -z {API_ZONE}", ""
+        return command("-g <resource-group> -z {zone}", zone=API_ZONE), command("")
     other = parsed.subscription.lower() != target_subscription.lower()
-    return f"-g {parsed.resource_group} -z {parsed.name}", f" --subscription {parsed.subscription}" if other else ""
+    return (command("-g {group} -z {zone}", group=parsed.resource_group, zone=parsed.name),
+            command(" --subscription {subscription}", subscription=parsed.subscription) if other else command(""))
 
 
-def zone_group_fix(pe_id: str, group_names: list[str]) -> tuple[str, list[str]]:
+PRIVATE_DNS_ZONE_TYPE = "microsoft.network/privatednszones"
+# Resource Graph query for the zone, wherever it is (a KQL literal in one shell word).
+FIND_ZONE = command("az graph query -q {query}", query=f"resources | where type =~ {kql_string(PRIVATE_DNS_ZONE_TYPE)} "
+                    f"and name =~ {kql_string(API_ZONE)} | project id")
+
+
+def zone_group_fix(pe_id: str, group_names: list[str]) -> tuple[str, list[Command]]:
     group, name = az_group_and_name(pe_id)
     verb, group_name = ("add", group_names[0]) if group_names else ("create", "default")
-    attach = f"az network private-endpoint dns-zone-group {verb} -g {group} --endpoint-name {name} -n {group_name}"
     return (f"Find the private DNS zone {API_ZONE} (it may be in another resource group or subscription; create it if "
             f"there is none) and attach it to private endpoint {name}, so its records are registered",
-            [f"az graph query -q \"resources | where type =~ 'microsoft.network/privatednszones' and name =~ '{API_ZONE}' "
-             "| project id\"",
-             f"{attach} --private-dns-zone <zone id from above> --zone-name {API_ZONE}"])
+            [FIND_ZONE,
+             command("az network private-endpoint dns-zone-group {verb} -g {group} --endpoint-name {name} -n {group_name} "
+                     "--private-dns-zone <zone id from above> --zone-name {zone}",
+                     verb=verb, group=group, name=name, group_name=group_name, zone=API_ZONE)])
 
 
 def zone_groups(ctx, pe_id: str) -> tuple[list, FactError | None]:
@@ -115,7 +123,7 @@ def _record_verdict(ctx, pe_id, info, zone, record, error, expected):
     if record is None:
         message = (f"zone {API_ZONE} has no A record {name}: inside the VNet the scoring host of every endpoint of "
                    f"workspace {ctx.target.workspace} does not resolve (NXDOMAIN)")
-        if ip is None:
+        if not is_ip(ip):
             return ctx.failed(rid, message + f"; and private endpoint {info['name']} lists no IP for {info['fqdn']} "
                                              "(created before 2022-05-24?)", expected=expected, observed=None,
                               fix=_recreate_pe(ctx, pe_id, info))
@@ -123,14 +131,15 @@ def _record_verdict(ctx, pe_id, info, zone, record, error, expected):
         return ctx.failed(rid, message, expected=expected, observed=None, fix=(
             f"Add the A record {name} -> {ip} (first command), or let the DNS integration of {pe_name} register it "
             f"again by removing and re-adding the zone in its zone group {group_name} (the other two)",
-            [f"az network private-dns record-set a add-record {flags} -n '{name}' -a {ip}{sub}",
-             f"az network private-endpoint dns-zone-group remove -g {pe_group} --endpoint-name {pe_name} -n {group_name} "
-             f"--zone-name {config_name}",
-             f"az network private-endpoint dns-zone-group add -g {pe_group} --endpoint-name {pe_name} -n {group_name} "
-             f"--zone-name {config_name} --private-dns-zone {zone_id}"]))
+            [_record_command("add-record", flags, name, ip, sub),
+             command("az network private-endpoint dns-zone-group remove -g {group} --endpoint-name {pe} -n {group_name} "
+                     "--zone-name {config}", group=pe_group, pe=pe_name, group_name=group_name, config=config_name),
+             command("az network private-endpoint dns-zone-group add -g {group} --endpoint-name {pe} -n {group_name} "
+                     "--zone-name {config} --private-dns-zone {zone_id}", group=pe_group, pe=pe_name,
+                     group_name=group_name, config=config_name, zone_id=zone_id)]))
     found = record_ips(record)
     observed = {"ips": found}
-    if ip is None:
+    if not is_ip(ip):
         return ctx.warned(rid, f"the record {name} points at {', '.join(found) or 'nothing'}, but private endpoint "
                                f"{info['name']} lists no IP for {info['fqdn']}: cannot tell whether it is right",
                           reason="inconclusive", expected=expected, observed=observed,
@@ -138,20 +147,28 @@ def _record_verdict(ctx, pe_id, info, zone, record, error, expected):
     if found == [ip]:
         return ctx.passed(rid, f"zone {API_ZONE} holds {name} -> {ip}, the IP of private endpoint {info['name']}",
                           expected=expected, observed=observed)
-    commands = [f"az network private-dns record-set a remove-record {flags} -n '{name}' -a {wrong}{sub}"
-                for wrong in found if wrong != ip]
+    commands = [_record_command("remove-record", flags, name, wrong, sub) for wrong in found if wrong != ip]
     if ip not in found:
-        commands.append(f"az network private-dns record-set a add-record {flags} -n '{name}' -a {ip}{sub}")
+        commands.append(_record_command("add-record", flags, name, ip, sub))
     return ctx.failed(rid, f"the record {name} points at {', '.join(found) or 'no address'}, but private endpoint "
                            f"{info['name']} has {ip} for that name: clients in the VNet connect where the endpoint is not",
                       expected=expected, observed=observed, fix=(f"Point {name} at {ip} only", commands))
 
 
-def _recreate_pe(ctx, pe_id: str, info: dict) -> tuple[str, list[str]]:
+def _record_command(verb: str, flags: Command, name: str, ip: str, sub: Command) -> Command:
+    """`az network private-dns record-set a add-record|remove-record` for one address of the record."""
+    return command("az network private-dns record-set a {verb} {flags} -n {name} -a {ip}{sub}", verb=verb, flags=flags,
+                   name=name, ip=ip, sub=sub)
+
+
+def _recreate_pe(ctx, pe_id: str, info: dict) -> tuple[str, list[Command]]:
     group, name = az_group_and_name(pe_id)
-    subnet = info.get("subnet_id") or "<subnet id>"
-    return "Recreate the workspace private endpoint with DNS integration", [f"az network private-endpoint delete -g {group} -n {name}",
-            f"az network private-endpoint create -g {group} -n {name} --subnet {subnet} --group-id amlworkspace "
-            f"--private-connection-resource-id {ctx.workspace_id} --connection-name {name}",
-            f"az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} -n default "
-            f"--private-dns-zone <id of the {API_ZONE} zone> --zone-name {API_ZONE}"]
+    subnet = info.get("subnet_id") or Placeholder("subnet id")
+    return "Recreate the workspace private endpoint with DNS integration", [
+        command("az network private-endpoint delete -g {group} -n {name}", group=group, name=name),
+        command("az network private-endpoint create -g {group} -n {name} --subnet {subnet} --group-id amlworkspace "
+                "--private-connection-resource-id {workspace_id} --connection-name {name}", group=group, name=name,
+                subnet=subnet, workspace_id=ctx.workspace_id),
+        command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} -n default "
+                "--private-dns-zone {zone_id} --zone-name {zone}", group=group, name=name,
+                zone_id=Placeholder(f"id of the {API_ZONE} zone"), zone=API_ZONE)]

@@ -14,6 +14,7 @@ from moediag.facts.dns import API_ZONE, is_kubernetes, is_public, read_answer, s
 from moediag.facts.network import vnet_dns_servers, vnet_prefixes, workspace_private_endpoints
 from moediag.model import Fix, Reason, Status
 from moediag.resolver import NO_VERDICT
+from moediag.shell import Command, command, is_fqdn
 
 DOC = Doc(
     what=(
@@ -156,7 +157,8 @@ def _verdict(ctx, rid, endpoint, host, source, answer, path):
         if not same_text(props(endpoint).get("publicNetworkAccess"), "Disabled"):
             return ctx.warned(rid, f"{said}: the endpoint accepts public traffic, so scoring works from here, but not "
                                    "through the workspace private endpoint", reason=Reason.INCONCLUSIVE, **kw,
-                              fix=("Resolve from inside the VNet to check the private path", _from_inside(ctx, host, path)))
+                              fix=(f"Resolve from inside {path.vnet_names()} to check the private path (expect "
+                                   f"{_expect(path)})", _from_inside(ctx, host, path)))
         return _failed(ctx, rid, said, "public", answer, path, host, kw)
     if not path.ips:
         if path.errors:
@@ -186,7 +188,8 @@ def _failed(ctx, rid, said, kind, answer, path, host, kw):
     if kind == "public":
         outside = ("outside", f"this machine is outside {path.vnet_names()} or does not use its DNS (the answer came via "
                    f"{answer['resolver']}): from there the scoring host is public by design",
-                   Fix(f"Resolve from a client inside {path.vnet_names()}", _from_inside(ctx, host, path)))
+                   Fix(f"Resolve from a client inside {path.vnet_names()} (expect {_expect(path)})",
+                       _from_inside(ctx, host, path)))
         causes = [outside, *causes] if zone_ok else [*causes, outside]
     elif kind == "missing" and zone_ok:
         reached_zone = any(name.lower().endswith(API_ZONE) for name in answer["chain"][1:])
@@ -208,9 +211,15 @@ def _failed(ctx, rid, said, kind, answer, path, host, kw):
     return ctx.failed(rid, f"{said}. Likely cause{'s' if len(texts) > 1 else ''}: {numbered}", fix=(summary, commands), **kw)
 
 
-def _from_inside(ctx, host, path) -> list[str]:
+def _expect(path) -> str:
+    return ", ".join(sorted(path.ips)) or "a private IP"
+
+
+def _from_inside(ctx, host, path) -> list[Command]:
+    """Commands to run on a machine inside the VNet (which VNet, and the answer to expect, are in the summary); the
+    host only when it is a host name (it comes from the endpoint's scoringUri)."""
     t = ctx.target
-    expect = ", ".join(sorted(path.ips)) or "a private IP"
-    return [f"nslookup {host}   # on a VM inside {path.vnet_names()}: expect {expect}",
-            f"moediag check -s {t.subscription_id} -g {t.resource_group} -w {t.workspace} --select dns   # from inside "
-            f"{path.vnet_names()}"]
+    lookup = [command("nslookup {host}   # on a VM inside the private endpoint's VNet", host=host)] if is_fqdn(host) else []
+    return [*lookup, command("moediag check -s {subscription} -g {group} -w {workspace} --select dns   # from inside "
+                             "the private endpoint's VNet", subscription=t.subscription_id, group=t.resource_group,
+                             workspace=t.workspace)]

@@ -6,6 +6,7 @@ from moediag.evidence import az_group_and_name, dig, text
 from moediag.facts.dns import API_ZONE
 from moediag.facts.network import dicts, link_state, link_to, vnet_dns_servers, zone_configs
 from moediag.model import Reason
+from moediag.shell import Command, command
 
 DOC = Doc(
     what=(
@@ -59,11 +60,13 @@ def judge(ctx, pe_id: str, info: dict) -> list:
             for (zone_id, _, _), (links, err) in zip(zones, answers)]
 
 
-def link_fix(ctx, zone_id: str, vnet_id: str, replace: str | None = None) -> tuple[str, list[str]]:
+def link_fix(ctx, zone_id: str, vnet_id: str, replace: str | None = None) -> tuple[str, list[Command]]:
     flags, sub = zone_flags(zone_id, ctx.target.subscription_id)
     _, vnet = az_group_and_name(vnet_id)
-    commands = [f"az network private-dns link vnet delete {flags} -n {replace} --yes{sub}"] if replace else []
-    commands.append(f"az network private-dns link vnet create {flags} -n {vnet}-link -v {vnet_id} -e false{sub}")
+    commands = [command("az network private-dns link vnet delete {flags} -n {link} --yes{sub}", flags=flags,
+                        link=replace, sub=sub)] if replace else []
+    commands.append(command("az network private-dns link vnet create {flags} -n {vnet}-link -v {vnet_id} -e false{sub}",
+                            flags=flags, vnet=vnet, vnet_id=vnet_id, sub=sub))
     return f"Link zone {API_ZONE} to VNet {vnet}", commands
 
 

@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import endpoints_in_scope, provisioning_result
+from moediag.shell import command
 
 DOC = Doc(
     what=(
@@ -31,12 +32,12 @@ def evaluate(ctx):
     t = ctx.target
     for name, endpoint in endpoints:
         eid = t.endpoint_id(name)
-        where = f"-n {name} -g {t.resource_group} -w {t.workspace}"
+        where = command("-n {name} -g {group} -w {workspace}", name=name, group=t.resource_group, workspace=t.workspace)
         yield provisioning_result(
             ctx, eid, f"endpoint {name}", endpoint,
             failed_means="it has no working scoring route and refuses deployments",
             waiting_means="it refuses new deployments until the operation ends",
             failed_fix=("Read why the last operation failed, fix the cause, then update the endpoint again",
-                        [f"az monitor activity-log list --resource-id {eid} --status Failed --offset 1d",
-                         f"az ml online-endpoint update {where} -f <endpoint.yml>"]),
-            show=f"az ml online-endpoint show {where}")
+                        [command("az monitor activity-log list --resource-id {eid} --status Failed --offset 1d", eid=eid),
+                         command("az ml online-endpoint update {where} -f <endpoint.yml>", where=where)]),
+            show=command("az ml online-endpoint show {where}", where=where))

@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import endpoints_in_scope, props, same_text, text
+from moediag.shell import command
 
 DOC = Doc(
     what=(
@@ -55,8 +56,9 @@ def evaluate(ctx):
             yield ctx.warned(eid, f"endpoint {name} accepts scoring from the internet ({how}) although workspace "
                                   f"{t.workspace} disables public network access", expected=expected, observed=observed,
                              fix=("If scoring should be private, disable public access on the endpoint",
-                                  [f"az ml online-endpoint update -n {name} -g {t.resource_group} -w {t.workspace} "
-                                   "--set public_network_access=disabled"]))
+                                  [command("az ml online-endpoint update -n {name} -g {group} -w {workspace} "
+                                           "--set public_network_access=disabled",
+                                           name=name, group=t.resource_group, workspace=t.workspace)]))
         else:
             yield ctx.passed(eid, f"endpoint {name} accepts scoring from the internet ({how}), as does workspace "
                                   f"{t.workspace} (publicNetworkAccess {text(ws_access) or 'not reported'})",

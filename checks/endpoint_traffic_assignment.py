@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import deployment_lists, endpoints_in_scope, props, provisioning_phase, text
+from moediag.shell import Placeholder, command, is_map_key
 
 HEADER = "azureml-model-deployment"
 EXPECTED = "traffic shares over existing deployments summing to 100, at least one above 0; mirrored traffic at most 50 in all, to existing deployments"
@@ -80,20 +81,32 @@ def _verdict(ctx, endpoint, deployments, error):
         return ctx.passed(eid, f"endpoint {name} routes its traffic to existing deployments ({shares})",
                           expected=EXPECTED, observed=observed)
     t = ctx.target
-    base = f"az ml online-endpoint update -n {name} -g {t.resource_group} -w {t.workspace}"
-    commands = []
+    base = command("az ml online-endpoint update -n {name} -g {group} -w {workspace}", name=name,
+                   group=t.resource_group, workspace=t.workspace)
+    changes = []
     if any(p.startswith("traffic") for p, _ in problems):
-        commands.append(f'{base} --traffic "{_suggested(traffic, existing)}"')
+        changes.append(("--traffic", _suggested(traffic, existing)))
     mirror_fix = _mirror_fix(mirror, existing)
     if mirror_fix:
-        commands.append(f'{base} --mirror-traffic "{mirror_fix}"')
+        changes.append(("--mirror-traffic", mirror_fix))
+    # A `name=percent ...` value holds only plain names: another name could add or change a share.
+    commands = [command("{base} {option} {shares}", base=base, option=option, shares=_spelled(shares))
+                for option, shares in changes if all(isinstance(k, Placeholder) or is_map_key(k) for k, _ in shares)]
+    unwritable = "" if len(commands) == len(changes) else (
+        " (a deployment name here cannot be written into a --traffic value: set the shares in the studio or in the "
+        "endpoint's YAML)")
     pick = _preferred(existing)
     header = (f"; or send each request with the header `{HEADER}: {pick}` to reach a deployment directly"
               if pick else "")
     return ctx.failed(eid, f"endpoint {name}: " + "; ".join(message for _, message in problems),
                       expected=EXPECTED, observed=observed,
                       details={"problems": [key for key, _ in problems]},
-                      fix=("Assign the traffic to existing deployments" + header, commands))
+                      fix=("Assign the traffic to existing deployments" + header + unwritable, commands))
+
+
+def _spelled(shares):
+    """`blue=90 green=10`: the value of --traffic / --mirror-traffic (one shell word once quoted)."""
+    return " ".join(f"{k}={v}" for k, v in shares)
 
 
 def _problems(traffic, mirror, existing):
@@ -136,21 +149,23 @@ def _preferred(existing):
 
 
 def _suggested(traffic, existing):
-    """The existing positive shares scaled to 100 (largest remainder), else 100 on a preferred deployment."""
+    """The existing positive shares scaled to 100 (largest remainder), else 100 on a preferred deployment:
+    [(name, percent), ...]."""
     kept = {k: v for k, v in traffic.items() if v > 0 and k.lower() in existing}
     if not kept:
         pick = _preferred(existing)
-        return f"{pick}=100" if pick else "<deployment>=100"
+        return [(pick or Placeholder("deployment"), 100)]
     total = sum(kept.values())
     exact = {k: v * 100 / total for k, v in kept.items()}
     scaled = {k: int(x) for k, x in exact.items()}
     for k in sorted(exact, key=lambda k: exact[k] - scaled[k], reverse=True)[: 100 - sum(scaled.values())]:
         scaled[k] += 1
-    return " ".join(f"{k}={v}" for k, v in scaled.items())
+    return list(scaled.items())
 
 
 def _mirror_fix(mirror, existing):
-    """Zero for mirrors to missing deployments; existing mirrors capped so that they sum to at most 50."""
+    """Zero for mirrors to missing deployments; existing mirrors capped so that they sum to at most 50:
+    [(name, percent), ...], empty when nothing needs to change."""
     changes = {k: 0 for k in mirror if k.lower() not in existing}
     kept = {k: max(0, v) for k, v in mirror.items() if k.lower() in existing}
     if sum(kept.values()) > 50 or any(v < 0 for v in mirror.values()):
@@ -158,4 +173,4 @@ def _mirror_fix(mirror, existing):
         for k, v in kept.items():
             changes[k] = min(v, budget)
             budget -= changes[k]
-    return " ".join(f"{k}={v}" for k, v in changes.items())
+    return list(changes.items())

@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import az_group_and_name, dig, require_props, same_text
+from moediag.shell import command
 
 DOC = Doc(
     what=(
@@ -42,4 +43,5 @@ def evaluate(ctx):
                                    f"(bypass is {bypass!r})",
                          expected=expected, observed=observed,
                          fix=("Let trusted Microsoft services bypass the vault firewall",
-                              [f"az keyvault update -n {name} -g {group} --bypass AzureServices"]))
+                              [command("az keyvault update -n {name} -g {group} --bypass AzureServices",
+                                       name=name, group=group)]))

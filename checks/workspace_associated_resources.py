@@ -3,6 +3,7 @@
 from moediag import resource_id
 from moediag.check import Doc, check
 from moediag.evidence import props
+from moediag.shell import command
 
 # (property, what it is, expected type, optional, how to point the workspace elsewhere)
 RESOURCES = (
@@ -49,9 +50,10 @@ def evaluate(ctx):
 def _verdict(ctx, raw, prop, label, rtype, optional, flag):
     wid, t = ctx.workspace_id, ctx.target
     kw = {"expected": f"a {rtype} id in subscription {t.subscription_id}", "details": {"property": prop}}
-    update = (f"az ml workspace update -n {t.workspace} -g {t.resource_group} {flag} "
-              f"/subscriptions/{t.subscription_id}/resourceGroups/<group>/providers/{rtype}/<name> "
-              "--update-dependent-resources") if flag else None
+    update = command("az ml workspace update -n {workspace} -g {group} {flag} "
+                     "/subscriptions/{subscription}/resourceGroups/<group>/providers/{rtype}/<name> "
+                     "--update-dependent-resources", workspace=t.workspace, group=t.resource_group, flag=flag,
+                     subscription=t.subscription_id, rtype=rtype) if flag else None
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         shown = "null or absent" if raw is None else repr(raw)
         if not optional:

@@ -4,6 +4,7 @@ from moediag import resource_id
 from moediag.check import Doc, check
 from moediag.evidence import props, text
 from moediag.model import Reason
+from moediag.shell import command
 
 # Azure's result category -> (moediag area, the workspace property naming the resource it is about)
 CATEGORIES = {
@@ -82,5 +83,6 @@ def _result(ctx, workspace: dict, category: str, finding):
     if status == "fail":
         return ctx.failed(rid, said, **evidence,
                           fix=(f"Follow Azure's finding: {message or code}",
-                               [f"az ml workspace diagnose -n {t.workspace} -g {t.resource_group}"]))
+                               [command("az ml workspace diagnose -n {workspace} -g {group}",
+                                        workspace=t.workspace, group=t.resource_group)]))
     return (ctx.warned if status == "warn" else ctx.passed)(rid, said, **evidence)

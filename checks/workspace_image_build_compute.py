@@ -3,6 +3,7 @@
 from moediag import resource_id
 from moediag.check import Doc, check
 from moediag.evidence import az_group_and_name, dig, props, require_props, same_text, text
+from moediag.shell import Command, command
 
 SUGGESTED_NAME = "image-builder"
 BUILD_COMPUTE_TYPES = ("AmlCompute", "ComputeInstance")
@@ -55,8 +56,8 @@ def evaluate(ctx):
                          expected=expected, observed={"imageBuildCompute": raw, "registry": private},
                          fix=("Create a compute cluster for image builds and name it in the workspace",
                               [_create(SUGGESTED_NAME, t),
-                               f"az ml workspace update -n {t.workspace} -g {t.resource_group} "
-                               f"--image-build-compute {SUGGESTED_NAME}"]))
+                               command("az ml workspace update -n {workspace} -g {group} --image-build-compute {name}",
+                                       workspace=t.workspace, group=t.resource_group, name=SUGGESTED_NAME)]))
         return
     compute = ctx.fact("compute", name)
     cid = f"{wid}/computes/{name}"
@@ -87,6 +88,6 @@ def _why_private(registry: dict) -> str:
     return ""
 
 
-def _create(name: str, t) -> str:
-    return (f"az ml compute create -n {name} --type AmlCompute --min-instances 0 --max-instances 2 "
-            f"-g {t.resource_group} -w {t.workspace}")
+def _create(name: str, t) -> Command:
+    return command("az ml compute create -n {name} --type AmlCompute --min-instances 0 --max-instances 2 "
+                   "-g {group} -w {workspace}", name=name, group=t.resource_group, workspace=t.workspace)

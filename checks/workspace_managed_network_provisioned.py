@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import dig, props, same_text
+from moediag.shell import command
 
 PROVISION_NOTE = "provisioning takes several minutes, up to about 30; the command waits until it is done"
 
@@ -49,4 +50,5 @@ def evaluate(ctx):
                           "online deployments created now fail",
                      expected="Active", observed=observed,
                      fix=(f"Provision the managed network before creating deployments ({PROVISION_NOTE})",
-                          [f"az ml workspace provision-network -g {t.resource_group} -n {t.workspace}"]))
+                          [command("az ml workspace provision-network -g {group} -n {workspace}",
+                                   group=t.resource_group, workspace=t.workspace)]))

@@ -3,6 +3,7 @@
 from moediag import resource_id
 from moediag.check import Doc, check
 from moediag.evidence import dig, outbound_rule_items, props, same_text, text
+from moediag.shell import Command, command
 
 # Rules the workspace cannot do without; `Recommended` ones are optional.
 REQUIRED_CATEGORIES = ("Required", "Dependency", "UserDefined")
@@ -87,9 +88,9 @@ def _rule_verdict(ctx, rule: dict):
     yield ctx.failed(rid, f"required outbound rule {name} is {status}{error}: deployments have no path to "
                           f"{_destination_text(p)}",
                      expected="Active", observed=observed,
-                     fix=(summary, [f"az ml workspace outbound-rule show --rule {name} --workspace-name {t.workspace} "
-                                    f"-g {t.resource_group}",
-                                    f"az ml workspace provision-network -g {t.resource_group} -n {t.workspace}"]))
+                     fix=(summary, [command("az ml workspace outbound-rule show --rule {name} --workspace-name {workspace} "
+                                            "-g {group}", name=name, workspace=t.workspace, group=t.resource_group),
+                                    _provision(t)]))
 
 
 def _missing_private_endpoint_rules(ctx, rules: list[dict]):
@@ -107,10 +108,16 @@ def _missing_private_endpoint_rules(ctx, rules: list[dict]):
                                       f"to the workspace's {label} {parsed.name}: deployments cannot reach it",
                          expected=f"a PrivateEndpoint outbound rule to {parsed.name}", observed="none",
                          fix=(f"Add the private endpoint rule to {parsed.name}, then provision the managed network again",
-                              [f"az ml workspace outbound-rule set --rule {rule} --type private_endpoint "
-                               f"--service-resource-id {parsed.text} --subresource-target {subresource} "
-                               f"--workspace-name {t.workspace} -g {t.resource_group}",
-                               f"az ml workspace provision-network -g {t.resource_group} -n {t.workspace}"]))
+                              [command("az ml workspace outbound-rule set --rule {rule} --type private_endpoint "
+                                       "--service-resource-id {target} --subresource-target {subresource} "
+                                       "--workspace-name {workspace} -g {group}", rule=rule, target=parsed.text,
+                                       subresource=subresource, workspace=t.workspace, group=t.resource_group),
+                               _provision(t)]))
+
+
+def _provision(t) -> Command:
+    return command("az ml workspace provision-network -g {group} -n {workspace}", group=t.resource_group,
+                   workspace=t.workspace)
 
 
 def _destination_text(p: dict) -> str:

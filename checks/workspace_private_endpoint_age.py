@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from moediag import resource_id
 from moediag.check import Doc, check
 from moediag.evidence import dig, parse_time, props, workspace_private_endpoint_ids
+from moediag.shell import Placeholder, command
 
 CUTOFF = datetime(2022, 5, 24, tzinfo=timezone.utc)
 PE_TYPE = "Microsoft.Network/privateEndpoints"
@@ -59,7 +60,7 @@ def _subnet(body) -> tuple[str, str]:
     """(VNet name, subnet name) of a private endpoint body, or placeholders when it could not be read."""
     subnet = resource_id.parse(dig(props(body), "subnet", "id"))
     if subnet is None or len(subnet.names) < 2:
-        return "<vnet>", "<subnet>"
+        return Placeholder("vnet"), Placeholder("subnet")
     return subnet.names[0], subnet.names[1]
 
 
@@ -67,11 +68,14 @@ def _verdict(ctx, pid, created, ws_created, error, subnet):
     expected = f"created on or after {CUTOFF.date()}"
     vnet_name, subnet_name = subnet
     fix = ("Recreate the workspace private endpoint with a private DNS zone group",
-           [f"az network private-endpoint delete -g {pid.resource_group} -n {pid.name}",
-            f"az network private-endpoint create -g {pid.resource_group} -n {pid.name} --vnet-name {vnet_name} --subnet {subnet_name} "
-            f"--private-connection-resource-id {ctx.workspace_id} --group-id amlworkspace --connection-name {pid.name}",
-            f"az network private-endpoint dns-zone-group create -g {pid.resource_group} --endpoint-name {pid.name} "
-            f"-n default --private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms"])
+           [command("az network private-endpoint delete -g {group} -n {name}", group=pid.resource_group, name=pid.name),
+            command("az network private-endpoint create -g {group} -n {name} --vnet-name {vnet} --subnet {subnet} "
+                    "--private-connection-resource-id {workspace_id} --group-id amlworkspace --connection-name {name}",
+                    group=pid.resource_group, name=pid.name, vnet=vnet_name, subnet=subnet_name,
+                    workspace_id=ctx.workspace_id),
+            command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} "
+                    "-n default --private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms",
+                    group=pid.resource_group, name=pid.name)])
     if created is not None:
         if created >= CUTOFF:
             return ctx.passed(pid.text, f"private endpoint {pid.name} was created {created.date()}",

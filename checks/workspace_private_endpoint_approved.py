@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import az_group_and_name, dig, props, same_text, text, workspace_private_endpoint_ids
+from moediag.shell import command
 
 DOC = Doc(
     what=(
@@ -49,14 +50,16 @@ def _verdict(ctx, connection: dict, pe_id: str | None):
     if not isinstance(status, str) or not status.strip():
         return ctx.errored(cid, f"private endpoint connection {name} carries no status: cannot tell whether it is approved",
                            reason="unreadable", expected="Approved", observed=observed)
-    approve = (f"az network private-endpoint-connection approve --id {cid} "
-               "--description \"Approved for online endpoint scoring\"")
+    approve = command('az network private-endpoint-connection approve --id {cid} '
+                      '--description "Approved for online endpoint scoring"', cid=cid)
     group, pe_name = az_group_and_name(pe_id)
-    recreate = [f"az network private-endpoint delete -g {group} -n {pe_name}",
-                f"az network private-endpoint create -g {group} -n {pe_name} --vnet-name <vnet> --subnet <subnet> "
-                f"--private-connection-resource-id {ctx.workspace_id} --group-id amlworkspace --connection-name {pe_name}",
-                f"az network private-endpoint dns-zone-group create -g {group} --endpoint-name {pe_name} -n default "
-                "--private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms"]
+    recreate = [command("az network private-endpoint delete -g {group} -n {name}", group=group, name=pe_name),
+                command("az network private-endpoint create -g {group} -n {name} --vnet-name <vnet> --subnet <subnet> "
+                        "--private-connection-resource-id {workspace_id} --group-id amlworkspace --connection-name {name}",
+                        group=group, name=pe_name, workspace_id=ctx.workspace_id),
+                command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} -n default "
+                        "--private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms",
+                        group=group, name=pe_name)]
     if same_text(status, "Pending"):
         fix = (f"Approve the connection on workspace {ctx.target.workspace}", [approve])
     elif same_text(status, "Rejected"):

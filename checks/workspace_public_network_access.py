@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import dig, props, same_text, text, workspace_private_endpoint_ids
+from moediag.shell import command
 
 DOC = Doc(
     what=(
@@ -67,5 +68,6 @@ def _verdict(ctx, endpoint: dict, inbound: dict, described: str):
                            f"workspace has no approved one ({described}): no client can score it",
                       expected=expected, observed=observed,
                       fix=("Give the workspace an approved private endpoint in the clients' VNet, or allow public scoring",
-                           [f"az ml online-endpoint update -n {name} -g {t.resource_group} -w {t.workspace} "
-                            "--set public_network_access=enabled"]))
+                           [command("az ml online-endpoint update -n {name} -g {group} -w {workspace} "
+                                    "--set public_network_access=enabled",
+                                    name=name, group=t.resource_group, workspace=t.workspace)]))

@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import require_props
+from moediag.shell import command
 
 DOC = Doc(
     what="The workspace property `v1LegacyMode` is `false` (an absent property means `false`).",
@@ -38,8 +39,9 @@ def evaluate(ctx):
             expected=False,
             observed=True,
             fix=("Turn v1 legacy mode off (agree it with your network security team first; it takes 30+ minutes to apply)",
-                 [f"az ml workspace update --v1-legacy-mode False -g {t.resource_group} -w {t.workspace}  # v1 CLI extension (azure-cli-ml)",
-                  f"az resource update --ids {wid} --set properties.v1LegacyMode=false"]),
+                 [command("az ml workspace update --v1-legacy-mode False -g {group} -w {workspace}  "
+                          "# v1 CLI extension (azure-cli-ml)", group=t.resource_group, workspace=t.workspace),
+                  command("az resource update --ids {wid} --set properties.v1LegacyMode=false", wid=wid)]),
         )
     else:
         yield ctx.errored(wid, f"v1LegacyMode has an unexpected value {value!r}; cannot tell whether it is on",

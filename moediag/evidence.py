@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from moediag.errors import FactError
+from moediag.shell import Command, Placeholder, command
 
 
 def props(body: Any) -> dict[str, Any]:
@@ -159,17 +160,18 @@ def provisioning_phase(body: Any) -> tuple[str, Any]:
 
 
 def az_group_and_name(resource_id: Any) -> tuple[str, str]:
-    """(resource group, name) of an id, for `az ... -g RG -n NAME` fixes; placeholders when unparsable."""
+    """(resource group, name) of an id, for `az ... -g RG -n NAME` fixes; `Placeholder`s when unparsable (so a
+    command shows `<resource-group>` for the reader to fill in, while a real name is always quoted)."""
     from moediag.resource_id import parse
 
     parsed = parse(resource_id)
     if parsed is None:
-        return "<resource-group>", "<name>"
+        return Placeholder("resource-group"), Placeholder("name")
     return parsed.resource_group, parsed.name
 
 
 def provisioning_result(ctx, rid: str, label: str, body: Any, *, failed_means: str, waiting_means: str,
-                        failed_fix: tuple[str, list[str]], show: str):
+                        failed_fix: tuple[str, list[Command]], show: Command):
     """The verdict on a body's provisioningState: Succeeded passes, Failed/Canceled fail, an operation in progress
     (or a state nobody knows) warns, no state at all is unreadable. `show` is the `az ... show` command."""
     phase, state = provisioning_phase(body)
@@ -181,7 +183,8 @@ def provisioning_result(ctx, rid: str, label: str, body: Any, *, failed_means: s
     if phase == "in_progress":
         return ctx.warned(rid, f"{label} is {state}: {waiting_means}; look again when the operation ends",
                           reason="inconclusive", fix=("Wait for the operation to end, then run moediag again",
-                                                      [f"{show} --query provisioning_state"]), **kw)
+                                                      [command("{show} --query provisioning_state", show=show)]),
+                          **kw)
     if phase == "absent":
         return ctx.errored(rid, f"{label} has no provisioningState", reason="unreadable", **kw)
     return ctx.warned(rid, f"{label} is in a state moediag does not know: {state!r}", reason="inconclusive",

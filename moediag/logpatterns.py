@@ -3,17 +3,26 @@
 `scan(text, container)` finds the lines of a log tail that explain a failure, grouped by pattern, in table
 order (the most specific first). A pattern's explanation and fix commands are templates: `{name}` is filled
 from the names a check knows (endpoint, deployment, resource_group, workspace, principal_id, storage_id,
-registry_id) and from the regex's named groups; a name nobody knows is shown as `<name>`, never invented.
+registry_id) and from the names read from the matching lines (`extract`); a name nobody knows is shown as
+`<name>`, never invented. Commands are built by `moediag.shell.command` (every value quoted), and a name read
+from a log goes into a command only when it is valid for what it names (`VALID`: a host name must be an FQDN, a
+module a dotted Python name); otherwise the commands that need it are left out and the prose still says what to
+do (naming the value as the log wrote it: renderers show it inert).
 Pure text in, data out: no I/O, unit-tested in tests/test_logpatterns.py.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
+
+from moediag.shell import Command, Placeholder, command, is_fqdn, is_python_module
 
 MAX_LINES = 5  # distinct matching lines kept per finding: enough to read, short enough for a report
 MAX_LINE_CHARS = 500
+# What a name read from a log line must be to go into a command.
+VALID = {"host": is_fqdn, "module": is_python_module}
 
 @dataclass(frozen=True)
 class Pattern:
@@ -147,24 +156,37 @@ class Finding:
     count: int = 0  # matching lines in all
     groups: dict[str, str] = field(default_factory=dict)  # names extracted from the lines (first value found)
 
-    def names(self, known: dict[str, str], prose: bool = False) -> "_Names":
-        merged = dict(self.pattern.wording) if prose else {}
-        merged.update(known)
-        merged.update(self.groups)
-        if "host" in self.groups:
-            merged["host_rule"] = re.sub(r"[^a-z0-9-]+", "-", self.groups["host"].lower()).strip("-")[:60]
-        return _Names(merged)
+    def names(self, known: dict[str, str]) -> _Names:
+        """Names for the prose templates: the log's own words for what it did not name."""
+        return _Names({**dict(self.pattern.wording), **known, **self.groups})
 
     def explanation(self, known: dict[str, str] | None = None) -> str:
-        names = self.names(known or {}, prose=True)
+        names = self.names(known or {})
         return f"{self.pattern.title.format_map(names)}: {self.pattern.explanation.format_map(names)}"
 
     def fix(self, known: dict[str, str] | None = None) -> str:
-        return self.pattern.fix.format_map(self.names(known or {}, prose=True))
+        return self.pattern.fix.format_map(self.names(known or {}))
 
-    def commands(self, known: dict[str, str]) -> list[str]:
-        names = self.names(known)
-        return [c.format_map(names) for c in self.pattern.commands]
+    def commands(self, known: dict[str, str]) -> list[Command]:
+        """The pattern's commands with the names filled in (quoted); a name nobody knows is a placeholder; a
+        command that needs a name the log gave in a form not valid for it is left out."""
+        values: dict[str, object] = dict(known)
+        invalid = set()
+        for name, value in self.groups.items():
+            if VALID.get(name, lambda _: True)(value):
+                values[name] = value
+            else:
+                invalid.add(name)
+        if "host" in values:
+            values["host_rule"] = re.sub(r"[^a-z0-9-]+", "-", str(values["host"]).lower()).strip("-")[:60]
+        elif "host" in invalid:
+            invalid.add("host_rule")
+        out = []
+        for template in self.pattern.commands:
+            fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+            if not fields & invalid:
+                out.append(command(template, **{f: values.get(f, Placeholder(f)) for f in fields}))
+        return out
 
     def to_json(self, known: dict[str, str] | None = None) -> dict:
         return {"pattern": self.pattern.id, "container": self.container, "explanation": self.explanation(known),
@@ -172,7 +194,7 @@ class Finding:
 
 
 class _Names(dict):
-    """format_map names: unknown ones print as <name>, so a command never carries an invented value."""
+    """format_map names for prose: unknown ones print as <name>, never an invented value."""
 
     def __missing__(self, key: str) -> str:
         return f"<{key}>"

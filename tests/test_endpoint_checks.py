@@ -130,11 +130,11 @@ def test_traffic_on_a_deleted_deployment_fails_with_a_fix_naming_the_real_deploy
     scenario = many_states().install(bed)
     run = check(bed, scenario, *select("endpoint.traffic-assignment"))
     deleted = one(run, "endpoint.traffic-assignment", "ep-deleted")
-    assert deleted["fix"]["commands"] == ['az ml online-endpoint update -n ep-deleted -g rg-ml -w ws-prod --traffic "blue=100"']
+    assert deleted["fix"]["commands"] == ['az ml online-endpoint update -n ep-deleted -g rg-ml -w ws-prod --traffic blue=100']
     assert "azureml-model-deployment: blue" in deleted["fix"]["summary"]
     zero = one(run, "endpoint.traffic-assignment", "ep-zero")
     assert zero["evidence"]["problems"] == ["traffic-no-positive-share", "traffic-sum-not-100"]
-    assert zero["fix"]["commands"] == ['az ml online-endpoint update -n ep-zero -g rg-ml -w ws-prod --traffic "blue=100"']
+    assert zero["fix"]["commands"] == ['az ml online-endpoint update -n ep-zero -g rg-ml -w ws-prod --traffic blue=100']
 
 
 TRAFFIC_CASES = {  # endpoint: (traffic, mirrorTraffic, status, problem); each has deployments blue and green
@@ -164,7 +164,7 @@ def test_mirroring_too_much_or_to_a_missing_deployment_is_fixed_with_mirror_traf
     endpoints = endpoints_with(Deployment("blue"), Deployment("green"), mirror_traffic={"green": 60, "gone": 5})
     scenario = healthy(endpoints=endpoints).install(bed)
     [result] = check(bed, scenario, *select("endpoint.traffic-assignment")).results("endpoint.traffic-assignment")
-    assert result["fix"]["commands"] == ['az ml online-endpoint update -n ep-main -g rg-ml -w ws-prod --mirror-traffic "gone=0 green=50"']
+    assert result["fix"]["commands"] == ["az ml online-endpoint update -n ep-main -g rg-ml -w ws-prod --mirror-traffic 'gone=0 green=50'"]
 
 
 def test_existing_shares_are_scaled_to_100_in_the_fix(bed):
@@ -172,7 +172,7 @@ def test_existing_shares_are_scaled_to_100_in_the_fix(bed):
     scenario = healthy(endpoints=endpoints_with(*deps, traffic={"blue": 20, "green": 20, "old": 60})).install(bed)
     [result] = check(bed, scenario, *select("endpoint.traffic-assignment")).results("endpoint.traffic-assignment")
     assert result["status"] == "fail"
-    assert result["fix"]["commands"] == ['az ml online-endpoint update -n ep-main -g rg-ml -w ws-prod --traffic "blue=50 green=50"']
+    assert result["fix"]["commands"] == ["az ml online-endpoint update -n ep-main -g rg-ml -w ws-prod --traffic 'blue=50 green=50'"]
 
 
 def test_an_endpoint_before_its_first_deployment_is_not_applicable(bed):
@@ -324,7 +324,7 @@ def test_isolation_method(bed, isolation, expected):
         assert "cannot be changed after creation" in legacy["message"]
         commands = legacy["fix"]["commands"]
         assert commands[0].startswith("az ml online-deployment create -e ep-main -n legacy-v2 -g rg-ml -w ws-prod")
-        assert commands[1] == 'az ml online-endpoint update -n ep-main -g rg-ml -w ws-prod --traffic "legacy=0 legacy-v2=100"'
+        assert commands[1] == "az ml online-endpoint update -n ep-main -g rg-ml -w ws-prod --traffic 'legacy=0 legacy-v2=100'"
 
 
 def test_isolation_method_with_an_unreadable_workspace_is_an_error_only_where_it_matters(bed):

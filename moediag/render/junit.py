@@ -5,6 +5,10 @@ One <testsuite> per check id, one <testcase> per result (classname = check id, n
 an `error` (could not be evaluated) an <error>, a `skip` a <skipped>; a `warn` passes as a test, with the
 warning in <system-out>. A scan report's cases are named `resource-group/workspace: resource`. A pure function
 of the report: no clock, no host name.
+
+Text from the report is made inert (`moediag.render.inert`) piece by piece, so CI pages show escapes, not the
+control sequences a log carried; that also keeps out every character XML 1.0 forbids (C0 controls, lone
+surrogates, U+FFFE/U+FFFF), and a last pass over the document guarantees it.
 """
 
 from __future__ import annotations
@@ -14,14 +18,19 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from moediag.render.inert import inert
 from moediag.report import resource_label
 
-# Characters XML 1.0 cannot carry at all (container logs bring ANSI escapes): shown as \xNN instead.
+# Characters XML 1.0 cannot carry at all: the last guard, should any reach the document without passing `inert`.
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _xml_text(text: str) -> str:
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def _json(value: Any, **kw: Any) -> str:
+    return inert(json.dumps(value, ensure_ascii=False, **kw))
 
 
 def _seconds(ms: int) -> str:
@@ -31,19 +40,19 @@ def _seconds(ms: int) -> str:
 def _details(result: dict[str, Any]) -> str:
     """The body of a failure/error/skipped element: what a pipeline shows as the "stack trace"."""
     evidence = dict(result.get("evidence") or {})
-    lines = [result["message"], "", f"resource: {result.get('resource_id') or '-'}",
-             f"severity: {result['severity']}"]
+    lines = [inert(result["message"]), "", f"resource: {inert(result.get('resource_id') or '-')}",
+             f"severity: {inert(result['severity'])}"]
     if result.get("reason"):
-        lines.append(f"reason: {result['reason']}")
+        lines.append(f"reason: {inert(result['reason'])}")
     for key in ("expected", "observed"):
-        lines.append(f"{key}: {json.dumps(evidence.pop(key, None), ensure_ascii=False)}")
+        lines.append(f"{key}: {_json(evidence.pop(key, None))}")
     if evidence:
-        lines.append(f"evidence: {json.dumps(evidence, ensure_ascii=False, sort_keys=True)}")
+        lines.append(f"evidence: {_json(evidence, sort_keys=True)}")
     fix = result.get("fix")
     if fix:
-        lines += ["", f"fix: {fix['summary']}"] + [f"  $ {command}" for command in fix.get("commands") or []]
+        lines += ["", f"fix: {inert(fix['summary'])}"] + [f"  $ {inert(command)}" for command in fix.get("commands") or []]
     if result.get("docs"):
-        lines.append(f"docs: {result['docs']}")
+        lines.append(f"docs: {inert(result['docs'])}")
     return "\n".join(lines)
 
 
@@ -92,7 +101,7 @@ def render(report: dict[str, Any], color: bool = False) -> str:
             seen[name] = seen.get(name, 0) + 1
             _testcase(suite, result, name if seen[name] == 1 else f"{name} ({seen[name]})")
     for element in root.iter():
-        element.attrib = {k: _xml_text(v) for k, v in element.attrib.items()}
+        element.attrib = {k: _xml_text(inert(v)) for k, v in element.attrib.items()}
         if element.text:
             element.text = _xml_text(element.text)
     ET.indent(root)

@@ -3,6 +3,12 @@
 Target and tool version, the counts, a Mermaid picture of what the endpoint depends on, then every
 failure, error and warning with its evidence and fix commands in code blocks; skips and passes folded
 in <details>. A pure function of the report: the same report gives the same bytes.
+
+Text from the report is made inert first (`moediag.render.inert`: no control character, escape sequence or bidi
+override reaches the document), then written so it cannot change the document's structure: in prose every
+Markdown and HTML character is backslash-escaped (no tag, entity, link, emphasis, fence or list from evidence);
+in a code span no escape is needed except a table cell's `|` (GFM splits rows before it parses code spans, and
+`\\|` is its escape, inside code spans too); code blocks take a fence longer than any backtick run they hold.
 """
 
 from __future__ import annotations
@@ -12,29 +18,57 @@ import re
 from typing import Any
 
 from moediag.render import mermaid
+from moediag.render.inert import inert
 from moediag.report import resource_label, worst_first
 
 ICON = {"fail": "❌", "error": "❓", "warn": "⚠️", "skip": "⏭️", "pass": "✅"}
 SECTIONS = (("fail", "Failures"), ("error", "Could not be evaluated"), ("warn", "Warnings"))
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+# Every character that can start Markdown or HTML syntax inline: emphasis, code, links and images, autolinks and
+# tags, entities (`&#x202e;` would decode to an override), table cells, headings, strikethrough, GitHub's math.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&~$])")
+# What starts a block when it opens a line: a list item, a setext underline, a thematic break.
+_BLOCK_START = re.compile(r"^(?:[-+=]|\d+(?=[.)]))")
 
 
-def _text(text: str) -> str:
-    """Plain text in a paragraph or table cell: Markdown and HTML characters escaped, one line."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+def _text(text: object) -> str:
+    """Plain text in a paragraph, heading or table cell: inert, on one line, every Markdown and HTML character
+    escaped, no block syntax at its start."""
+    escaped = _SPECIAL.sub(r"\\\1", " ".join(inert(text).split()))
+    return _BLOCK_START.sub(lambda m: m.group(0) + "\\" if m.group(0)[0].isdigit() else "\\" + m.group(0), escaped)
 
 
-def _code(text: str) -> str:
-    """An inline code span that holds any text (backticks included)."""
-    text = " ".join(str(text).split())
+def _code(text: object, cell: bool = False) -> str:
+    """An inline code span that holds any text (backticks included); `cell=True` in a table cell, where `|` is
+    written `\\|` (GFM's escape, which works inside code spans in tables). A backslash right before a pipe has no
+    portable spelling in a code span there (GFM parsers disagree on `\\\\|`), so such text is shown as plain text."""
+    text = " ".join(inert(text).split())
+    if cell:
+        if "\\|" in text:
+            return _text(text)
+        text = text.replace("|", "\\|")
     ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
+def _cell(text: object) -> str:
+    return _code(text, cell=True)
+
+
 def _block(content: str, lang: str) -> list[str]:
+    """A fenced code block of text already made inert (its newlines are the layout's)."""
     fence = "`" * max(3, max((len(run) + 1 for run in re.findall(r"`{3,}", content)), default=3))
     return [f"{fence}{lang}", content.rstrip("\n"), fence]
+
+
+def _commands(commands: list[str]) -> list[str]:
+    """Fix commands as an `sh` block: one line each (a newline inside a command is shown as `\\n`)."""
+    return _block("\n".join(inert(command) for command in commands), "sh")
+
+
+def _json(value: Any) -> list[str]:
+    """Evidence as a `json` block: the encoder escapes C0 controls, `inert` the rest, and it stays valid JSON."""
+    return _block(inert(json.dumps(value, indent=2, ensure_ascii=False), keep="\n"), "json")
 
 
 def _verdict(summary: dict[str, int], interrupted: bool) -> str:
@@ -51,7 +85,7 @@ def _verdict(summary: dict[str, int], interrupted: bool) -> str:
 
 def _header(report: dict[str, Any]) -> list[str]:
     target, tool, summary = report["target"], report["tool"], report["summary"]
-    endpoints = ", ".join(_code(e) for e in target.get("endpoints") or []) or "none"
+    endpoints = ", ".join(_cell(e) for e in target.get("endpoints") or []) or "none"
     mode = "replayed from a snapshot" if report.get("mode") == "snapshot" else "read from Azure"
     run = f"{tool['name']} {tool['version']}, {mode}"
     if isinstance(report.get("duration_ms"), int):
@@ -64,9 +98,9 @@ def _header(report: dict[str, Any]) -> list[str]:
         "",
         "| | |",
         "|---|---|",
-        f"| Workspace | {_code(target['workspace'])} |",
-        f"| Resource group | {_code(target['resource_group'])} |",
-        f"| Subscription | {_code(target['subscription_id'])} |",
+        f"| Workspace | {_cell(target['workspace'])} |",
+        f"| Resource group | {_cell(target['resource_group'])} |",
+        f"| Subscription | {_cell(target['subscription_id'])} |",
         f"| Endpoints | {endpoints} |",
         f"| Tool | {_text(run)} |",
         f"| Results | {counts} |",
@@ -86,14 +120,14 @@ def _finding(result: dict[str, Any]) -> list[str]:
         "",
         "Evidence:",
         "",
-        *_block(json.dumps(result.get("evidence") or {}, indent=2, ensure_ascii=False), "json"),
+        *_json(result.get("evidence") or {}),
         "",
     ]
     fix = result.get("fix")
     if fix:
         lines += [f"Fix: {_text(fix['summary'])}", ""]
         if fix.get("commands"):
-            lines += [*_block("\n".join(fix["commands"]), "sh"), ""]
+            lines += [*_commands(fix["commands"]), ""]
     if result.get("resource_id"):
         lines.append(f"Resource: {_code(result['resource_id'])}  ")
     return lines + [f"More: {_code('moediag explain ' + result['check_id'])}", ""]
@@ -107,8 +141,8 @@ def _folded(results: list[dict[str, Any]], status: str, title: str) -> list[str]
     lines = ["<details>", f"<summary>{ICON[status]} {len(results)} {title}</summary>", "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
-        cells = [_code(r["check_id"]), _code(resource_label(r.get("resource_id"))),
-                 *([_code(r.get("reason") or "-")] if status == "skip" else []), _text(r["message"])]
+        cells = [_cell(r["check_id"]), _cell(resource_label(r.get("resource_id"))),
+                 *([_cell(r.get("reason") or "-")] if status == "skip" else []), _text(r["message"])]
         lines.append("| " + " | ".join(cells) + " |")
     return lines + ["", "</details>", ""]
 
@@ -154,7 +188,7 @@ def render_scan(report: dict[str, Any]) -> str:
              f"{counts}", "",
              "| Workspace | Resource group | Subscription | Endpoints | ❌ | ❓ | ⚠️ | ⏭️ | ✅ |", "|---|---|---|---|---|---|---|---|---|"]
     for t in targets:
-        cells = [_code(t["workspace"]), _code(t["resource_group"]), _code(t["subscription_id"]), str(len(t["endpoints"])),
+        cells = [_cell(t["workspace"]), _cell(t["resource_group"]), _cell(t["subscription_id"]), str(len(t["endpoints"])),
                  *(str(t["summary"].get(s, 0)) for s in ("fail", "error", "warn", "skip", "pass"))]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -173,14 +207,14 @@ def render_scan(report: dict[str, Any]) -> str:
         if first.get("fix"):
             lines += [f"Fix: {_text(first['fix']['summary'])}", ""]
             if first["fix"].get("commands"):
-                lines += [*_block("\n".join(first["fix"]["commands"]), "sh"), ""]
+                lines += [*_commands(first["fix"]["commands"]), ""]
         lines += ["<details>", f"<summary>Every resource ({len(finding.results)})</summary>", ""]
         for result in finding.results:
             owner = names.get(str(result.get("workspace") or "").lower(), "?")
             lines += [f"- {_code(owner)} {_code(resource_label(result.get('resource_id')))}: {_text(result['message'])}"]
             fix = result.get("fix")
             if fix and fix.get("commands"):
-                block = "\n".join(_block("\n".join(fix["commands"]), "sh"))
+                block = "\n".join(_commands(fix["commands"]))
                 lines += ["", *("  " + line for line in block.splitlines()), ""]
         lines += ["", "</details>", ""]
     notes = report.get("notes") or []

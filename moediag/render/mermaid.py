@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moediag.render.inert import inert
 from moediag.resource_id import parse
 
 # (node id, label), in drawing order.
@@ -125,9 +126,16 @@ def worst(statuses: list[str]) -> str:
     return min(statuses, key=RANK.index) if statuses else "unchecked"
 
 
-def _label(text: str) -> str:
-    """Text safe inside a quoted Mermaid label."""
-    return "".join({'"': "#quot;", "<": "#lt;", ">": "#gt;", "#": "#35;"}.get(ch, ch) for ch in text)
+def _label(text: object) -> str:
+    """Text safe inside a quoted Mermaid label, on one line: made inert, then every character but letters, digits,
+    spaces and `.,:/-_()'+@` written as a Mermaid entity code (`#quot;`, `#93;`, ...), so nothing from evidence can
+    end the label (`"`, `]`), the statement (`;`, a newline), the code block (backticks), start a comment (`%%`), a
+    Markdown string (a backtick) or a tag (`<`), or be read as an entity of its own (`#`, `&`)."""
+    return "".join(ch if ch.isalnum() or ch in _LABEL_SAFE else _ENTITY.get(ch, f"#{ord(ch)};") for ch in inert(text))
+
+
+_LABEL_SAFE = " .,:/-_()'+@"
+_ENTITY = {'"': "#quot;", "<": "#lt;", ">": "#gt;"}
 
 
 def render(report: dict[str, Any]) -> str:
