@@ -12,9 +12,11 @@ DOC = Doc(
         "deployments fail or the endpoint is unreachable from the VNet."
     ),
     fix=(
-        "Turn v1 legacy mode off with the v1 CLI (`az ml workspace update --v1-legacy-mode False`) or an ARM "
-        "update of `properties.v1LegacyMode`. Check with your network security team first: the change "
-        "alters how the workspace is reached, and takes 30 minutes or more to apply."
+        "Turn v1 legacy mode off with an ARM update of `properties.v1LegacyMode` (`az resource update --ids WS "
+        "--set properties.v1LegacyMode=false`, or a REST PATCH of the workspace). The v1 CLI extension "
+        "(azure-cli-ml) that had a flag for it is retired (support ended 2025-09-30): moediag never suggests it. "
+        "Check with your network security team first: the change alters how the workspace is reached, and takes "
+        "30 to 60 minutes or more to apply."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-configure-network-isolation-with-v2",),
 )
@@ -38,10 +40,9 @@ def evaluate(ctx):
             f"workspace {t.workspace} has v1 legacy mode on: managed online endpoints cannot use v2 network isolation",
             expected=False,
             observed=True,
-            fix=("Turn v1 legacy mode off (agree it with your network security team first; it takes 30+ minutes to apply)",
-                 [command("az ml workspace update --v1-legacy-mode False -g {group} -w {workspace}  "
-                          "# v1 CLI extension (azure-cli-ml)", group=t.resource_group, workspace=t.workspace),
-                  command("az resource update --ids {wid} --set properties.v1LegacyMode=false", wid=wid)]),
+            fix=("Turn v1 legacy mode off with an ARM update (agree it with your network security team first; it "
+                 "takes 30 to 60+ minutes to apply)",
+                 [command("az resource update --ids {wid} --set properties.v1LegacyMode=false", wid=wid)]),
         )
     else:
         yield ctx.errored(wid, f"v1LegacyMode has an unexpected value {value!r}; cannot tell whether it is on",

@@ -3,7 +3,7 @@
 Exit codes (docs/exit-codes.md): 0 nothing failed; 1 a check failed (with --fail-on warn: or warned; with
 never: no 1); 2 usage error or the target could not be read at all; 3 nothing counted as failed but a check
 could not be evaluated (whatever --fail-on says); 130 interrupted.
-Heavy imports (Azure SDKs, dnspython, rich) happen only inside the commands that need them.
+Heavy imports (Azure SDKs, dnspython) happen only inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,26 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
 
 
 def _color(stream) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+    """Colour on a terminal; NO_COLOR (any value) turns it off, FORCE_COLOR (non-empty) on (https://no-color.org,
+    https://force-color.org): NO_COLOR wins."""
+    if "NO_COLOR" in os.environ:
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _width(stream) -> int:
+    """Where the table's prose wraps: the terminal's width, else COLUMNS, else 100."""
+    if hasattr(stream, "isatty") and stream.isatty():
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+            if columns > 0:  # a terminal that has no size yet (a new pty) says 0
+                return columns
+        except (OSError, ValueError):
+            pass
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 100
 
 
 def _parse_outputs(values: tuple[str, ...]) -> list[tuple[str, str | None]]:
@@ -91,7 +110,9 @@ def _options(*decorators):
     return apply
 
 
-REPORTING = _options(SELECT, IGNORE, OUTPUT, FAIL_ON, CONFIG, REDACT)
+VERBOSE = click.option("-v", "--verbose", is_flag=True,
+                       help="The table lists every pass and skip, and each consequence's message (else counts).")
+REPORTING = _options(SELECT, IGNORE, OUTPUT, FAIL_ON, CONFIG, REDACT, VERBOSE)
 READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 
 
@@ -113,7 +134,7 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
                   timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
-                  snapshot_path, debug, fail_on, config_path, redact) -> None:
+                  snapshot_path, debug, fail_on, config_path, redact, verbose) -> None:
     """Run the checks against a workspace and its online endpoints."""
     from moediag import session
     from moediag import snapshot as snapshots
@@ -141,7 +162,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
             snapshots.write_json_atomic(save_snapshot, result.snapshot)
-        _write_outputs(result.report, formats)
+        _write_outputs(result.report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))
         return
@@ -165,7 +186,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
               help="Workspaces checked at once.")
 @READING
 @DEBUG
-def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, timeout,
+def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
                  max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
                  debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
@@ -183,7 +204,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
                                max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
                                progress=progress)
         report, _ = _finish(report, None, suppressions, redactor)
-        _write_outputs(report, formats)
+        _write_outputs(report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))
         return
@@ -269,33 +290,49 @@ def _ensure_same_target(stored: dict, subscription, resource_group, workspace) -
             raise UsageError(f"{flag} {given} does not match the snapshot's {key} {stored.get(key)!r}")
 
 
-def _write_outputs(report: dict, formats: list[tuple[str, str | None]]) -> None:
-    from moediag.render import renderer
+def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose: bool = False) -> None:
+    from moediag.render import render_as
     from moediag.snapshot import write_text_atomic
 
     for fmt, path in formats:
         if path:
-            write_text_atomic(path, renderer(fmt)(report, False))
+            write_text_atomic(path, render_as(fmt, report, False, width=_width(None), verbose=verbose))
         else:
-            click.echo(renderer(fmt)(report, _color(sys.stdout)), nl=False)
+            color = _color(sys.stdout)  # click strips colour off a pipe unless told: FORCE_COLOR tells it
+            click.echo(render_as(fmt, report, color, width=_width(sys.stdout), verbose=verbose), nl=False, color=color)
 
 
 class _progress_printer:
-    """Which checks (or workspaces, for a scan) are still waiting for evidence, on stderr, only on a terminal."""
+    """Which checks (or workspaces, for a scan) are still waiting for evidence: one line on stderr, rewritten in
+    place, only on a terminal (and cleared at the end, so the report starts on a clean screen)."""
 
     def __init__(self, noun: str = "check(s)") -> None:
-        from rich.console import Console
+        import threading
 
         self._noun = noun
-        self._status = Console(stderr=True).status("collecting evidence…")
-        self._status.start()
+        self._lock = threading.Lock()
+        self._shown = ""
+        self._show("collecting evidence…")
 
     def __call__(self, pending: list[str]) -> None:
+        from moediag.render.inert import inert
+
         shown = ", ".join(pending[:4]) + (f" and {len(pending) - 4} more" if len(pending) > 4 else "")
-        self._status.update(f"waiting for {len(pending)} {self._noun}: {shown}" if pending else "done")
+        self._show(inert(f"waiting for {len(pending)} {self._noun}: {shown}") if pending else "done")
+
+    def _show(self, text: str) -> None:
+        width = max(20, _width(sys.stderr) - 1)
+        line = text if len(text) <= width else text[: width - 1] + "…"
+        with self._lock:
+            if line != self._shown:
+                self._shown = line
+                sys.stderr.write(f"\r\x1b[2K{line}")
+                sys.stderr.flush()
 
     def close(self) -> None:
-        self._status.stop()
+        with self._lock:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
 
 
 def _enable_debug_logging() -> None:
@@ -311,7 +348,8 @@ def _enable_debug_logging() -> None:
 @click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]",
               help=OUTPUT_HELP)
 @click.option("--redact", is_flag=True, help="Mask ids and secrets first (as `check --redact` does).")
-def render_command(report_path: str, outputs: tuple[str, ...], redact: bool) -> None:
+@VERBOSE
+def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, verbose: bool) -> None:
     """Render a saved JSON report (`-` reads standard input) again, without touching Azure.
 
     Each format comes out byte for byte as `moediag check` wrote it from the same report.
@@ -322,7 +360,7 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool) -> 
     try:
         formats = _parse_outputs(outputs)
         report = load(report_path)
-        _write_outputs(redactor(report) if redactor else report, formats)
+        _write_outputs(redactor(report) if redactor else report, formats, verbose)
     except UsageError as exc:
         _fail(str(exc))
 

@@ -128,9 +128,43 @@ def test_the_bundled_example_replays_offline_with_failures_and_exit_1():
     assert run.report["summary"]["error"] == 0, [r for r in run.report["results"] if r["status"] == "error"]
 
 
-def test_the_table_puts_failures_first_with_their_fix():
+def test_the_table_leads_with_the_root_causes_each_with_its_fix():
     out = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table").stdout
-    first = out.splitlines()[2]
-    assert first.startswith("✗ FAIL")
+    lines = out.splitlines()
+    assert lines[3].startswith("Root causes (5), in the order to fix them:")
+    assert next(line for line in lines[4:] if line and not line.startswith(" ")).startswith("1. ✗ FAIL")
     assert "$ az keyvault update -n kv-ws-prod -g rg-ml --bypass AzureServices" in out
     assert "\x1b[" not in out  # not a terminal: no colour
+
+
+def test_at_80_columns_no_prose_line_is_longer_and_the_last_24_lines_name_every_root_cause():
+    run = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "json")
+    roots = [r for r in run.report["results"] if r["id"] in run.report["diagnosis"]["root_causes"]]
+    table = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table", env={"COLUMNS": "80"}).stdout
+    prose = [line for line in table.splitlines() if not line.lstrip().startswith("$ ")]
+    assert max(len(line) for line in prose) <= 80
+    tail = "\n".join(table.splitlines()[-24:])
+    assert len(roots) == 5 and all(root["check_id"] in tail for root in roots)
+
+
+def test_commands_are_never_wrapped_or_split():
+    table = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table", env={"COLUMNS": "60"}).stdout
+    report = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "json").report
+    shown = {line.strip()[2:] for line in table.splitlines() if line.lstrip().startswith("$ ")}
+    for step in report["diagnosis"]["plan"]:
+        assert set(step["commands"]) <= shown
+
+
+def test_passes_are_one_count_line_and_verbose_lists_them():
+    quiet = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table").stdout
+    loud = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table", "-v").stdout
+    assert "Passed: 13 (-v lists them)" in quiet and "✓ PASS" not in quiet
+    assert loud.count("✓ PASS") == 13
+
+
+@pytest.mark.parametrize("env, coloured", [({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+                                           ({}, False)])
+def test_force_color_colours_a_pipe_and_no_color_wins(env, coloured, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table", env=env).stdout
+    assert ("\x1b[" in out) == coloured

@@ -89,7 +89,9 @@ def test_a_passing_check_stays_a_pass_under_a_suppression(bed, tmp_path):
 def test_suppressions_show_in_the_table_and_the_markdown_as_skips(tmp_path):
     path = str(config(tmp_path, entry()))
     table = moediag(None, "check", "--snapshot", EXAMPLE, "--select", KV, "--config", path, "-o", "table").stdout
-    assert "- SKIP   keyvault.trusted-services-bypass" in table and "suppressed (accepted by SEC-1234)" in table
+    assert "Skipped: 1 (1 suppressed)" in table and "Fix in this order" not in table
+    table = moediag(None, "check", "--snapshot", EXAMPLE, "--select", KV, "--config", path, "-o", "table", "-v").stdout
+    assert "- SKIP keyvault.trusted-services-bypass" in table and "suppressed (accepted by SEC-1234)" in table
     markdown = moediag(None, "check", "--snapshot", EXAMPLE, "--select", KV, "--config", path, "-o", "markdown").stdout
     assert "`suppressed`" in markdown and "Failures" not in markdown
 

@@ -31,7 +31,8 @@ def test_the_broken_workspace_fails_each_check_with_a_fix_naming_real_resources_
 
     [v1] = run.results("workspace.v1-legacy-mode")
     assert v1["status"] == "fail" and v1["evidence"] == {"expected": False, "observed": True}
-    assert any("-w ws-prod" in c for c in v1["fix"]["commands"])
+    assert v1["fix"]["commands"] == [f"az resource update --ids {scenario.workspace_arm_id} "
+                                     "--set properties.v1LegacyMode=false"]  # never the retired v1 CLI
 
     [age] = run.results("workspace.private-endpoint-age")
     assert age["status"] == "fail" and age["resource_id"].endswith("/privateEndpoints/pe-ws")

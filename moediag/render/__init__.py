@@ -23,3 +23,13 @@ def renderer(name: str) -> Renderer:
 
 
 FORMATS = ("table", "json", "junit", "markdown")
+
+
+def render_as(name: str, report: dict[str, Any], color: bool, *, width: int | None = None,
+              verbose: bool = False) -> str:
+    """`name`'s rendering; the table also takes the width its prose wraps to and `verbose` (list passes too)."""
+    if name == "table":
+        from moediag.render.table import render
+
+        return render(report, color, width=width, verbose=verbose)
+    return renderer(name)(report, color)

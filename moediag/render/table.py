@@ -7,6 +7,7 @@ newlines and, with colour, click.style's own SGR sequences.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -34,47 +35,173 @@ def _value(value: Any) -> str:
     return "—" if value is None else inert(value)
 
 
-def render(report: dict[str, Any], color: bool = False) -> str:
+DEFAULT_WIDTH = 100
+INDENT = "     "
+
+
+def render(report: dict[str, Any], color: bool = False, *, width: int | None = None, verbose: bool = False) -> str:
+    """The terminal report: the diagnosis first (each root cause with its plan step and what it explains folded
+    under it), then warnings and errors, then skips and passes as counts (`verbose` lists them); the last lines
+    name the root causes in fix order. Prose wraps to `width`; commands are never wrapped."""
     def style(text: str, **kw: Any) -> str:
         return click.style(text, **kw) if color else text
 
     if report.get("kind") == "scan":
         return render_scan(report, style)
+    width = max(40, width or DEFAULT_WIDTH)
     target, tool = report["target"], report["tool"]
-    lines = [
-        style(f"moediag {inert(tool['version'])}", bold=True)
-        + f" · workspace {inert(target['workspace'])} · group {inert(target['resource_group'])}"
-        + f" · subscription {inert(target['subscription_id'])} · {len(target.get('endpoints') or [])} endpoint(s)"
-        + (" · replayed from snapshot" if report.get("mode") == "snapshot" else ""),
-        "",
-    ]
-    for result in worst_first(report["results"]):
-        mark, colour = _MARK[result["status"]]
-        head = f"{style(mark.ljust(8), fg=colour, bold=True)} {inert(result['check_id'])}  {_short(result.get('resource_id'))}"
-        lines.append(head)
-        if result["status"] == "pass":
-            continue
-        lines.append(f"         {inert(result['message'])}")
-        evidence = result.get("evidence") or {}
-        if result["status"] in ("fail", "warn", "error") and (evidence.get("expected") is not None or evidence.get("observed") is not None):
-            lines.append(f"         expected: {_value(evidence.get('expected'))}")
-            lines.append(f"         observed: {_value(evidence.get('observed'))}")
-        fix = result.get("fix")
-        if fix and result["status"] in ("fail", "warn", "error"):
-            lines.append(f"         fix: {inert(fix['summary'])}")
-            for command in fix.get("commands") or []:
-                lines.append("           " + style(f"$ {inert(command)}", fg="cyan"))
-        if result["status"] in ("fail", "error") and result.get("resource_id"):
-            lines.append(style(f"         resource: {inert(result['resource_id'])}", fg="bright_black"))
+    lines = _wrap(f"moediag {inert(tool['version'])} · workspace {inert(target['workspace'])} · group "
+                  f"{inert(target['resource_group'])} · subscription {inert(target['subscription_id'])} · "
+                  f"{len(target.get('endpoints') or [])} endpoint(s)"
+                  + (" · replayed from snapshot" if report.get("mode") == "snapshot" else ""), width, "", "")
+    lines[0] = style(lines[0], bold=True)
+    results = {r.get("id"): r for r in report["results"]}
+    roots, steps = _roots_and_steps(report)
+    shown: set[str] = set()
+    if roots:
+        lines += ["", style(f"Root causes ({len(roots)}), in the order to fix them:", bold=True)]
+        lines += _paths(report, width)
+    for number, root in enumerate(roots, 1):
+        step = steps.get(root.get("id"))
+        lines += [""] + _result(root, style, width, f"{number}. ", step=step)
+        shown.add(root.get("id"))
+        consequences = [results[i] for i in (step or {}).get("results", [])[1:] if i in results and i not in shown]
+        if consequences:
+            lines.append(f"{INDENT}what it explains (no fix of its own: fixed by step {step['step']}):")
+            for result in consequences:
+                shown.add(result.get("id"))
+                mark, colour = _MARK[result["status"]]
+                about = f"{inert(result['check_id'])} · {_label(result.get('resource_id'))}"
+                if verbose:
+                    about += f": {inert(result['message'])}"
+                lines += _wrap(about, width, INDENT + "  " + style(mark[0], fg=colour) + " ", INDENT + "    ")
+    others = [r for r in worst_first(report["results"])
+              if r["status"] in ("fail", "error", "warn") and r.get("id", id(r)) not in shown]
+    for status, title in (("fail", "Other failures"), ("error", "Could not be evaluated"), ("warn", "Warnings")):
+        found = [r for r in others if r["status"] == status]
+        if found:
+            lines += ["", style(f"{title} ({len(found)}):", bold=True)]
+            for result in found:
+                lines += _result(result, style, width, "", step=steps.get(result.get("id")))
+    lines += [""] + _quiet(report, style, width, verbose)
     for note in report.get("notes") or []:
-        lines.append(style(f"note: {inert(note)}", fg="bright_black"))
-    return "\n".join(lines + _closing(report, style)) + "\n"
+        lines += _wrap(f"note: {inert(note)}", width, "", "      ")
+    return "\n".join(lines + _closing(report, style, roots, steps, width)) + "\n"
 
 
-def _closing(report: dict[str, Any], style) -> list[str]:
+def _roots_and_steps(report: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The root-cause results in fix order and, per root id, its plan step. A report without a diagnosis (schema 1)
+    has every failure as its own root cause, worst first."""
+    diagnosis = report.get("diagnosis")
+    if not isinstance(diagnosis, dict):
+        return [r for r in worst_first(report["results"]) if r["status"] == "fail"], {}
+    by_id = {r.get("id"): r for r in report["results"]}
+    steps = {}
+    for step in diagnosis.get("plan") or []:
+        for rid in step["results"][:1]:
+            steps.setdefault(rid, step)
+        for rid in step["results"]:
+            if rid in diagnosis["root_causes"]:
+                steps.setdefault(rid, step)
+    return [by_id[i] for i in diagnosis["root_causes"] if i in by_id], steps
+
+
+def _result(result: dict[str, Any], style, width: int, prefix: str, step: dict[str, Any] | None = None) -> list[str]:
+    mark, colour = _MARK[result["status"]]
+    head = (f"{prefix}{style(mark, fg=colour, bold=True)} {inert(result['check_id'])} · "
+            f"{_label(result.get('resource_id'))}")
+    lines = _wrap(head, width + (len(head) - len(_plain(head))), "", INDENT)
+    lines += _wrap(inert(result["message"]), width, INDENT, INDENT)
+    evidence = result.get("evidence") or {}
+    if evidence.get("expected") is not None or evidence.get("observed") is not None:
+        lines += _wrap(f"expected: {_value(evidence.get('expected'))}", width, INDENT, INDENT + "  ")
+        lines += _wrap(f"observed: {_value(evidence.get('observed'))}", width, INDENT, INDENT + "  ")
+    fix = result.get("fix")
+    if fix:
+        risk = (step or {}).get("risk") or fix.get("risk")
+        label = f"fix (step {step['step']}, {risk})" if step else f"fix ({risk})" if risk else "fix"
+        lines += _wrap(f"{label}: {inert(fix['summary'])}", width, INDENT, INDENT + "  ")
+        lines += [INDENT + "  " + style(f"$ {inert(command)}", fg="cyan") for command in fix.get("commands") or []]
+    return lines
+
+
+def _paths(report: dict[str, Any], width: int) -> list[str]:
+    """One line per blocked path: which endpoint (deployment) and the hop where it breaks."""
+    lines = []
+    for path in (report.get("diagnosis") or {}).get("paths") or []:
+        if path.get("blocked_at"):
+            who = inert(path["endpoint"]) + (f"/{inert(path['deployment'])}" if path.get("deployment") else "")
+            lines += _wrap(f"{path['kind']} path of {who} is blocked at {inert(path['blocked_at'])}", width, "  ",
+                           "    ")
+    return lines
+
+
+def _quiet(report: dict[str, Any], style, width: int, verbose: bool) -> list[str]:
+    """Skips and passes: a count line each (with the skips' reasons); every one of them with `verbose`."""
+    lines = []
+    for status, title in (("skip", "Skipped"), ("pass", "Passed")):
+        found = [r for r in report["results"] if r["status"] == status]
+        if not found:
+            continue
+        reasons: dict[str, int] = {}
+        for r in found:
+            reasons[inert(r.get("reason") or "-")] = reasons.get(inert(r.get("reason") or "-"), 0) + 1
+        why = f" ({', '.join(f'{n} {k}' for k, n in sorted(reasons.items()))})" if status == "skip" else ""
+        hint = "" if verbose else " (-v lists them)"
+        lines += _wrap(f"{title}: {len(found)}{why}{hint}", width, "", "  ")
+        if verbose:
+            for r in found:
+                mark, colour = _MARK[status]
+                lines += _wrap(f"{style(mark, fg=colour)} {inert(r['check_id'])} · {_label(r.get('resource_id'))}: "
+                               f"{inert(r['message'])}", width, "  ", INDENT)
+    return lines
+
+
+def _label(resource_id: Any) -> str:
+    """What people recognise: `deployment ep/blue`, `endpoint ep`, else the type/name tail of the id."""
+    from moediag.report import resource_label
+
+    parts = str(resource_id or "").strip("/").split("/")
+    lowered = [p.lower() for p in parts]
+    if "onlineendpoints" in lowered:
+        i = lowered.index("onlineendpoints")
+        endpoint = parts[i + 1] if i + 1 < len(parts) else "?"
+        if "deployments" in lowered[i:]:
+            j = lowered.index("deployments", i)
+            return inert(f"deployment {endpoint}/{parts[j + 1] if j + 1 < len(parts) else '?'}")
+        return inert(f"endpoint {endpoint}")
+    return inert(resource_label(resource_id))
+
+
+_SGR = re.compile("\x1b\\[[0-9;]*m")
+
+
+def _plain(text: str) -> str:
+    return _SGR.sub("", text)
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    """Prose wrapped to `width` (indents included; colour codes in an indent do not count)."""
+    import textwrap
+
+    visible = max(len(_plain(first)), len(_plain(rest)))
+    return textwrap.wrap(text, max(20, width - visible), break_on_hyphens=False) and [
+        (first if i == 0 else rest) + line
+        for i, line in enumerate(textwrap.wrap(text, max(20, width - visible), break_on_hyphens=False))] or [first]
+
+
+def _closing(report: dict[str, Any], style, roots: list[dict[str, Any]] | None = None,
+             steps: dict[str, dict[str, Any]] | None = None, width: int = DEFAULT_WIDTH) -> list[str]:
+    """The last lines: the counts, then every root cause in fix order, so nothing important has scrolled away."""
     summary = report["summary"]
     counts = ", ".join(f"{summary[k]} {k}" for k in ("fail", "error", "warn", "skip", "pass") if summary.get(k))
     lines = ["", style("Summary: ", bold=True) + (counts or "no results")]
+    if roots:
+        lines.append(style(f"Fix in this order ({len(roots)} root cause(s)):", bold=True))
+        for number, root in enumerate(roots, 1):
+            risk = (steps or {}).get(root.get("id"), {}).get("risk")
+            lines += _wrap(f"{number}. {inert(root['check_id'])} · {_label(root.get('resource_id'))}"
+                           + (f" ({risk})" if risk else ""), width, "  ", "     ")
     if report.get("interrupted"):
         lines.append(style("Interrupted: results are incomplete.", fg="yellow"))
     return lines
