@@ -232,6 +232,22 @@ def _plan(roots: list[dict[str, Any]], results: list[dict[str, Any]], by_id: dic
     return steps
 
 
+def roots_of(result: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The root causes `result` leads to through `caused_by` (for renderers: "caused by ..."), in link order."""
+    roots, todo, seen = [], list(result.get("caused_by") or ()), set()
+    while todo:
+        rid = todo.pop(0)
+        if rid in seen or rid not in by_id:
+            continue
+        seen.add(rid)
+        cause = by_id[rid]
+        if cause.get("caused_by"):
+            todo += cause["caused_by"]
+        else:
+            roots.append(cause)
+    return roots
+
+
 def step_of(report: dict[str, Any]) -> dict[str, int]:
     """Result id -> the plan step that fixes it (for renderers: "fixed by step N")."""
     plan = (report.get("diagnosis") or {}).get("plan") or []

@@ -187,3 +187,47 @@ def test_built_in_checks_declare_causes_that_exist_and_form_no_cycle():
         for cause in m.explained_by:
             assert cause.check_id in checks, (cid, cause.check_id)
             assert order.index(cause.check_id) < order.index(cid), f"{cause.check_id} -> {cid} closes a cycle"
+
+
+# --- every rendering is a rendering of the diagnosis ---------------------------------------------------------------
+
+def example_report() -> dict:
+    from pathlib import Path
+
+    from moe import moediag
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "broken-workspace.snapshot.json"
+    return moediag(None, "check", "--snapshot", str(example), "-o", "json").report
+
+
+def test_markdown_starts_with_the_root_causes_and_the_plan():
+    from moediag.render import renderer
+
+    report = example_report()
+    markdown = renderer("markdown")(report, False)
+    diagnosis_at, failures_at = markdown.index("### Diagnosis"), markdown.index("### Failures")
+    assert diagnosis_at < markdown.index("```mermaid") < failures_at
+    plan = markdown[diagnosis_at:failures_at]
+    for step in report["diagnosis"]["plan"]:
+        assert f"{step['step']}\\. " in plan and step["risk"] in plan
+        assert all(command in plan for command in step["commands"])
+
+
+def test_the_mermaid_diagram_marks_the_blocking_hop_of_each_path():
+    from moediag.render import mermaid
+
+    report = example_report()
+    diagram = mermaid.render(report)
+    assert "class pe,workspace st_blocked" in diagram
+    assert 'BLOCKS scoring of ep-main' in diagram and "BLOCKS deployment of ep-main/blue" in diagram
+
+
+def test_a_consequence_junit_failure_names_its_root_cause():
+    import xml.etree.ElementTree as ET
+
+    from moediag.render import renderer
+
+    xml = ET.fromstring(renderer("junit")(example_report(), False))
+    [scoring] = [c for c in xml.iter("testcase") if c.get("classname") == SCORING]
+    message = scoring.find("failure").get("message")
+    assert "Caused by: workspace.private-endpoint-age on privateEndpoints/pe-ws (fixed by step 2)." in message

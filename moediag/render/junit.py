@@ -56,13 +56,28 @@ def _details(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _testcase(suite: ET.Element, result: dict[str, Any], name: str) -> None:
+def _caused_by(result: dict[str, Any], by_id: dict[str, dict[str, Any]], steps: dict[str, int]) -> str:
+    """" Caused by: CHECK on RESOURCE (fixed by step N)." for a consequence, naming its root cause(s)."""
+    from moediag.diagnosis import roots_of
+    from moediag.report import resource_label
+
+    roots = roots_of(result, by_id)
+    if not roots:
+        return ""
+    named = "; ".join(f"{r['check_id']} on {resource_label(r.get('resource_id'))}" for r in roots)
+    step = steps.get(result.get("id"))
+    return f" Caused by: {named}" + (f" (fixed by step {step})." if step else ".")
+
+
+def _testcase(suite: ET.Element, result: dict[str, Any], name: str, by_id: dict[str, dict[str, Any]] | None = None,
+              steps: dict[str, int] | None = None) -> None:
     case = ET.SubElement(suite, "testcase", name=name, classname=result["check_id"],
                          time=_seconds(result.get("duration_ms") or 0))
     status = result["status"]
     if status == "fail":
         fix = result.get("fix") or {}
-        message = result["message"] + (f" Fix: {fix['summary']}" if fix.get("summary") else "")
+        cause = _caused_by(result, by_id or {}, steps or {})
+        message = result["message"] + (cause or (f" Fix: {fix['summary']}" if fix.get("summary") else ""))
         ET.SubElement(case, "failure", message=message, type=result["severity"]).text = _details(result)
     elif status == "error":
         ET.SubElement(case, "error", message=result["message"], type=result.get("reason") or "error").text = _details(result)
@@ -86,7 +101,10 @@ def render(report: dict[str, Any], color: bool = False) -> str:
         suites.setdefault(result["check_id"], []).append(result)
     from moediag.render.groups import workspace_names
 
+    from moediag.diagnosis import step_of
+
     names = workspace_names(report)  # a scan: cases are named by workspace too
+    by_id, steps = {r.get("id"): r for r in report["results"] if r.get("id")}, step_of(report)
     title = f"moediag {report['target']['workspace']}" if "target" in report else "moediag scan"
     root = ET.Element("testsuites", name=title, **_counts(report["results"]))
     if isinstance(report.get("duration_ms"), int):
@@ -99,7 +117,7 @@ def render(report: dict[str, Any], color: bool = False) -> str:
             if result.get("workspace"):
                 name = f"{names.get(result['workspace'].lower(), result['workspace'])}: {name}"
             seen[name] = seen.get(name, 0) + 1
-            _testcase(suite, result, name if seen[name] == 1 else f"{name} ({seen[name]})")
+            _testcase(suite, result, name if seen[name] == 1 else f"{name} ({seen[name]})", by_id, steps)
     for element in root.iter():
         element.attrib = {k: _xml_text(inert(v)) for k, v in element.attrib.items()}
         if element.text:

@@ -133,6 +133,40 @@ def _finding(result: dict[str, Any]) -> list[str]:
     return lines + [f"More: {_code('moediag explain ' + result['check_id'])}", ""]
 
 
+RISK = {"safe": "🟢 safe", "disruptive": "🟠 disruptive", "destructive": "🔴 destructive"}
+
+
+def _diagnosis(report: dict[str, Any]) -> list[str]:
+    """The root causes in fix order, each with its plan step (risk, commands) and what it explains; then the paths
+    that are blocked and where. Nothing for a report without a diagnosis (schema 1) or without a root cause."""
+    diagnosis = report.get("diagnosis")
+    if not isinstance(diagnosis, dict) or not diagnosis.get("plan"):
+        return []
+    by_id = {r.get("id"): r for r in report["results"]}
+    lines = ["### Diagnosis: what to fix, in this order", ""]
+    for step in diagnosis["plan"]:
+        roots = [by_id[i] for i in step["results"] if i in diagnosis["root_causes"] and i in by_id]
+        rest = [by_id[i] for i in step["results"] if i not in diagnosis["root_causes"] and i in by_id]
+        named = ", ".join(f"{_code(r['check_id'])} on {_code(resource_label(r.get('resource_id')))}" for r in roots)
+        lines += [f"{step['step']}\\. {named}: {_text(step['summary'])} ({RISK.get(step['risk'], _text(step['risk']))})",
+                  ""]
+        if step["commands"]:
+            block = "\n".join(_block("\n".join(step["commands"]), "sh"))
+            lines += [*("   " + line for line in block.splitlines()), ""]
+        if rest:
+            lines += ["   Also fixes (no fix of their own): " + ", ".join(
+                f"{ICON[r['status']]} {_code(r['check_id'])} on {_code(resource_label(r.get('resource_id')))}"
+                for r in rest), ""]
+    blocked = [p for p in diagnosis.get("paths") or [] if p.get("blocked_at")]
+    if blocked:
+        lines += ["| Path | Endpoint | Deployment | Blocked at |", "|---|---|---|---|"]
+        lines += [f"| {_text(p['kind'])} | {_code(p['endpoint'], cell=True)} | "
+                  f"{_code(p['deployment'], cell=True) if p.get('deployment') else '-'} | "
+                  f"{_code(p['blocked_at'], cell=True)} |" for p in blocked]
+        lines.append("")
+    return lines
+
+
 def _folded(results: list[dict[str, Any]], status: str, title: str) -> list[str]:
     """A collapsed table; skips say why (their reason), passes need not."""
     if not results:
@@ -152,6 +186,7 @@ def render(report: dict[str, Any], color: bool = False) -> str:
         return render_scan(report)
     results = worst_first(report["results"])
     lines = _header(report)
+    lines += _diagnosis(report)
     lines += ["### What the endpoint depends on", "", *_block(mermaid.render(report), "mermaid"), ""]
     for status, title in SECTIONS:
         found = [r for r in results if r["status"] == status]

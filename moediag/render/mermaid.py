@@ -95,6 +95,7 @@ CLASSES = {
     "skip": "fill:#f6f8fa,stroke:#8c959f,color:#1f2328",
     "unchecked": "fill:#ffffff,stroke:#8c959f,stroke-dasharray:4 4,color:#57606a",
 }
+BLOCKED = "stroke:#cf222e,stroke-width:5px"
 WORDS = {"fail": "FAIL", "error": "ERROR (not evaluated)", "warn": "WARN", "pass": "PASS", "skip": "SKIP",
          "unchecked": "not checked"}
 
@@ -138,8 +139,27 @@ _LABEL_SAFE = " .,:/-_()'+@"
 _ENTITY = {'"': "#quot;", "<": "#lt;", ">": "#gt;"}
 
 
+# The element each hop of moediag.diagnosis.PATHS is drawn as.
+HOP_ELEMENT = {"client-resolver": "client", "private-name": "scoring", "zone-record": "zone", "zone-link": "vnet",
+               "private-endpoint": "pe", "public-access": "endpoint", "endpoint": "endpoint",
+               "isolation-mode": "workspace", "outbound-network": "mnet", "registry": "acr", "storage": "storage",
+               "key-vault": "kv", "image-build": "acr", "provisioning": "deployment", "container-start": "deployment"}
+
+
+def blocking(report: dict[str, Any]) -> dict[str, list[str]]:
+    """Element id -> the paths it blocks (`scoring of ep`, `deployment ep/blue`), from the diagnosis."""
+    out: dict[str, list[str]] = {}
+    for path in (report.get("diagnosis") or {}).get("paths") or []:
+        element = HOP_ELEMENT.get(str(path.get("blocked_at")))
+        if element:
+            who = path["endpoint"] + (f"/{path['deployment']}" if path.get("deployment") else "")
+            out.setdefault(element, []).append(f"{path['kind']} of {who}")
+    return out
+
+
 def render(report: dict[str, Any]) -> str:
     counts = found(report)
+    blocked = blocking(report)
     marks = {element: worst(statuses) for element, statuses in counts.items()}
     names = {"workspace": [report["target"]["workspace"]], "scoring": report["target"].get("endpoints") or [],
              "endpoint": report["target"].get("endpoints") or []}
@@ -152,6 +172,9 @@ def render(report: dict[str, Any]) -> str:
             parts = [labels[element], *names.get(element, [])[:3]]
             seen = counts[element]
             word = WORDS[mark] + (f": {seen.count(mark)} of {len(seen)} result{'s' if len(seen) > 1 else ''}" if seen else "")
+            stops = blocked.get(element, [])
+            if stops:
+                word += " - BLOCKS " + ", ".join(stops[:2]) + (f" and {len(stops) - 2} more" if len(stops) > 2 else "")
             text = "<br/>".join(_label(p) for p in [*parts, word])
             lines.append(f'    {element}["{text}"]')
         lines.append("  end")
@@ -161,4 +184,7 @@ def render(report: dict[str, Any]) -> str:
         members = [element for element, _ in ELEMENTS if marks[element] == status]
         if members:
             lines.append(f"  class {','.join(members)} st_{status}")
+    if blocked:  # the blocking hops stand out: a thick border on top of their status colour
+        lines.append(f"  classDef st_blocked {BLOCKED}")
+        lines.append(f"  class {','.join(e for e, _ in ELEMENTS if e in blocked)} st_blocked")
     return "\n".join(lines) + "\n"
