@@ -23,7 +23,7 @@ def _patterns(*ids: str):
     return shows
 
 
-REGISTRY = _patterns("registry-unauthorized", "registry-manifest-unknown")
+REGISTRY = _patterns("registry-firewall", "registry-unauthorized", "registry-manifest-unknown", "image-pull")
 NETWORK = _patterns("storage-network", "name-resolution")
 # Which configuration failures explain what the containers say (a closed Key Vault does not explain an import error).
 LOG_CAUSES = (

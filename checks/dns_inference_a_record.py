@@ -3,7 +3,7 @@
 from moediag import resource_id
 from moediag.check import Doc, check
 from moediag.errors import FactError
-from moediag.evidence import az_group_and_name, listed
+from moediag.evidence import az_group_and_name, dig, listed, same_text, workspace_private_endpoint_ids
 from moediag.facts.dns import API_ZONE
 from moediag.facts.network import record_ips, workspace_private_endpoints, zone_configs, zone_group_names
 from moediag.shell import Command, Placeholder, command, is_ip, kql_string
@@ -147,12 +147,46 @@ def _record_verdict(ctx, pe_id, info, zone, record, error, expected):
     if found == [ip]:
         return ctx.passed(rid, f"zone {API_ZONE} holds {name} -> {ip}, the IP of private endpoint {info['name']}",
                           expected=expected, observed=observed)
+    shared = {wrong: other for wrong in found if wrong != ip and (other := _other_endpoints(ctx, pe_id).get(wrong))}
+    if shared:
+        return _shared_zone(ctx, rid, info, shared, expected, observed, zone_id, flags, sub)
     commands = [_record_command("remove-record", flags, name, wrong, sub) for wrong in found if wrong != ip]
     if ip not in found:
         commands.append(_record_command("add-record", flags, name, ip, sub))
     return ctx.failed(rid, f"the record {name} points at {', '.join(found) or 'no address'}, but private endpoint "
                            f"{info['name']} has {ip} for that name: clients in the VNet connect where the endpoint is not",
-                      expected=expected, observed=observed, fix=(f"Point {name} at {ip} only", commands))
+                      expected=expected, observed=observed,
+                      # the zone may serve other VNets too: rewriting one of its records changes what they resolve
+                      fix=(f"Point {name} at {ip} only", commands, "destructive"))
+
+
+def _other_endpoints(ctx, pe_id: str) -> dict[str, str]:
+    """Inference IP -> name of each *other* approved private endpoint of the workspace."""
+    approved = {pid.lower() for connection, pid in workspace_private_endpoint_ids(ctx.fact("workspace"))
+                if pid and same_text(dig(connection, "properties", "privateLinkServiceConnectionState", "status"),
+                                     "Approved")}
+    return {info["ip"]: info["name"] for other, info, error in workspace_private_endpoints(ctx)
+            if error is None and info and other.lower() != pe_id.lower() and other.lower() in approved
+            and is_ip(info.get("ip"))}
+
+
+def _shared_zone(ctx, rid, info, shared, expected, observed, zone_id, flags, sub):
+    """The record holds the IP of another approved private endpoint of this workspace: one zone serves VNets that
+    each have their own endpoint, and each endpoint's DNS integration overwrites the other's record. Pointing the
+    record at this endpoint would break the other VNet's clients: say so, and the ways out, never the rewrite."""
+    others = ", ".join(f"{ip} ({name})" for ip, name in shared.items())
+    links = command("az network private-dns link vnet list {flags}{sub} -o table", flags=flags, sub=sub)
+    return ctx.failed(rid, f"the record {info['record_name']} points at {others}, the IP of another approved private "
+                           f"endpoint of workspace {ctx.target.workspace}, not at {info['ip']} of {info['name']}: one "
+                           f"zone {API_ZONE} serves VNets that each have their own private endpoint, so each endpoint's "
+                           "DNS registration overwrites the other's and one VNet always resolves to an endpoint it "
+                           "may not reach",
+                      expected=expected, observed={**observed, "other_private_endpoints": shared},
+                      details={"shared_zone": zone_id},
+                      fix=("Do not rewrite the record (that breaks the other VNet's clients). Give each VNet its own "
+                           f"{API_ZONE} zone linked only to it, with each private endpoint registering in its own "
+                           "zone; or keep one private endpoint (in a hub) and reach it from the other VNets through "
+                           "peering, removing the second one. See which VNets use the zone:", [links], "destructive"))
 
 
 def _record_command(verb: str, flags: Command, name: str, ip: str, sub: Command) -> Command:

@@ -2,7 +2,7 @@
 
 from moediag.check import Doc, check
 from moediag.evidence import dig, props, same_text, text, workspace_private_endpoint_ids
-from moediag.shell import command
+from moediag.shell import Placeholder, command
 
 DOC = Doc(
     what=(
@@ -64,10 +64,23 @@ def _verdict(ctx, endpoint: dict, inbound: dict, described: str):
     if inbound["approved_private_endpoints"]:
         return ctx.passed(eid, f"endpoint {name} is scored only through the workspace's private endpoint; {described}",
                           expected=expected, observed=observed)
+    pending = [c for c, _ in workspace_private_endpoint_ids(ctx.fact("workspace"))
+               if not same_text(dig(c, "properties", "privateLinkServiceConnectionState", "status"), "Approved")]
+    public = command("az ml online-endpoint update -n {name} -g {group} -w {workspace} "
+                     "--set public_network_access=enabled", name=name, group=t.resource_group, workspace=t.workspace)
+    if pending:  # a private endpoint exists: approving it is the fix; opening the endpoint is never the only one
+        ids = [text(c.get("id")) or None for c in pending]
+        fix = ("Approve the workspace's private endpoint connection (the first command); opening public scoring (the "
+               "last) is the alternative only if scoring is meant to be public",
+               [*(command("az network private-endpoint-connection approve --id {conn} --description {why}", conn=cid,
+                          why="Approved for online endpoint scoring") for cid in ids), public])
+    else:
+        fix = ("Create a workspace private endpoint in the clients' VNet (with DNS integration); allow public scoring "
+               "(the last command) only if scoring is meant to be public",
+               [command("az network private-endpoint create -g {group} -n {pe} --subnet {subnet} --group-id amlworkspace "
+                        "--private-connection-resource-id {wid} --connection-name {pe}", group=Placeholder("network-rg"),
+                        pe=Placeholder("pe-name"), subnet=Placeholder("clients subnet id"), wid=ctx.workspace_id),
+                public])
     return ctx.warned(eid, f"endpoint {name} accepts scoring only through the workspace's private endpoint, but the "
                            f"workspace has no approved one ({described}): no client can score it",
-                      expected=expected, observed=observed,
-                      fix=("Give the workspace an approved private endpoint in the clients' VNet, or allow public scoring",
-                           [command("az ml online-endpoint update -n {name} -g {group} -w {workspace} "
-                                    "--set public_network_access=enabled",
-                                    name=name, group=t.resource_group, workspace=t.workspace)]))
+                      expected=expected, observed=observed, fix=fix)

@@ -87,9 +87,23 @@ PATTERNS: tuple[Pattern, ...] = (
        "the account",
        ("az ml workspace provision-network -g {resource_group} -n {workspace}",
         "az ml workspace outbound-rule list -g {resource_group} -w {workspace}")),
+    _p("registry-firewall",
+       [r"denied: client with IP '?[0-9a-fA-F.:]+'? is not allowed access[^\n]*",
+        r"client with IP '?[0-9a-fA-F.:]+'? is not allowed access"],
+       "the registry's firewall refused the pull",
+       "the container registry's firewall refused the image pull from a public IP: the deployment reached the "
+       "registry over its public endpoint, which the registry's network rules deny. This is the registry's "
+       "firewall or the deployment's outbound path, not a missing AcrPull role",
+       "Give the deployment a private path to the registry: with a workspace managed VNet make sure the registry's "
+       "private endpoint outbound rule is Active (provision the network); with the legacy method recreate the "
+       "deployment with egress_public_network_access disabled and approve the registry's egress connection. Do "
+       "not open the registry's firewall to the public IP",
+       ("az ml workspace outbound-rule list -g {resource_group} -w {workspace}",
+        "az ml workspace provision-network -g {resource_group} -n {workspace}",
+        "az network private-endpoint-connection list --id {registry_id}")),
     _p("registry-unauthorized",
        [r"unauthorized: authentication required", r"pull access denied", r"(?:401|403)[^\n]*azurecr\.io",
-        r"azurecr\.io[^\n]*(?:unauthorized|denied|forbidden)"],
+        r"azurecr\.io(?![^\n]*client with IP)[^\n]*(?:unauthorized|denied|forbidden)"],
        "the image pull was refused by the container registry",
        "the deployment could not authenticate to the workspace container registry (or, with the legacy isolation "
        "method, its egress private endpoint connection is not approved), so the image was never pulled",
@@ -106,6 +120,18 @@ PATTERNS: tuple[Pattern, ...] = (
        "Rebuild the environment image (a new environment version, or the image build compute when the registry "
        "is private) and update the deployment",
        (UPDATE_DEPLOYMENT,)),
+    _p("image-pull",
+       [r"ImagePullFailed[^\n]*", r"UserContainerImagePull:\s*Failed[^\n]*", r"Failed to pull image[^\n]*",
+        r"\b(?:ErrImagePull|ImagePullBackOff)\b[^\n]*"],
+       "the container image could not be pulled",
+       "the image of the deployment could not be pulled from the workspace container registry: the registry is "
+       "not reachable from the deployment's network, refused its identity, or does not hold the image",
+       "Check the deployment's path to the registry (its private endpoint connection or the managed network's "
+       "outbound rule) and that the endpoint's identity holds AcrPull on it; the registry's own logs and the "
+       "StorageInitializer log name the refusal",
+       ("az network private-endpoint-connection list --id {registry_id}",
+        "az role assignment list --assignee {principal_id} --scope {registry_id} -o table"),
+       fallback=True),
     _p("name-resolution",
        [r"Failed to resolve '[^']+'", r"Name or service not known",
         r"Temporary failure in name resolution", r"getaddrinfo (?:failed|ENOTFOUND)[^\n]*",

@@ -37,6 +37,10 @@ LINES = [
     ("Liveness probe failed: Get \"http://10.0.0.5:31311/\": context deadline exceeded", "probe-failure"),
     ("Readiness probe failed: HTTP probe failed with statuscode: 502", "probe-failure"),
     ("ValueError: could not convert string to float: 'abc'", "python-traceback"),
+    ("Error response from daemon: Get \"https://acrwsprod.azurecr.io/v2/\": denied: client with IP '20.81.4.7' is "
+     "not allowed access. Refer https://aka.ms/acr/firewall to grant access.", "registry-firewall"),
+    ("Failed to pull image: ImagePullFailed: the image azureml/azureml_abc could not be pulled", "image-pull"),
+    ("UserContainerImagePull: Failed", "image-pull"),
 ]
 
 
@@ -111,3 +115,16 @@ def test_findings_follow_the_table_order_and_keep_their_container():
 
 def test_last_lines_skips_blank_lines():
     assert last_lines("a\n\nb\n  \nc\n", 2) == ["b", "c"]
+
+
+def test_a_registry_firewall_refusal_points_at_the_network_path_never_at_acrpull():
+    [finding] = scan("Error response from daemon: denied: client with IP '20.81.4.7' is not allowed access.\n"
+                     "ImagePullFailed: UserContainerImagePull: Failed")
+    assert finding.pattern.id == "registry-firewall"
+    assert not any("AcrPull" in c for c in finding.commands(NAMES))
+    assert "not a missing AcrPull role" in finding.explanation(NAMES)
+
+
+def test_a_plain_image_pull_failure_is_recognised_when_nothing_more_specific_is():
+    [finding] = scan("2024-02-12 ImagePullFailed: image could not be pulled")
+    assert finding.pattern.id == "image-pull" and finding.pattern.fallback

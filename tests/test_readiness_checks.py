@@ -171,14 +171,16 @@ def test_a_disconnected_workspace_connection_fails_with_commands_to_recreate_the
     assert any("dns-zone-group create -g rg-net --endpoint-name pe-ws" in c for c in result["fix"]["commands"])
 
 
-def test_a_private_only_endpoint_without_an_approved_workspace_private_endpoint_warns(bed):
+def test_a_private_only_endpoint_with_a_pending_private_endpoint_warns_and_approving_it_comes_first(bed):
     scenario = healthy(pec_status="Pending").install(bed)
     run = check(bed, scenario, "--select", "workspace.public-network-access")
     result = only(run, "workspace.public-network-access")
     assert result["status"] == "warn" and result["resource_id"] == scenario.endpoint_id("ep-main")
     assert result["evidence"]["observed"]["workspace"]["publicNetworkAccess"] == "Disabled"
-    assert result["fix"]["commands"] == [
-        "az ml online-endpoint update -n ep-main -g rg-ml -w ws-prod --set public_network_access=enabled"]
+    first, *_, last = result["fix"]["commands"]
+    assert first.startswith("az network private-endpoint-connection approve --id /subscriptions/")  # never public only
+    assert last == "az ml online-endpoint update -n ep-main -g rg-ml -w ws-prod --set public_network_access=enabled"
+    assert result["fix"]["summary"].startswith("Approve the workspace's private endpoint connection")
 
 
 # --- registry tier -------------------------------------------------------------------------------------
