@@ -1,7 +1,8 @@
 """acr.egress-connection-approved: legacy-isolated deployments pull images through an approved connection."""
 
 from moediag.check import Doc, check
-from moediag.evidence import az_group_and_name, dig, endpoint_deployments, props, same_text, text
+from moediag.evidence import az_group_and_name, dig, props, same_text, text
+from moediag.judge.scope import endpoint_deployments
 from moediag.shell import command
 
 EGRESS_DESCRIPTION = "Egress for Microsoft.MachineLearningServices/workspaces/onlineEndpoints"

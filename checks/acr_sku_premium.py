@@ -2,7 +2,15 @@
 
 from moediag import resource_id
 from moediag.check import Doc, check
-from moediag.evidence import az_group_and_name, dig, outbound_rule_items, props, require_props, same_text, text
+from moediag.evidence import (
+    az_group_and_name,
+    dig,
+    outbound_rule_items,
+    props,
+    require_props,
+    same_text,
+    text,
+)
 from moediag.shell import command
 
 DOC = Doc(

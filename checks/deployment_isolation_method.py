@@ -1,7 +1,8 @@
 """deployment.isolation-method: a deployment must not mix the legacy egress flag with a workspace managed VNet."""
 
 from moediag.check import Doc, check
-from moediag.evidence import deployments_in_scope, dig, props, same_text
+from moediag.evidence import dig, props, same_text
+from moediag.judge.scope import deployments_in_scope
 from moediag.shell import Placeholder, command, is_map_key
 
 MANAGED_MODES = ("AllowOnlyApprovedOutbound", "AllowInternetOutbound")

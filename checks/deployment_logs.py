@@ -3,7 +3,8 @@
 from moediag.check import Doc, check
 from moediag.diagnosis import Cause
 from moediag.errors import FactError
-from moediag.evidence import deployments_in_scope, dig, props, provisioning_phase
+from moediag.evidence import dig, props, provisioning_phase
+from moediag.judge.scope import deployments_in_scope
 from moediag.logpatterns import last_lines, scan
 from moediag.model import Reason
 from moediag.shell import command

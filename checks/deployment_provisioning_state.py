@@ -1,7 +1,7 @@
 """deployment.provisioning-state: a deployment that did not provision cannot serve."""
 
 from moediag.check import Doc, check
-from moediag.evidence import deployments_in_scope, provisioning_result
+from moediag.judge.scope import deployments_in_scope, provisioning_result
 from moediag.shell import command
 
 DOC = Doc(

@@ -2,13 +2,21 @@
 
 from moediag.check import Doc, check
 from moediag.errors import FactError
-from moediag.evidence import az_group_and_name, endpoints_in_scope, text
-from moediag.facts.dns import (AZURE_DNS, FORWARDED_ZONES, is_kubernetes, is_public, read_answer, scoring_host,
-                               unanswered_reason)
-from moediag.facts.network import vnet_dns_servers, workspace_private_endpoints
+from moediag.evidence import az_group_and_name, text
+from moediag.facts.dns import (
+    AZURE_DNS,
+    FORWARDED_ZONES,
+    NO_VERDICT,
+    is_kubernetes,
+    is_public,
+    read_answer,
+    scoring_host,
+    unanswered_reason,
+)
+from moediag.facts.network import vnet_dns_servers
+from moediag.judge.private_dns import forwarder_fix
+from moediag.judge.scope import endpoints_in_scope, workspace_private_endpoints
 from moediag.model import Reason
-from moediag.resolver import NO_VERDICT
-from moediag.shell import Command, command, is_fqdn, is_ip
 
 DOC = Doc(
     what=(
@@ -39,27 +47,6 @@ DOC = Doc(
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns",
            "https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16"),
 )
-
-
-def _forwarders() -> list[Command]:
-    """What to configure on a Windows DNS server (PowerShell) and on BIND (a named.conf line): moediag's own zone
-    names and Azure DNS only, nothing from evidence (the servers are named in the fix's summary)."""
-    assert all(is_fqdn(zone) for zone in FORWARDED_ZONES) and is_ip(AZURE_DNS)
-    windows = [command("Add-DnsServerConditionalForwarderZone -Name {zone} -MasterServers {ip}  # Windows DNS",
-                       zone=zone, ip=AZURE_DNS) for zone in FORWARDED_ZONES]
-    bind = [command('zone "{zone}" {{ type forward; forward only; forwarders {{ {ip}; }}; }};  # BIND named.conf',
-                    zone=zone, ip=AZURE_DNS) for zone in FORWARDED_ZONES]
-    return windows + bind
-
-
-FORWARDERS = _forwarders()
-
-
-def forwarder_fix(vnet_name: str, servers: list[str]) -> tuple[str, list[Command]]:
-    """Conditional forwarders to Azure DNS on the custom servers (reused by dns.scoring-resolution)."""
-    return (f"Add conditional forwarders for {' and '.join(FORWARDED_ZONES)} to Azure DNS ({AZURE_DNS}) on the custom "
-            f"DNS servers of VNet {vnet_name} ({', '.join(servers)}); they must run in a VNet linked to the private zone",
-            list(FORWARDERS))
 
 
 @check(id="dns.custom-dns-forwarding", title="Custom DNS servers forward the inference names to Azure DNS",

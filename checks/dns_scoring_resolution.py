@@ -5,15 +5,27 @@ from __future__ import annotations
 import ipaddress
 
 from moediag.check import Doc, check
-from moediag.checks import dns_inference_a_record, dns_zone_vnet_link
-from moediag.checks.dns_custom_dns_forwarding import forwarder_fix
 from moediag.errors import FactError
-from moediag.evidence import (az_group_and_name, endpoints_in_scope, props, same_text, text,
-                              workspace_private_endpoint_ids)
-from moediag.facts.dns import API_ZONE, is_kubernetes, is_public, read_answer, scoring_host, unanswered_reason
-from moediag.facts.network import vnet_dns_servers, vnet_prefixes, workspace_private_endpoints
+from moediag.evidence import (
+    az_group_and_name,
+    props,
+    same_text,
+    text,
+    workspace_private_endpoint_ids,
+)
+from moediag.facts.dns import (
+    API_ZONE,
+    NO_VERDICT,
+    is_kubernetes,
+    is_public,
+    read_answer,
+    scoring_host,
+    unanswered_reason,
+)
+from moediag.facts.network import vnet_dns_servers, vnet_prefixes
+from moediag.judge.private_dns import forwarder_fix, link_verdicts, record_verdicts
+from moediag.judge.scope import endpoints_in_scope, workspace_private_endpoints
 from moediag.model import Fix, Reason, Status
-from moediag.resolver import NO_VERDICT
 from moediag.shell import Command, command, is_fqdn
 
 DOC = Doc(
@@ -117,8 +129,8 @@ class _PrivatePath:
         if self._causes is None:
             found = []
             for pe_id, info in self.ok:
-                for result in (*dns_inference_a_record.judge(self.ctx, pe_id, info),
-                               *dns_zone_vnet_link.judge(self.ctx, pe_id, info)):
+                for result in (*record_verdicts(self.ctx, pe_id, info),
+                               *link_verdicts(self.ctx, pe_id, info)):
                     if result.status in (Status.FAIL, Status.WARN):
                         found.append(("zone", result.message, result.fix))
                     elif result.status == Status.ERROR:

@@ -1,7 +1,7 @@
 """endpoint.provisioning-state: an endpoint that is not Succeeded refuses new deployments."""
 
 from moediag.check import Doc, check
-from moediag.evidence import endpoints_in_scope, provisioning_result
+from moediag.judge.scope import endpoints_in_scope, provisioning_result
 from moediag.shell import command
 
 DOC = Doc(

@@ -1,7 +1,8 @@
 """endpoint.public-network-access: is scoring open to the internet, and does that match the workspace?"""
 
 from moediag.check import Doc, check
-from moediag.evidence import endpoints_in_scope, props, same_text, text
+from moediag.evidence import props, same_text, text
+from moediag.judge.scope import endpoints_in_scope
 from moediag.shell import command
 
 DOC = Doc(

@@ -1,7 +1,8 @@
 """endpoint.traffic-assignment: scoring requests can be routed to a deployment that exists."""
 
 from moediag.check import Doc, check
-from moediag.evidence import deployment_lists, endpoints_in_scope, props, provisioning_phase, text
+from moediag.evidence import props, provisioning_phase, text
+from moediag.judge.scope import deployment_lists, endpoints_in_scope
 from moediag.shell import Placeholder, command, is_map_key
 
 HEADER = "azureml-model-deployment"

@@ -2,7 +2,14 @@
 
 from moediag import resource_id
 from moediag.check import Doc, check
-from moediag.evidence import az_group_and_name, dig, props, require_props, same_text, text
+from moediag.evidence import (
+    az_group_and_name,
+    dig,
+    props,
+    require_props,
+    same_text,
+    text,
+)
 from moediag.shell import Command, command
 
 SUGGESTED_NAME = "image-builder"

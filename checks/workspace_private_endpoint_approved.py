@@ -1,7 +1,14 @@
 """workspace.private-endpoint-approved: clients reach a private workspace only through approved connections."""
 
 from moediag.check import Doc, check
-from moediag.evidence import az_group_and_name, dig, props, same_text, text, workspace_private_endpoint_ids
+from moediag.evidence import (
+    az_group_and_name,
+    dig,
+    props,
+    same_text,
+    text,
+    workspace_private_endpoint_ids,
+)
 from moediag.shell import command
 
 DOC = Doc(

@@ -7,10 +7,10 @@ These helpers never raise on odd shapes: they return empty values and let checks
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 from moediag.errors import FactError
-from moediag.shell import Command, Placeholder, command
+from moediag.shell import Placeholder
 
 
 def props(body: Any) -> dict[str, Any]:
@@ -65,81 +65,11 @@ def workspace_private_endpoint_ids(workspace: Any) -> list[tuple[dict[str, Any],
     return out
 
 
-def endpoint_deployments(ctx) -> tuple[list[dict[str, Any]], dict[str, tuple[list[dict[str, Any]], FactError | None]]]:
-    """The endpoints in scope and, per endpoint name, its deployments in scope (or why they could not be read).
-
-    With -d only the deployment of that name (names compare case-insensitively, as ARM's do).
-    Raises FactError when the endpoints themselves could not be listed.
-    """
-    endpoints = listed(ctx.fact("online_endpoints"), "the online endpoint list")
-    names = [text(e.get("name")) for e in endpoints]
-    wanted = (ctx.target.deployment or "").lower()
-    per_endpoint = {}
-    for name, (found, error) in zip(names, deployment_lists(ctx, names)):
-        if wanted:
-            found = [d for d in found if text(d.get("name")).lower() == wanted]
-        per_endpoint[name] = (found, error)
-    return endpoints, per_endpoint
-
-
 def listed(value: Any, what: str) -> list[dict[str, Any]]:
     """The objects of a list-valued fact; FactError(unreadable) when the value is not a list at all."""
     if not isinstance(value, list):
         raise FactError("unreadable", f"{what} is a {type(value).__name__}, not a list")
     return [item for item in value if isinstance(item, dict)]
-
-
-def deployment_lists(ctx, endpoint_names: list[str]) -> list[tuple[list[dict[str, Any]], FactError | None]]:
-    """Every deployment of each endpoint (read in parallel, no -d filter): [(deployments, error), ...] in order."""
-    out = []
-    for value, error in ctx.gather("deployments", [(n,) for n in endpoint_names]):
-        if error is None:
-            try:
-                value = listed(value, "the deployment list")
-            except FactError as exc:
-                value, error = None, exc
-        out.append((value or [], error))
-    return out
-
-
-def endpoints_in_scope(ctx) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
-    """(name, body) of each endpoint in scope, and a skip result when there is none to judge."""
-    endpoints = [(text(e.get("name")), e) for e in listed(ctx.fact("online_endpoints"), "the online endpoint list")]
-    if endpoints:
-        return endpoints, []
-    return [], [ctx.skipped(ctx.workspace_id, f"workspace {ctx.target.workspace} has no online endpoints")]
-
-
-class InScope(NamedTuple):
-    """A deployment in scope: its body, its endpoint's body, both names, and its resource id."""
-
-    endpoint: dict[str, Any]
-    deployment: dict[str, Any]
-    endpoint_name: str
-    name: str
-    id: str
-
-
-def deployments_in_scope(ctx) -> tuple[list[InScope], list[Any]]:
-    """The deployments in scope, and one result per endpoint whose deployments cannot be judged:
-    an error when they could not be read, a skip when it has none (or none named -d)."""
-    endpoints, per_endpoint = endpoint_deployments(ctx)
-    if not endpoints:
-        return [], endpoints_in_scope(ctx)[1]
-    found, gaps = [], []
-    wanted = ctx.target.deployment
-    for endpoint in endpoints:
-        e = text(endpoint.get("name"))
-        deployments, error = per_endpoint[e]
-        if error is not None:
-            gaps.append(ctx.errored(ctx.target.endpoint_id(e), error))
-        elif not deployments:
-            gaps.append(ctx.skipped(ctx.target.endpoint_id(e), f"endpoint {e} has no deployment named {wanted}"
-                                    if wanted else f"endpoint {e} has no deployments yet"))
-        for deployment in deployments:
-            d = text(deployment.get("name"))
-            found.append(InScope(endpoint, deployment, e, d, ctx.target.deployment_id(e, d)))
-    return found, gaps
 
 
 IN_PROGRESS_STATES = ("Creating", "Updating", "Scaling", "Deleting", "Provisioning")
@@ -168,27 +98,6 @@ def az_group_and_name(resource_id: Any) -> tuple[str, str]:
     if parsed is None:
         return Placeholder("resource-group"), Placeholder("name")
     return parsed.resource_group, parsed.name
-
-
-def provisioning_result(ctx, rid: str, label: str, body: Any, *, failed_means: str, waiting_means: str,
-                        failed_fix: tuple[str, list[Command]], show: Command):
-    """The verdict on a body's provisioningState: Succeeded passes, Failed/Canceled fail, an operation in progress
-    (or a state nobody knows) warns, no state at all is unreadable. `show` is the `az ... show` command."""
-    phase, state = provisioning_phase(body)
-    kw = {"expected": "Succeeded", "observed": state}
-    if phase == "succeeded":
-        return ctx.passed(rid, f"{label} is Succeeded", **kw)
-    if phase == "failed":
-        return ctx.failed(rid, f"{label} is {state}: {failed_means}", fix=failed_fix, **kw)
-    if phase == "in_progress":
-        return ctx.warned(rid, f"{label} is {state}: {waiting_means}; look again when the operation ends",
-                          reason="inconclusive", fix=("Wait for the operation to end, then run moediag again",
-                                                      [command("{show} --query provisioning_state", show=show)]),
-                          **kw)
-    if phase == "absent":
-        return ctx.errored(rid, f"{label} has no provisioningState", reason="unreadable", **kw)
-    return ctx.warned(rid, f"{label} is in a state moediag does not know: {state!r}", reason="inconclusive",
-                      fix=("Look at it in the studio or with az", [show]), **kw)
 
 
 def require_props(body: Any, what: str) -> dict[str, Any]:

@@ -14,12 +14,8 @@ asks for it, with the same timeout.
 from __future__ import annotations
 
 import contextlib
-
 import threading
 from typing import Any
-
-# Response codes for which a server did not answer the question at all.
-NO_VERDICT = ("TIMEOUT", "SERVFAIL", "REFUSED", "ERROR")
 
 
 def parse_server(text: str) -> tuple[str, int]:

@@ -1,16 +1,41 @@
 """Facts: the evidence checks reason about, each read once per run.
 
-A fact is a function `fn(ctx, *args) -> JSON value`, registered under a name with the Azure actions its
-read needs and the other facts it builds on. `derived` facts only combine other facts (no I/O): they are
-recomputed on replay rather than stored in snapshots. `shared` facts are identified by their arguments alone
-(an ARM id, a host name) and never read `ctx.target`: a fleet scan reads each once for every workspace that
+A fact is a function `fn(src, *args) -> JSON value` (`src`: a `Source`, the run's collector), registered under a
+name with the Azure actions its read needs and the other facts it builds on. `derived` facts only combine other
+facts (no I/O): they are recomputed on replay rather than stored in snapshots. `shared` facts are identified by
+their arguments alone (an ARM id, a host name) and never read `src.target`: a fleet scan reads each once for every workspace that
 needs it (one private DNS zone serves many workspaces). Alone, a collector treats them like any other fact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Protocol
+
+
+class Source(Protocol):
+    """What a fact provider reads through (the run's collector): the target and options, other facts (memoised,
+    concurrent) and the run's doors to Resource Manager and DNS. Checks never see it: they get a CheckContext,
+    which reads only the facts they declared."""
+
+    target: Any
+    options: Any
+    replaying: bool
+
+    @property
+    def arm(self) -> Any: ...
+
+    @property
+    def dns(self) -> Any: ...
+
+    def get(self, name: str, *args: str) -> Any: ...
+
+    def try_get(self, name: str, *args: str) -> tuple[Any, Any]: ...
+
+    def gather(self, keys: Iterable[tuple[str, ...]]) -> list[tuple[Any, Any]]: ...
+
+    def prefetch(self, keys: Iterable[tuple[str, ...]]) -> None: ...
 
 
 @dataclass(frozen=True)

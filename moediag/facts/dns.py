@@ -12,7 +12,10 @@ from urllib.parse import urlparse
 
 from moediag.errors import FactError
 from moediag.evidence import dig, props, text
-from moediag.facts import fact
+from moediag.facts import Source, fact
+
+# Answers (rcode of a resolution fact) that say nothing about the name: the server did not answer, failed or refused.
+NO_VERDICT = ("TIMEOUT", "SERVFAIL", "REFUSED", "ERROR")
 
 API_ZONE = "privatelink.api.azureml.ms"
 AZURE_DNS = "168.63.129.16"
@@ -75,16 +78,16 @@ def is_kubernetes(endpoint: dict[str, Any]) -> bool:
 
 
 @fact("dns_resolution", shared=True, pool="dns")
-def dns_resolution(ctx, host: str) -> dict[str, Any]:
+def dns_resolution(src: Source, host: str) -> dict[str, Any]:
     """The answer for `host` (CNAME chain, addresses, response code) and which resolver gave it."""
-    return ctx.dns.resolve(host)
+    return src.dns.resolve(host)
 
 
 @fact("dns_resolution_via", shared=True, pool="dns")
-def dns_resolution_via(ctx, server: str, host: str) -> dict[str, Any]:
+def dns_resolution_via(src: Source, server: str, host: str) -> dict[str, Any]:
     """The answer for `host` from one named server only (Azure DNS, a VNet's custom DNS server)."""
     try:
-        resolver = ctx.dns.via(server)
+        resolver = src.dns.via(server)
     except ValueError as exc:
         raise FactError("unreadable", f"cannot ask DNS server {server!r}: {exc}") from exc
     return resolver.resolve(host)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from moediag.errors import FactError
-from moediag.facts import fact
+from moediag.facts import Source, fact
 from moediag.facts.workspace import ML_API
 
 ENDPOINTS_READ = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read"
@@ -13,18 +13,18 @@ DEPLOYMENTS_READ = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints
 
 
 @fact("online_endpoints", permissions=(ENDPOINTS_READ,))
-def online_endpoints(ctx) -> list[dict[str, Any]]:
+def online_endpoints(src: Source) -> list[dict[str, Any]]:
     """The endpoints in scope: those named with -e, else every online endpoint of the workspace.
 
     The list response carries whole endpoint bodies, so no endpoint is read twice.
     """
-    target = ctx.target
+    target = src.target
     if not target.endpoints:
-        return ctx.arm.list(f"{target.workspace_id}/onlineEndpoints", ML_API)
+        return src.arm.list(f"{target.workspace_id}/onlineEndpoints", ML_API)
     bodies = []
     for name in target.endpoints:
         try:
-            bodies.append(ctx.arm.get(target.endpoint_id(name), ML_API))
+            bodies.append(src.arm.get(target.endpoint_id(name), ML_API))
         except FactError as exc:
             if exc.kind == "not_found":
                 raise FactError("not_found", f"online endpoint {name!r} not found in workspace {target.workspace!r}") from exc
@@ -33,20 +33,20 @@ def online_endpoints(ctx) -> list[dict[str, Any]]:
 
 
 @fact("deployments", permissions=(DEPLOYMENTS_READ,))
-def deployments(ctx, endpoint: str) -> list[dict[str, Any]]:
+def deployments(src: Source, endpoint: str) -> list[dict[str, Any]]:
     """Every deployment of one endpoint (one paged list; the list carries whole deployment bodies).
 
     Listed even when -d names one deployment: whether the endpoint's traffic names deployments that exist
     can only be judged against all of them. The -d filter is applied by `evidence.endpoint_deployments`.
     """
-    return ctx.arm.list(f"{ctx.target.endpoint_id(endpoint)}/deployments", ML_API)
+    return src.arm.list(f"{src.target.endpoint_id(endpoint)}/deployments", ML_API)
 
 
 @fact("deployment_logs", permissions=("Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/getLogs/action",))
-def deployment_logs(ctx, endpoint: str, deployment: str, container: str, tail: str) -> str:
+def deployment_logs(src: Source, endpoint: str, deployment: str, container: str, tail: str) -> str:
     """The tail of one container's log (a POST action that reads; it changes nothing)."""
-    body = ctx.arm.post(
-        f"{ctx.target.deployment_id(endpoint, deployment)}/getLogs",
+    body = src.arm.post(
+        f"{src.target.deployment_id(endpoint, deployment)}/getLogs",
         ML_API,
         {"containerType": container, "tail": int(tail)},
     )

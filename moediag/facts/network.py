@@ -5,47 +5,47 @@ from __future__ import annotations
 from typing import Any
 
 from moediag.errors import FactError
-from moediag.evidence import dig, props, same_text, text, workspace_private_endpoint_ids
-from moediag.facts import fact
+from moediag.evidence import dig, props, same_text, text
+from moediag.facts import Source, fact
 
 NETWORK_API = "2024-05-01"
 PRIVATE_DNS_API = "2024-06-01"
 
 
 @fact("private_endpoint", permissions=("Microsoft.Network/privateEndpoints/read",), shared=True)
-def private_endpoint(ctx, endpoint_id: str) -> dict[str, Any]:
+def private_endpoint(src: Source, endpoint_id: str) -> dict[str, Any]:
     """A private endpoint's REST body: subnet, NICs, custom DNS configs, connection state."""
-    return ctx.arm.get(endpoint_id, NETWORK_API)
+    return src.arm.get(endpoint_id, NETWORK_API)
 
 
 @fact("private_dns_zone_groups", permissions=("Microsoft.Network/privateEndpoints/privateDnsZoneGroups/read",), shared=True)
-def private_dns_zone_groups(ctx, endpoint_id: str) -> list[dict[str, Any]]:
+def private_dns_zone_groups(src: Source, endpoint_id: str) -> list[dict[str, Any]]:
     """The DNS zone groups of a private endpoint: which private DNS zones it registers in."""
-    return ctx.arm.list(f"{endpoint_id}/privateDnsZoneGroups", NETWORK_API)
+    return src.arm.list(f"{endpoint_id}/privateDnsZoneGroups", NETWORK_API)
 
 
 @fact("network_interface", permissions=("Microsoft.Network/networkInterfaces/read",), shared=True)
-def network_interface(ctx, nic_id: str) -> dict[str, Any]:
+def network_interface(src: Source, nic_id: str) -> dict[str, Any]:
     """A network interface's REST body (the private endpoint's private IPs)."""
-    return ctx.arm.get(nic_id, NETWORK_API)
+    return src.arm.get(nic_id, NETWORK_API)
 
 
 @fact("virtual_network", permissions=("Microsoft.Network/virtualNetworks/read",), shared=True)
-def virtual_network(ctx, vnet_id: str) -> dict[str, Any]:
+def virtual_network(src: Source, vnet_id: str) -> dict[str, Any]:
     """A virtual network's REST body: address prefixes and DNS servers."""
-    return ctx.arm.get(vnet_id, NETWORK_API)
+    return src.arm.get(vnet_id, NETWORK_API)
 
 
 @fact("private_dns_record", permissions=("Microsoft.Network/privateDnsZones/A/read",), shared=True)
-def private_dns_record(ctx, zone_id: str, record_type: str, relative_name: str) -> dict[str, Any] | None:
+def private_dns_record(src: Source, zone_id: str, record_type: str, relative_name: str) -> dict[str, Any] | None:
     """One record set of a private DNS zone; None when the record does not exist (that is evidence)."""
-    return ctx.arm.get_or_none(f"{zone_id}/{record_type}/{relative_name}", PRIVATE_DNS_API)
+    return src.arm.get_or_none(f"{zone_id}/{record_type}/{relative_name}", PRIVATE_DNS_API)
 
 
 @fact("private_dns_zone_links", permissions=("Microsoft.Network/privateDnsZones/virtualNetworkLinks/read",), shared=True)
-def private_dns_zone_links(ctx, zone_id: str) -> list[dict[str, Any]]:
+def private_dns_zone_links(src: Source, zone_id: str) -> list[dict[str, Any]]:
     """The virtual network links of a private DNS zone."""
-    return ctx.arm.list(f"{zone_id}/virtualNetworkLinks", PRIVATE_DNS_API)
+    return src.arm.list(f"{zone_id}/virtualNetworkLinks", PRIVATE_DNS_API)
 
 
 # --- reading the DNS integration of a private endpoint -----------------------------------------------
@@ -141,7 +141,7 @@ def _ip_for_fqdn(pe: Any, nic: Any, fqdn: str) -> tuple[str | None, str]:
 
 
 @fact("private_endpoint_inference", needs=("workspace", "private_endpoint", "network_interface"), derived=True)
-def private_endpoint_inference(ctx, endpoint_id: str) -> dict[str, Any]:
+def private_endpoint_inference(src: Source, endpoint_id: str) -> dict[str, Any]:
     """What a workspace private endpoint provides for inference: the name, its private IP, and the VNet.
 
     The IP comes from the endpoint's customDnsConfigs; its network interfaces are read only when those
@@ -149,14 +149,14 @@ def private_endpoint_inference(ctx, endpoint_id: str) -> dict[str, Any]:
     """
     from moediag.facts.dns import inference_name
 
-    name = inference_name(ctx.get("workspace"))
-    pe = ctx.get("private_endpoint", endpoint_id)
+    name = inference_name(src.get("workspace"))
+    pe = src.get("private_endpoint", endpoint_id)
     if not isinstance(pe, dict):
         raise FactError("unreadable", f"{endpoint_id}: the private endpoint's body is a {type(pe).__name__}")
     ip, source = _ip_for_fqdn(pe, None, name.fqdn)
     nic_ids = [text(ref.get("id")) for ref in dicts(props(pe).get("networkInterfaces")) if text(ref.get("id"))]
     for nic_id in nic_ids if ip is None else []:
-        ip, source = _ip_for_fqdn(None, ctx.get("network_interface", nic_id), name.fqdn)
+        ip, source = _ip_for_fqdn(None, src.get("network_interface", nic_id), name.fqdn)
         if ip:
             break
     subnet_id = text(dig(props(pe), "subnet", "id")) or None
@@ -172,21 +172,3 @@ def private_endpoint_inference(ctx, endpoint_id: str) -> dict[str, Any]:
     }
 
 
-def workspace_private_endpoints(ctx) -> list[tuple[str, dict[str, Any] | None, FactError | None]]:
-    """(id, private_endpoint_inference or None, why unreadable) for each private endpoint of the workspace.
-
-    For checks declaring `workspace` and `private_endpoint_inference`; an empty list means the workspace
-    has no private endpoint. A connection naming no usable endpoint id is an `unreadable` entry.
-    """
-    pairs = workspace_private_endpoint_ids(ctx.fact("workspace"))
-    ids = [pe_id for _, pe_id in pairs if pe_id]
-    ctx.prefetch("private_dns_zone_groups", [(pe_id,) for pe_id in ids])  # keyed by the id alone: read alongside
-    answers = dict(zip(ids, ctx.gather("private_endpoint_inference", [(pe_id,) for pe_id in ids])))
-    out: list[tuple[str, dict[str, Any] | None, FactError | None]] = []
-    for connection, pe_id in pairs:
-        if pe_id is None:
-            why = f"private endpoint connection {connection.get('name')!r} names no private endpoint"
-            out.append((text(connection.get("id")) or ctx.workspace_id, None, FactError("unreadable", why)))
-        else:
-            out.append((pe_id, *answers[pe_id]))
-    return out

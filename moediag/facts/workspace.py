@@ -7,7 +7,7 @@ from typing import Any
 from moediag import resource_id
 from moediag.errors import FactError
 from moediag.evidence import props
-from moediag.facts import fact
+from moediag.facts import Source, fact
 
 # The preview carries v1LegacyMode and creationTime, which the stable examples omit.
 WORKSPACE_API = "2024-10-01-preview"
@@ -19,14 +19,14 @@ ML_READ = "Microsoft.MachineLearningServices/workspaces/read"
 
 
 @fact("workspace", permissions=(ML_READ,))
-def workspace(ctx) -> dict[str, Any]:
+def workspace(src: Source) -> dict[str, Any]:
     """The workspace's REST body: every workspace property the checks need, in one GET."""
-    return ctx.arm.get(ctx.target.workspace_id, WORKSPACE_API)
+    return src.arm.get(src.target.workspace_id, WORKSPACE_API)
 
 
-def associated_id(ctx, prop: str) -> resource_id.ResourceId:
+def associated_id(src: Source, prop: str) -> resource_id.ResourceId:
     """The parsed id of an associated resource named in the workspace, or FactError saying why not."""
-    raw = props(ctx.get("workspace")).get(prop)
+    raw = props(src.get("workspace")).get(prop)
     parsed = resource_id.parse(raw)
     if parsed is None:
         shown = "absent" if raw is None else f"{raw!r}"
@@ -35,15 +35,15 @@ def associated_id(ctx, prop: str) -> resource_id.ResourceId:
 
 
 @fact("keyvault", permissions=("Microsoft.KeyVault/vaults/read",), needs=("workspace",))
-def keyvault(ctx) -> dict[str, Any]:
+def keyvault(src: Source) -> dict[str, Any]:
     """The workspace Key Vault's REST body (its networkAcls decide whether Azure services get through)."""
-    return ctx.arm.get(associated_id(ctx, "keyVault").text, KEYVAULT_API)
+    return src.arm.get(associated_id(src, "keyVault").text, KEYVAULT_API)
 
 
 @fact("registry", permissions=("Microsoft.ContainerRegistry/registries/read",), needs=("workspace",))
-def registry(ctx) -> dict[str, Any]:
+def registry(src: Source) -> dict[str, Any]:
     """The workspace container registry's REST body, private endpoint connections included."""
-    return ctx.arm.get(associated_id(ctx, "containerRegistry").text, REGISTRY_API)
+    return src.arm.get(associated_id(src, "containerRegistry").text, REGISTRY_API)
 
 
 @fact(
@@ -51,7 +51,7 @@ def registry(ctx) -> dict[str, Any]:
     permissions=("Microsoft.Resources/subscriptions/resourceGroups/resources/read",),
     shared=True,
 )
-def created_times(ctx, subscription: str, resource_group: str, resource_type: str) -> dict[str, str | None]:
+def created_times(src: Source, subscription: str, resource_group: str, resource_type: str) -> dict[str, str | None]:
     """Creation time of each resource of a type in a group (lower-cased id to ISO time)."""
-    items = ctx.arm.resources_with_created_time(subscription, resource_group, resource_type)
+    items = src.arm.resources_with_created_time(subscription, resource_group, resource_type)
     return {str(item["id"]).lower(): item.get("createdTime") for item in items if item.get("id")}

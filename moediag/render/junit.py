@@ -99,9 +99,8 @@ def render(report: dict[str, Any], color: bool = False) -> str:
     suites: dict[str, list[dict[str, Any]]] = {}
     for result in report["results"]:
         suites.setdefault(result["check_id"], []).append(result)
-    from moediag.render.groups import workspace_names
-
     from moediag.diagnosis import step_of
+    from moediag.render.groups import workspace_names
 
     names = workspace_names(report)  # a scan: cases are named by workspace too
     by_id, steps = {r.get("id"): r for r in report["results"] if r.get("id")}, step_of(report)

@@ -1,0 +1,130 @@
+"""What the checks judge, found the way every check needs it: the endpoints and deployments in scope (with -e/-d),
+the workspace's private endpoints with what each provides for inference, a provisioning state's verdict.
+
+These take the running check's context (`moediag.check.CheckContext`: facts the check declared), never the
+collector: they belong to the checks' side of the line, facts to the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from moediag.errors import FactError
+from moediag.evidence import (
+    listed,
+    provisioning_phase,
+    text,
+    workspace_private_endpoint_ids,
+)
+from moediag.shell import Command, command
+
+
+def endpoint_deployments(ctx) -> tuple[list[dict[str, Any]], dict[str, tuple[list[dict[str, Any]], FactError | None]]]:
+    """The endpoints in scope and, per endpoint name, its deployments in scope (or why they could not be read).
+
+    With -d only the deployment of that name (names compare case-insensitively, as ARM's do).
+    Raises FactError when the endpoints themselves could not be listed.
+    """
+    endpoints = listed(ctx.fact("online_endpoints"), "the online endpoint list")
+    names = [text(e.get("name")) for e in endpoints]
+    wanted = (ctx.target.deployment or "").lower()
+    per_endpoint = {}
+    for name, (found, error) in zip(names, deployment_lists(ctx, names)):
+        if wanted:
+            found = [d for d in found if text(d.get("name")).lower() == wanted]
+        per_endpoint[name] = (found, error)
+    return endpoints, per_endpoint
+
+
+def deployment_lists(ctx, endpoint_names: list[str]) -> list[tuple[list[dict[str, Any]], FactError | None]]:
+    """Every deployment of each endpoint (read in parallel, no -d filter): [(deployments, error), ...] in order."""
+    out = []
+    for value, error in ctx.gather("deployments", [(n,) for n in endpoint_names]):
+        if error is None:
+            try:
+                value = listed(value, "the deployment list")
+            except FactError as exc:
+                value, error = None, exc
+        out.append((value or [], error))
+    return out
+
+
+def endpoints_in_scope(ctx) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
+    """(name, body) of each endpoint in scope, and a skip result when there is none to judge."""
+    endpoints = [(text(e.get("name")), e) for e in listed(ctx.fact("online_endpoints"), "the online endpoint list")]
+    if endpoints:
+        return endpoints, []
+    return [], [ctx.skipped(ctx.workspace_id, f"workspace {ctx.target.workspace} has no online endpoints")]
+
+
+class InScope(NamedTuple):
+    """A deployment in scope: its body, its endpoint's body, both names, and its resource id."""
+
+    endpoint: dict[str, Any]
+    deployment: dict[str, Any]
+    endpoint_name: str
+    name: str
+    id: str
+
+
+def deployments_in_scope(ctx) -> tuple[list[InScope], list[Any]]:
+    """The deployments in scope, and one result per endpoint whose deployments cannot be judged:
+    an error when they could not be read, a skip when it has none (or none named -d)."""
+    endpoints, per_endpoint = endpoint_deployments(ctx)
+    if not endpoints:
+        return [], endpoints_in_scope(ctx)[1]
+    found, gaps = [], []
+    wanted = ctx.target.deployment
+    for endpoint in endpoints:
+        e = text(endpoint.get("name"))
+        deployments, error = per_endpoint[e]
+        if error is not None:
+            gaps.append(ctx.errored(ctx.target.endpoint_id(e), error))
+        elif not deployments:
+            gaps.append(ctx.skipped(ctx.target.endpoint_id(e), f"endpoint {e} has no deployment named {wanted}"
+                                    if wanted else f"endpoint {e} has no deployments yet"))
+        for deployment in deployments:
+            d = text(deployment.get("name"))
+            found.append(InScope(endpoint, deployment, e, d, ctx.target.deployment_id(e, d)))
+    return found, gaps
+
+
+def provisioning_result(ctx, rid: str, label: str, body: Any, *, failed_means: str, waiting_means: str,
+                        failed_fix: tuple[str, list[Command]], show: Command):
+    """The verdict on a body's provisioningState: Succeeded passes, Failed/Canceled fail, an operation in progress
+    (or a state nobody knows) warns, no state at all is unreadable. `show` is the `az ... show` command."""
+    phase, state = provisioning_phase(body)
+    kw = {"expected": "Succeeded", "observed": state}
+    if phase == "succeeded":
+        return ctx.passed(rid, f"{label} is Succeeded", **kw)
+    if phase == "failed":
+        return ctx.failed(rid, f"{label} is {state}: {failed_means}", fix=failed_fix, **kw)
+    if phase == "in_progress":
+        return ctx.warned(rid, f"{label} is {state}: {waiting_means}; look again when the operation ends",
+                          reason="inconclusive", fix=("Wait for the operation to end, then run moediag again",
+                                                      [command("{show} --query provisioning_state", show=show)]),
+                          **kw)
+    if phase == "absent":
+        return ctx.errored(rid, f"{label} has no provisioningState", reason="unreadable", **kw)
+    return ctx.warned(rid, f"{label} is in a state moediag does not know: {state!r}", reason="inconclusive",
+                      fix=("Look at it in the studio or with az", [show]), **kw)
+
+
+def workspace_private_endpoints(ctx) -> list[tuple[str, dict[str, Any] | None, FactError | None]]:
+    """(id, private_endpoint_inference or None, why unreadable) for each private endpoint of the workspace.
+
+    For checks declaring `workspace` and `private_endpoint_inference`; an empty list means the workspace
+    has no private endpoint. A connection naming no usable endpoint id is an `unreadable` entry.
+    """
+    pairs = workspace_private_endpoint_ids(ctx.fact("workspace"))
+    ids = [pe_id for _, pe_id in pairs if pe_id]
+    ctx.prefetch("private_dns_zone_groups", [(pe_id,) for pe_id in ids])  # keyed by the id alone: read alongside
+    answers = dict(zip(ids, ctx.gather("private_endpoint_inference", [(pe_id,) for pe_id in ids])))
+    out: list[tuple[str, dict[str, Any] | None, FactError | None]] = []
+    for connection, pe_id in pairs:
+        if pe_id is None:
+            why = f"private endpoint connection {connection.get('name')!r} names no private endpoint"
+            out.append((text(connection.get("id")) or ctx.workspace_id, None, FactError("unreadable", why)))
+        else:
+            out.append((pe_id, *answers[pe_id]))
+    return out
