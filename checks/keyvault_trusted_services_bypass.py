@@ -1,6 +1,6 @@
 """keyvault.trusted-services-bypass: a Key Vault firewall must let trusted Azure services through."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import az_group_and_name, dig, require_props, same_text
 from moediag.shell import command
 
@@ -16,6 +16,10 @@ DOC = Doc(
     ),
     fix="Allow trusted Microsoft services through the vault firewall: `az keyvault update -n KV -g RG --bypass AzureServices`.",
     links=("https://learn.microsoft.com/azure/key-vault/general/overview-vnet-service-endpoints#trusted-services",),
+    examples=(Example({"id": "/subscriptions/.../vaults/kv-ws-prod",
+                       "properties": {"networkAcls": {"bypass": "None", "defaultAction": "Deny"}}},
+                      "fail: Key Vault kv-ws-prod denies by default and does not let trusted Azure services through "
+                      "(bypass is 'None')"),),
 )
 
 

@@ -1,6 +1,6 @@
 """workspace.v1-legacy-mode: v1 legacy mode blocks the v2 network isolation managed endpoints rely on."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import require_props
 from moediag.shell import command
 
@@ -19,6 +19,10 @@ DOC = Doc(
         "30 to 60 minutes or more to apply."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-configure-network-isolation-with-v2",),
+    examples=(Example({"id": "/subscriptions/.../workspaces/ws-prod", "properties": {"v1LegacyMode": True}},
+                      "fail: workspace ws-prod has v1 legacy mode on: managed online endpoints cannot use v2 network "
+                      "isolation"),
+              Example({"properties": {}}, "pass: v1LegacyMode is absent, which means off")),
 )
 
 

@@ -25,6 +25,14 @@ DOCS_BASE = "docs/checks"
 
 
 @dataclass(frozen=True)
+class Example:
+    """Evidence a check reads (the fields that matter, as Azure sends them) and the verdict it gets."""
+
+    evidence: Any
+    verdict: str  # "<status>: <what the check says>", e.g. "fail: Key Vault kv denies by default ..."
+
+
+@dataclass(frozen=True)
 class Doc:
     """The documentation contract every check fulfils (rendered by `explain` and docs/checks/)."""
 
@@ -33,6 +41,7 @@ class Doc:
     fix: str
     run_from: str = "Anywhere with Reader access: only Resource Manager is read."
     links: tuple[str, ...] = ()
+    examples: tuple[Example, ...] = ()  # at least one that does not pass (tests/test_docs.py)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHECK_TEMPLATE = '''"""{id}: {title}."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import require_props, same_text
 
 DOC = Doc(
@@ -36,6 +36,7 @@ DOC = Doc(
         "Say how to fix it, with the command, and what to agree with others first."
     ),
     links=(),
+    examples=(Example({{"properties": {{"provisioningState": "Failed"}}}}, "fail: workspace ws-prod is 'Failed'"),),
 )
 
 

@@ -26,6 +26,13 @@ def render_check_doc(chk: Check) -> str:
     ]
     for heading, field in PROSE:
         lines += [f"## {heading}", "", getattr(chk.doc, field).strip(), ""]
+    for example in chk.doc.examples:
+        import json
+
+        status, _, said = example.verdict.partition(":")
+        lines += ["## Example" if len(chk.doc.examples) == 1 else f"## Example: {status.strip()}", "",
+                  "Evidence:", "", "```json", json.dumps(example.evidence, indent=2), "```", "",
+                  f"Verdict: **{status.strip()}**: {said.strip()}", ""]
     lines += [
         "## Permissions",
         "",
