@@ -24,7 +24,9 @@ OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"moediag: error: {message}", err=True)
+    from moediag.render.inert import inert  # the message may quote Azure or a file: no escape sequence gets through
+
+    click.echo(f"moediag: error: {inert(message)}", err=True)
     sys.exit(code)
 
 
@@ -290,7 +292,11 @@ class _progress_printer:
         self._status.start()
 
     def __call__(self, pending: list[str]) -> None:
-        shown = ", ".join(pending[:4]) + (f" and {len(pending) - 4} more" if len(pending) > 4 else "")
+        from rich.markup import escape
+
+        from moediag.render.inert import inert  # a scan shows workspace names from Resource Graph: plain text only
+
+        shown = escape(inert(", ".join(pending[:4]))) + (f" and {len(pending) - 4} more" if len(pending) > 4 else "")
         self._status.update(f"waiting for {len(pending)} {self._noun}: {shown}" if pending else "done")
 
     def close(self) -> None:
