@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -224,3 +225,22 @@ def test_an_error_line_quoting_foreign_text_shows_it_escaped():
     run = moediag(None, "render", "/nonexistent/report\x1b]0;owned\x07\x1b[2J.json")
     assert run.code == 2 and run.stderr.count("\n") == 1
     assert "\x1b" not in run.stderr and "\\x1b]0;owned\\x07\\x1b[2J" in run.stderr
+
+
+def test_a_replayed_snapshot_with_hostile_names_writes_every_format_inert_and_whole(tmp_path):
+    """End to end: the Key Vault's name in the evidence carries escape sequences, an override and a lone surrogate."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "broken-workspace.snapshot.json"
+    hostile = "kv\x1b]0;owned\x07\x1b[2J\u202e\ud800 $(id)"
+    snapshot = json.loads(example.read_text().replace("kv-ws-prod", json.dumps(hostile)[1:-1]))
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(snapshot))
+    files = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "junit", "markdown")}
+    run = moediag(None, "check", "--snapshot", str(path), "-o", "table", *(f"-o{f}={p}" for f, p in files.items()),
+                  env={"MOEDIAG_ARM_ENDPOINT": "https://10.255.255.1"})
+    assert run.code == 1, run.stderr
+    assert raw_controls(run.stdout) == [] and raw_controls(files["markdown"].read_text()) == []
+    assert "kv\\x1b]0;owned\\x07\\x1b[2J\\u202e\\ud800 $(id)" in run.stdout
+    report = json.loads(files["json"].read_text())
+    vault = next(r for r in report["results"] if r["check_id"] == "keyvault.trusted-services-bypass")
+    assert shlex.split(vault["fix"]["commands"][0])[4] == hostile  # one word, exactly the name
+    JUNIT.validate(files["junit"].read_text())
