@@ -24,7 +24,9 @@ OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"moediag: error: {message}", err=True)
+    from moediag.render.inert import inert  # the message may quote Azure or a file: no escape sequence gets through
+
+    click.echo(f"moediag: error: {inert(message)}", err=True)
     sys.exit(code)
 
 

@@ -47,7 +47,7 @@ def _code(text: object, cell: bool = False) -> str:
             return _text(text)
         text = text.replace("|", "\\|")
     ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    pad = " " if not text or text.startswith("`") or text.endswith("`") else ""  # `` is no code span: ` ` is
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
