@@ -22,6 +22,7 @@ CHECK_TEMPLATE = '''"""{id}: {title}."""
 
 from moediag.check import Doc, Example, check
 from moediag.evidence import require_props, same_text
+from moediag.shell import command
 
 DOC = Doc(
     what=(
@@ -49,7 +50,8 @@ def evaluate(ctx):
     else:
         yield ctx.failed(wid, f"workspace {{t.workspace}} is {{state!r}}", expected="Succeeded", observed=state,
                          fix=("Look at the workspace's last operation",
-                              [f"az ml workspace show -g {{t.resource_group}} -n {{t.workspace}}"]))
+                              [command("az ml workspace show -g {{group}} -n {{name}}", group=t.resource_group,
+                                       name=t.workspace)]))
 '''
 
 

@@ -28,7 +28,8 @@ from moediag.render import renderer
 from moediag.render.inert import inert
 from moediag.render.markdown import _cell, _code, _text
 from moediag.render.mermaid import _label
-from moediag.report import build_report, build_scan_report
+from moediag.engine import TargetRun
+from moediag.report import build_report, finish
 from moediag.shell import command
 from moediag.target import Target
 
@@ -86,16 +87,18 @@ def results_about(h: str, rg: str) -> list[Result]:
 
 
 def single(h: str) -> dict:
-    target = {"subscription_id": h, "resource_group": h, "workspace": h, "endpoints": [h, "ep-b"]}
-    return build_report(target, results_about(h, h), mode="snapshot", notes=[h, f"note {h}"])
+    """A check report about a workspace named `h`, with its diagnosis (so the plan and paths carry `h` too)."""
+    run = TargetRun(Target(h, h, h), results=results_about(h, h), endpoints=[h, "ep-b"])
+    return finish(build_report("check", [run], mode="snapshot", notes=[h, f"note {h}"]))
 
 
 def fleet(h: str) -> dict:
     """A scan of two workspaces (one named `h`) failing on one shared Key Vault, plus a subscription not read."""
     mine, other = Target(SUB, _id(h), _id(h), ("ep-a",)), Target(SUB, "rg-b", "ws-b", ("ep-b",))
-    targets = [(t, list(t.endpoints), results_about(h, h if t is mine else "rg-b")) for t in (mine, other)]
-    return build_scan_report(targets, [{"subscription_id": h, "reason": h}], scope={"subscriptions": [SUB]},
-                             inventory={"source": h}, notes=[h])
+    runs = [TargetRun(t, results=results_about(h, h if t is mine else "rg-b"), endpoints=list(t.endpoints))
+            for t in (mine, other)]
+    return finish(build_report("scan", runs, mode="live", notes=[h], scope={"subscriptions": [SUB]},
+                               inventory={"source": h}, unreadable_subscriptions=[{"subscription_id": h, "reason": h}]))
 
 
 def raw_controls(output: str) -> list[str]:
