@@ -1,8 +1,9 @@
 """The command line, shaped like `az ml` so on-call habits carry over.
 
 Exit codes (docs/exit-codes.md): 0 nothing failed; 1 a check failed (with --fail-on warn: or warned; with
-never: no 1); 2 usage error or the target could not be read at all; 3 nothing counted as failed but a check
-could not be evaluated (whatever --fail-on says); 130 interrupted.
+never: no 1); 2 usage error or bad input (an output path: before the run), an output that could not be written,
+or the target could not be read at all; 3 nothing counted as failed but a check could not be evaluated (whatever
+--fail-on says); 130 interrupted.
 Heavy imports (Azure SDKs, dnspython, rich) happen only inside the commands that need them.
 """
 
@@ -122,6 +123,8 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
     redactor = _start(debug, redact)
     try:
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        _check_paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
+                     [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         if snapshot_path:
             data = snapshots.load(snapshot_path)
             _ensure_same_target(data["target"], subscription, resource_group, workspace_name)
@@ -137,7 +140,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
             result = session.run(checks, collector, mode=mode, save_snapshot=bool(save_snapshot), progress=progress)
         result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
-            snapshots.write_json_atomic(save_snapshot, result.snapshot)
+            snapshots.write_json(save_snapshot, result.snapshot)
         _write_outputs(result.report, formats)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))
@@ -172,6 +175,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
     redactor = _start(debug, redact)
     try:
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        _check_paths(formats, [], [(f"--config {config_path}", config_path)])
         scope = scans.parse_scope(subscriptions, management_groups)
         options = Options(dns_servers=tuple(dns_servers), azure_dns=_azure_dns(azure_dns), timeout_s=timeout,
                           logs=LOG_MODES[logs])
@@ -268,15 +272,42 @@ def _ensure_same_target(stored: dict, subscription, resource_group, workspace) -
             raise UsageError(f"{flag} {given} does not match the snapshot's {key} {stored.get(key)!r}")
 
 
-def _write_outputs(report: dict, formats: list[tuple[str, str | None]]) -> None:
-    from moediag.render import renderer
-    from moediag.snapshot import write_text_atomic
+def _check_paths(formats: list[tuple[str, str | None]], others: list[tuple[str, str]],
+                 inputs: list[tuple[str, str | None]]) -> None:
+    """Before the run: every output path can be written, and no two outputs (or an output and an input) are
+    one file. UsageError otherwise."""
+    from moediag.snapshot import check_output_paths
 
+    outputs = [(f"-o {fmt}={path}", path) for fmt, path in formats if path] + others
+    check_output_paths(outputs, [(label, path) for label, path in inputs if path])
+
+
+def _write_outputs(report: dict, formats: list[tuple[str, str | None]]) -> None:
+    """Every output, each whole or not at all; one that cannot be written does not stop the others (then
+    UsageError)."""
+    from moediag.render import renderer
+    from moediag.snapshot import write_text
+
+    problems = []
     for fmt, path in formats:
         if path:
-            write_text_atomic(path, renderer(fmt)(report, False))
+            try:
+                write_text(path, renderer(fmt)(report, False), json_text=fmt == "json")
+            except UsageError as exc:
+                problems.append(str(exc))
         else:
-            click.echo(renderer(fmt)(report, _color(sys.stdout)), nl=False)
+            _echo_stdout(renderer(fmt)(report, _color(sys.stdout)), json_text=fmt == "json")
+    if problems:
+        more = f" (and {len(problems) - 1} more output(s) not written)" if len(problems) > 1 else ""
+        raise UsageError(problems[0] + more)
+
+
+def _echo_stdout(text: str, *, json_text: bool = False) -> None:
+    """`text` on standard output in its encoding, what the encoding cannot carry escaped (moediag.snapshot.encode)."""
+    from moediag.snapshot import encode
+
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    click.echo(encode(text, encoding, json_text=json_text).decode(encoding), nl=False)
 
 
 class _progress_printer:
@@ -320,6 +351,7 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool) -> 
     redactor = _redactor(redact)
     try:
         formats = _parse_outputs(outputs)
+        _check_paths(formats, [], [(f"the report {report_path}", report_path)] if report_path != "-" else [])
         report = load(report_path)
         _write_outputs(redactor(report) if redactor else report, formats)
     except UsageError as exc:
