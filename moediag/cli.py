@@ -1,15 +1,17 @@
 """The command line, shaped like `az ml` so on-call habits carry over.
 
 Exit codes (docs/exit-codes.md): 0 nothing failed; 1 a check failed (with --fail-on warn: or warned; with
-never: no 1); 2 usage error or bad input (an output path: before the run), an output that could not be written,
-or the target could not be read at all; 3 nothing counted as failed but a check could not be evaluated (whatever
---fail-on says); 130 interrupted.
+never: no 1); 2 usage error or bad input (a flag, a snapshot, report or moediag.toml, an output path: one line
+on stderr, before the run when it can be known), an output that could not be written, or the target could not
+be read at all; 3 nothing counted as failed but a check could not be evaluated (whatever --fail-on says);
+130 interrupted.
 Heavy imports (Azure SDKs, dnspython, rich) happen only inside the commands that need them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 
@@ -25,8 +27,17 @@ OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"moediag: error: {message}", err=True)
+    click.echo(f"moediag: error: {_one_line(message)}", err=True)
     sys.exit(code)
+
+
+def _one_line(message: str) -> str:
+    """Control characters (a newline in a file name, an escape sequence, a lone surrogate) shown as escapes:
+    the error stays one line and cannot drive the terminal."""
+    import unicodedata
+
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch).startswith("C") else ch
+                   for ch in message)
 
 
 def _color(stream) -> bool:
@@ -48,6 +59,16 @@ def _parse_outputs(values: tuple[str, ...]) -> list[tuple[str, str | None]]:
     if sum(1 for _, p in outputs if p is None) > 1:
         raise UsageError("at most one output format may go to stdout; give the others a path (-o json=report.json)")
     return outputs
+
+
+class _Seconds(click.FloatRange):
+    """A FloatRange that also refuses `nan` (every comparison with nan is false, so a range lets it through)."""
+
+    def convert(self, value, param, ctx):
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,7 +124,7 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 @click.option("-e", "--endpoint-name", "endpoints", multiple=True, help="Online endpoint to check (repeatable; default: all).")
 @click.option("-d", "--deployment-name", help="Only this deployment of the endpoints.")
 @REPORTING
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+@click.option("--timeout", type=_Seconds(1, 3600), default=60.0, show_default=True,
               help="Seconds the whole run may take; evidence not read by then is reported as an error.")
 @MAX_CONCURRENCY
 @READING
@@ -156,7 +177,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @click.option("--management-group", "management_groups", multiple=True, metavar="NAME",
               help="Scan the subscriptions under these management groups (repeatable or comma-separated).")
 @REPORTING
-@click.option("--timeout", type=click.FloatRange(1, 7200), default=300.0, show_default=True,
+@click.option("--timeout", type=_Seconds(1, 7200), default=300.0, show_default=True,
               help="Seconds the whole scan may take; evidence not read by then is reported as an error.")
 @MAX_CONCURRENCY
 @click.option("--max-per-subscription", type=click.IntRange(1, 64), default=8, show_default=True,

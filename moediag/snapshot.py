@@ -191,21 +191,22 @@ def _unwritable(path: str) -> str | None:
 
 def load(path: str | Path) -> dict[str, Any]:
     """Read and validate a snapshot; anything wrong with it is a one-line usage error."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"snapshot {path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    from moediag.inputs import parse_json, read_text
+    from moediag.target import _GUID, _NAME
+
+    what = f"snapshot {path}"
+    data = parse_json(read_text(str(path), what), what)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path} is not a moediag snapshot (no \"format\": \"{FORMAT}\")")
     version = data.get("version")
-    if version != VERSION:
-        raise UsageError(f"snapshot {path} has version {version!r}; this moediag {__version__} reads version {VERSION}")
-    target, facts = data.get("target"), data.get("facts")
-    if not isinstance(target, dict) or not all(isinstance(target.get(k), str) for k in ("subscription_id", "resource_group", "workspace")):
+    if version != VERSION or isinstance(version, bool):
+        raise UsageError(f"snapshot {path} has version {_shown(version)}; this moediag {__version__} reads version {VERSION}")
+    target, facts, options = data.get("target"), data.get("facts"), data.get("options", {})
+    if not (isinstance(target, dict) and isinstance(target.get("subscription_id"), str)
+            and _GUID.match(target["subscription_id"])
+            and all(isinstance(target.get(k), str) and _NAME.match(target[k]) for k in ("resource_group", "workspace"))
+            and _optional(target, "endpoints", list) and all(isinstance(e, str) for e in target.get("endpoints") or ())
+            and _optional(target, "deployment", str)):
         raise UsageError(f"snapshot {path} has no valid target")
     if not isinstance(facts, dict) or not all(
         isinstance(v, dict) and ("value" in v or isinstance(v.get("error"), dict)) for v in facts.values()
@@ -213,8 +214,24 @@ def load(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"snapshot {path} has malformed facts")
     for entry in facts.values():
         error = entry.get("error")
-        if error is not None and not (isinstance(error.get("kind"), str) and isinstance(error.get("message"), str)):
+        if error is not None and not (isinstance(error.get("kind"), str) and isinstance(error.get("message"), str)
+                                      and _optional(error, "status", int) and _optional(error, "resource_id", str)):
             raise UsageError(f"snapshot {path} has a malformed fact error")
-    if not isinstance(data.get("options", {}), dict):
+    if not (isinstance(options, dict) and _optional(options, "dns_servers", list)
+            and all(isinstance(s, str) for s in options.get("dns_servers") or ())
+            and _optional(options, "azure_dns", str) and options.get("logs", "auto") in ("auto", "all", "none")
+            and _optional(options, "include_diagnose", bool)):
         raise UsageError(f"snapshot {path} has malformed options")
     return data
+
+
+def _optional(obj: dict[str, Any], key: str, kind: type) -> bool:
+    """obj[key] is absent, null, or a `kind` (True is not an int here)."""
+    value = obj.get(key)
+    return value is None or (isinstance(value, kind) and (kind is bool or not isinstance(value, bool)))
+
+
+def _shown(value: Any) -> str:
+    """A value from the file in a message: short, whatever its type."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -7,6 +7,8 @@ handling); signals, closed pipes and the real stdout encoding run `moediag` as a
 
 from __future__ import annotations
 
+import codecs
+import copy
 import io
 import json
 import os
@@ -18,11 +20,17 @@ from pathlib import Path
 
 import pytest
 from armbed import healthy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moe import Run, moediag, target_args
 
+from moediag import snapshot as snapshots
 from moediag.cli import main
+from moediag.errors import UsageError
+from moediag.inputs import MAX_DEPTH, parse_json
 from moediag.redact import Redactor
-from moediag.render import FORMATS
+from moediag.render import FORMATS, renderer
+from moediag.report import invalid
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "broken-workspace.snapshot.json"
 DIAGNOSE_EXAMPLE = Path("/work/shared/arm-examples/Microsoft.MachineLearningServices/Workspaces_Diagnose__2025-12-01.json")
@@ -285,3 +293,216 @@ def test_with_a_stdout_that_cannot_encode_the_report_the_json_stays_valid_and_th
     assert keyvault_result(ascii_json.report)["evidence"]["observed"]["bypass"] == SURROGATE
     table = moediag(None, "check", "--snapshot", str(snap), "-o", "table", env={"PYTHONIOENCODING": "ascii"})
     assert table.code == 1 and table.stderr == "" and "\\u2717 FAIL" in table.stdout and "None\\udc80" in table.stdout
+
+
+# --- 2. bad input: snapshots, reports, moediag.toml, flags --------------------------------------------
+
+DEEP_JSON = ("[" * 100_000 + "]" * 100_000).encode()
+HOSTILE_FILES = {
+    "nested 100000 deep": (DEEP_JSON, "nested too deeply"),
+    "nested one level past the limit": (json.dumps(nested(MAX_DEPTH + 20)).encode(), "levels deep"),
+    "binary": (bytes(range(256)) * 4, "not text"),
+    "not UTF-8": (b'{"format": "\xff\xfe\xfa"}', "not UTF-8 text"),
+    "UTF-16 with a byte order mark": ('{"format": "moediag-snapshot"}'.encode("utf-16"), "is UTF-16 text"),
+    "UTF-16 without a byte order mark": ('{"format": "moediag-snapshot"}'.encode("utf-16-le"), "not text"),
+    "UTF-32": ('{"format": "moediag-snapshot"}'.encode("utf-32"), "is UTF-32 text"),
+    "an integer of 5000 digits": (b'{"version": ' + b"9" * 5000 + b"}", "not valid JSON"),
+    "empty": (b"", "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_FILES)
+def test_a_hostile_snapshot_is_one_line_exit_2(moe, tmp_path, name):
+    content, fragment = HOSTILE_FILES[name]
+    (tmp_path / "snap.json").write_bytes(content)
+    assert fragment in one_line_error(moe("check", "--snapshot", tmp_path / "snap.json", "-o", f"json={tmp_path}/r.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap.json"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_FILES)
+def test_a_hostile_report_given_to_render_is_one_line_exit_2(moe, tmp_path, name):
+    content, fragment = HOSTILE_FILES[name]
+    (tmp_path / "report.json").write_bytes(content)
+    assert fragment in one_line_error(moe("render", tmp_path / "report.json", "-o", "table"))
+    assert fragment in one_line_error(moe("render", "-", "-o", "table", stdin=content))
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("[[suppress]]\ncheck = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
+    ("x = " + "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5) + "\n", "levels deep"),
+    ('[[suppress]]\ncheck = "keyvault"\nreason = "\\udc80"\n', "not valid TOML"),
+    (bytes(range(256)), "not text"),
+    ("[[suppress]]\ncheck = 'keyvault'\n".encode("utf-16"), "is UTF-16 text"),
+])
+def test_a_hostile_moediag_toml_is_one_line_exit_2_before_the_run(moe, tmp_path, monkeypatch, content, fragment):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "moediag.toml").write_bytes(content if isinstance(content, bytes) else content.encode())
+    run = moe("check", "--snapshot", EXAMPLE, "-o", f"json={tmp_path}/r.json")
+    assert fragment in one_line_error(run) and "moediag.toml" in run.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_utf8_byte_order_mark_is_read_as_utf8(moe, tmp_path):
+    snap = tmp_path / "snap.json"
+    snap.write_bytes(codecs.BOM_UTF8 + EXAMPLE.read_bytes())
+    assert moe("check", "--snapshot", snap, "-o", "json").code == 1
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda d: d["target"].update(endpoints="ep-main"), "no valid target"),
+    (lambda d: d["target"].update(deployment=["blue"]), "no valid target"),
+    (lambda d: d["target"].update(workspace="ws/../other"), "no valid target"),
+    (lambda d: d["target"].update(subscription_id="not-a-guid"), "no valid target"),
+    (lambda d: d["options"].update(dns_servers=5), "malformed options"),
+    (lambda d: d["options"].update(dns_servers=[5]), "malformed options"),
+    (lambda d: d["options"].update(logs="some"), "malformed options"),
+    (lambda d: d["options"].update(include_diagnose="yes"), "malformed options"),
+    (lambda d: d["facts"].update(keyvault={"error": {"kind": "forbidden", "message": "no", "resource_id": ["x"]}}),
+     "malformed fact error"),
+    (lambda d: d["facts"].update(keyvault={"error": {"kind": "forbidden", "message": "no", "status": "403"}}),
+     "malformed fact error"),
+    (lambda d: d.update(version=True), "version True"),
+    (lambda d: d.update(version="x" * 1000), "version 'xxx"),
+], ids=["endpoints", "deployment", "workspace", "subscription", "dns-servers", "dns-server", "logs", "diagnose",
+        "error-resource", "error-status", "version-bool", "version-long"])
+def test_a_snapshot_with_fields_of_the_wrong_shape_is_one_line_exit_2(moe, tmp_path, change, fragment):
+    data = example()
+    change(data)
+    line = one_line_error(moe("check", "--snapshot", write_snapshot(tmp_path / "s.json", data), "-o", "json"))
+    assert fragment in line and len(line) < 300
+
+
+# A real report, mutated the way hostile files go wrong: wrong types, huge numbers, nested garbage, surrogates.
+GARBAGE = st.one_of(
+    st.sampled_from([None, True, False, 0, -1, 2**64, 10**300, 1.5, 1e308, float("inf"), float("nan"), "", "x",
+                     "\udc80", "a\ud800b", "scan", "fail", "error", [], {}, [None], {"": None}, "\x1b[31m\n"])
+    | st.integers(min_value=-(2**70), max_value=2**70) | st.text(max_size=12),
+    st.recursive(st.none() | st.integers() | st.text(max_size=4),
+                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                 max_leaves=12),
+    st.integers(min_value=1, max_value=MAX_DEPTH + 40).map(nested),
+)
+
+
+def paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from paths(child, (*prefix, index))
+
+
+def mutate(value, path, how, garbage):
+    value = copy.deepcopy(value)
+    if not path:
+        return garbage
+    parent = value
+    for step in path[:-1]:
+        parent = parent[step]
+    if how == "delete":
+        del parent[path[-1]]
+    elif how == "wrap":
+        parent[path[-1]] = [parent[path[-1]]]
+    else:
+        parent[path[-1]] = garbage
+    return value
+
+
+@pytest.fixture(scope="module")
+def real_report() -> dict:
+    from moediag import session
+    from moediag.registry import select
+
+    collector = session.replay_collector(snapshots.load(EXAMPLE), 10)
+    report = session.run(select((), ()), collector, mode="snapshot", save_snapshot=False).report
+    assert invalid(report) is None
+    return report
+
+
+@settings(max_examples=EXAMPLES * 3, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_render_never_crashes_on_a_hostile_report_it_either_refuses_it_or_renders_it(real_report, data):
+    report = real_report
+    for _ in range(data.draw(st.integers(1, 3))):
+        where = data.draw(st.sampled_from(list(paths(report))))
+        report = mutate(report, where, data.draw(st.sampled_from(["delete", "replace", "wrap"])), data.draw(GARBAGE))
+    try:  # what `moediag render` does with the file: parse (bounded), then validate
+        loaded = parse_json(json.dumps(report), "report", max_depth=MAX_DEPTH + 8)
+    except UsageError:
+        return
+    problem = invalid(loaded)
+    assert problem is None or (isinstance(problem, str) and problem)
+    if problem is None:
+        for fmt in FORMATS:
+            for shown in (loaded, Redactor(ids=True)(loaded)):
+                snapshots.encode(renderer(fmt)(shown, False), json_text=fmt == "json")
+
+
+@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_replaying_a_hostile_snapshot_is_exit_2_or_a_valid_report(data):
+    """Mutations of the snapshot's frame (target, options, fact entries and errors), not of the REST bodies
+    inside (tests/test_fuzz_parsers.py holds the checks to those)."""
+    snapshot = example()
+    frame = [p for p in paths(snapshot) if len(p) <= 4 and not (len(p) >= 3 and p[0] == "facts" and p[2] == "value")]
+    for _ in range(data.draw(st.integers(1, 2))):
+        where = data.draw(st.sampled_from(frame))
+        snapshot = mutate(snapshot, where, data.draw(st.sampled_from(["delete", "replace", "wrap"])), data.draw(GARBAGE))
+        frame = [p for p in paths(snapshot) if len(p) <= 4 and not (len(p) >= 3 and p[0] == "facts" and p[2] == "value")]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "snap.json"
+        path.write_text(json.dumps(snapshot), encoding="utf-8")
+        try:
+            loaded = snapshots.load(path)
+        except UsageError as exc:
+            assert "\n" not in str(exc)
+            return
+    from moediag import session
+    from moediag.registry import select
+
+    report = session.run(select((), ()), session.replay_collector(loaded, 10), mode="snapshot", save_snapshot=False).report
+    assert invalid(report) is None
+    crashed = [r for r in report["results"] if r["reason"] == "crashed"]
+    assert not crashed, crashed
+    for fmt in FORMATS:
+        snapshots.encode(renderer(fmt)(report, False), json_text=fmt == "json")
+
+
+def test_a_snapshot_at_the_depth_limit_replays_redacts_and_renders(tmp_path):
+    data = example()
+    data["facts"]["keyvault"]["value"]["properties"]["networkAcls"]["bypass"] = nested(MAX_DEPTH - 8)
+    loaded = snapshots.load(write_snapshot(tmp_path / "deep.json", data))
+    from moediag import session
+    from moediag.registry import select
+
+    report = session.run(select((), ()), session.replay_collector(loaded, 10), mode="snapshot", save_snapshot=False).report
+    report = Redactor(ids=True)(report)
+    assert invalid(report) is None and keyvault_result(report)["status"] == "fail"
+    for fmt in FORMATS:
+        renderer(fmt)(report, False)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["check", "--snapshot", EXAMPLE, "--timeout", "abc"], "'abc' is not a valid float range"),
+    (["check", "--snapshot", EXAMPLE, "--timeout", "nan"], "'nan' is not a number of seconds"),
+    (["check", "--snapshot", EXAMPLE, "--timeout", "0"], "is not in the range"),
+    (["scan", "--timeout", "nan"], "'nan' is not a number of seconds"),
+    (["check", "--snapshot", EXAMPLE, "-o", "json="], "a path is needed after '='"),
+    (["check", "--snapshot", EXAMPLE, "-o", "=report.json"], "unknown output format ''"),
+    (["check", "--snapshot", EXAMPLE, "-o", "json", "-o", "table"], "at most one"),
+    (["check", "--snapshot", EXAMPLE, "--max-concurrency", "0"], "--max-concurrency"),
+    (["check", "--snapshot", EXAMPLE, "--fail-on", "maybe"], "--fail-on"),
+    (["check", "--snapshot", "/nonexistent/snap.json"], "cannot read snapshot"),
+    (["check", "--snapshot", "/"], "is a directory"),
+    (["check", "--snapshot", EXAMPLE, "--config", "/"], "is a directory"),
+    (["check", "--snapshot", EXAMPLE, "--config", "/nonexistent/moediag.toml"], "cannot read config"),
+    (["check", "--snapshot", EXAMPLE, "-w", "other"], "does not match the snapshot"),
+    (["check", "--snapshot", EXAMPLE, "-o", "json=/nonexistent\n\x1b[2J/r.json"], "/nonexistent\\n\\x1b[2J"),
+    (["render"], "Missing argument"),
+    (["render", "/"], "cannot read report /"),
+    (["render", EXAMPLE], "not a moediag report"),
+], ids=lambda a: " ".join(map(str, a)) if isinstance(a, list) else None)
+def test_a_bad_flag_is_one_line_exit_2(moe, args, fragment):
+    assert fragment in one_line_error(moe(*args))
