@@ -26,11 +26,15 @@ from moe import Run, moediag, target_args
 
 from moediag import snapshot as snapshots
 from moediag.cli import main
+from moediag.collector import Collector
 from moediag.errors import UsageError
 from moediag.inputs import MAX_DEPTH, parse_json
 from moediag.redact import Redactor
+from moediag.registry import all_checks
 from moediag.render import FORMATS, renderer
 from moediag.report import invalid
+from moediag.runner import run_checks
+from moediag.target import Options, Target
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "broken-workspace.snapshot.json"
 DIAGNOSE_EXAMPLE = Path("/work/shared/arm-examples/Microsoft.MachineLearningServices/Workspaces_Diagnose__2025-12-01.json")
@@ -506,3 +510,54 @@ def test_a_snapshot_at_the_depth_limit_replays_redacts_and_renders(tmp_path):
 ], ids=lambda a: " ".join(map(str, a)) if isinstance(a, list) else None)
 def test_a_bad_flag_is_one_line_exit_2(moe, args, fragment):
     assert fragment in one_line_error(moe(*args))
+
+
+# --- workspace.diagnose: an answer without the documented shape is an error, never a pass --------------
+
+
+def diagnose_results(answer) -> list:
+    snap = example()
+    facts = {"workspace": snap["facts"]["workspace"], "diagnose": {"value": answer}}
+    collector = Collector(Target.from_json(snap["target"]), Options(include_diagnose=True, timeout_s=10), snapshot=facts)
+    try:
+        return run_checks([all_checks()["workspace.diagnose"]], collector).results
+    finally:
+        collector.close()
+
+
+@pytest.mark.parametrize("answer", [
+    {}, {"value": None}, {"value": []}, {"value": "done"}, {"value": {}}, {"value": {"9": []}},
+    {"value": {"status": "Succeeded"}}, {"value": {"keyVaultResults": None}}, {"value": {"keyVaultResults": {}}},
+    {"value": {"keyVaultResults": "none"}}, {"status": "Succeeded"},
+], ids=repr)
+def test_a_diagnose_answer_without_the_documented_shape_is_an_error_never_a_pass(answer):
+    results = diagnose_results(answer)
+    assert results and all((r.status.value, r.reason) == ("error", "unreadable") for r in results), results
+
+
+@pytest.mark.parametrize("finding", [None, "KeyVaultNotReachable", 3, [], {}, {"code": "X", "message": "m"},
+                                     {"code": "X", "level": 2, "message": "m"}], ids=repr)
+def test_a_diagnose_finding_that_cannot_be_read_is_an_error_and_the_other_findings_still_count(finding):
+    results = diagnose_results({"value": {"dnsResolutionResults": [finding],
+                                          "keyVaultResults": [{"code": "KV", "level": "Error", "message": "denied"}],
+                                          "storageAccountResults": []}})
+    assert sorted((r.status.value, r.reason) for r in results) == [("error", "unreadable"), ("fail", None)]
+
+
+def test_a_category_that_is_not_a_list_is_an_error_beside_the_findings_of_the_others():
+    results = diagnose_results({"value": {"keyVaultResults": {"code": "KV"}, "dnsResolutionResults": []}})
+    assert [(r.status.value, r.reason) for r in results] == [("error", "unreadable")]
+
+
+@pytest.mark.skipif(not DIAGNOSE_EXAMPLE.exists(), reason="needs the shared ARM examples")
+def test_the_documented_diagnose_answer_still_reads_as_before():
+    body = json.loads(DIAGNOSE_EXAMPLE.read_text())["responses"]["200"]["body"]
+    [result] = diagnose_results(body)
+    assert result.status.value == "warn" and "CustomDNSInUse" in result.message
+    assert [r.status.value for r in diagnose_results({"value": {"keyVaultResults": [], "9": []}})] == ["pass"]
+    a_finding_naming_our_keys = {"code": "C", "level": "Warning", "message": "m", "area": "spoofed", "category": "x",
+                                 "observed": "spoofed", "hint": "kept"}
+    [result] = diagnose_results({"value": {"KeyVaultResults": [a_finding_naming_our_keys]}})
+    evidence = result.to_json()["evidence"]
+    assert (evidence["area"], evidence["category"], evidence["observed"]) == ("keyvault", "keyVaultResults", "Warning: C")
+    assert evidence["hint"] == "kept"
