@@ -4,7 +4,9 @@ Exit codes (docs/exit-codes.md): 0 nothing failed; 1 a check failed (with --fail
 never: no 1); 2 usage error or bad input (a flag, a snapshot, report or moediag.toml, an output path: one line
 on stderr, before the run when it can be known), an output that could not be written, or the target could not
 be read at all; 3 nothing counted as failed but a check could not be evaluated (whatever --fail-on says);
-130 interrupted.
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM): the requested reports are written, marked interrupted.
+Standard output closed by its reader (`moediag check | head -1`) is no error: the other outputs are still
+written and the exit code is still the run's.
 Heavy imports (Azure SDKs, dnspython, rich) happen only inside the commands that need them.
 """
 
@@ -21,7 +23,9 @@ from moediag import __version__
 from moediag.errors import TargetUnreadable, UsageError
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+_TERMINATED: list[int] = []  # the SIGTERM seen (see _on_sigterm)
 OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable; at most one to stdout). "
                "Default: table on a terminal, else json.")
 
@@ -242,7 +246,7 @@ def _exit(report: dict, fail_on: str) -> None:
     from moediag.report import exit_code
 
     if report.get("interrupted"):
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(_interrupted_code())
     sys.exit(exit_code(report, fail_on))
 
 
@@ -305,7 +309,7 @@ def _check_paths(formats: list[tuple[str, str | None]], others: list[tuple[str, 
 
 def _write_outputs(report: dict, formats: list[tuple[str, str | None]]) -> None:
     """Every output, each whole or not at all; one that cannot be written does not stop the others (then
-    UsageError)."""
+    UsageError). Standard output closed by its reader (`| head`) is not an error: the rest is written."""
     from moediag.render import renderer
     from moediag.snapshot import write_text
 
@@ -328,7 +332,28 @@ def _echo_stdout(text: str, *, json_text: bool = False) -> None:
     from moediag.snapshot import encode
 
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    click.echo(encode(text, encoding, json_text=json_text).decode(encoding), nl=False)
+    try:
+        click.echo(encode(text, encoding, json_text=json_text).decode(encoding), nl=False)
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def _echo(text: str) -> None:
+    """A line on standard output (`list`, `explain`, `permissions`), as `_echo_stdout` writes it."""
+    _echo_stdout(text + "\n")
+
+
+def _stdout_gone() -> None:
+    """The reader of standard output went away: what is still buffered for it, and anything written later, goes
+    to /dev/null, so the interpreter does not complain at exit ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's captured stream)
+        pass
 
 
 class _progress_printer:
@@ -390,11 +415,11 @@ def list_command(output: str) -> None:
         import json
 
         rows = [{"id": c.id, "severity": c.severity, "scope": c.scope, "title": c.title} for c in checks]
-        click.echo(json.dumps(rows, indent=2))
+        _echo(json.dumps(rows, indent=2))
         return
     width = max((len(c.id) for c in checks), default=10)
     for c in checks:
-        click.echo(f"{c.id.ljust(width)}  {c.severity:<8}  {c.scope:<10}  {c.title}")
+        _echo(f"{c.id.ljust(width)}  {c.severity:<8}  {c.scope:<10}  {c.title}")
 
 
 @cli.command("explain")
@@ -407,7 +432,7 @@ def explain_command(check_id: str) -> None:
     chk = registry.all_checks().get(check_id)
     if chk is None:
         _fail(f"unknown check {check_id!r} (see `moediag list`)")
-    click.echo(render_check_doc(chk), nl=False)
+    _echo_stdout(render_check_doc(chk))
 
 
 @cli.command("permissions")
@@ -430,38 +455,61 @@ def permissions_command(select, ignore, output, subscription, for_scan) -> None:
             from moediag.target import az_default_subscription
 
             sub = subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or az_default_subscription()
-            click.echo(json.dumps(permissions.role_definition(checks, sub, scan=for_scan), indent=2))
+            _echo(json.dumps(permissions.role_definition(checks, sub, scan=for_scan), indent=2))
         elif output == "json":
             per_check = {c.id: c.permissions for c in checks}
-            click.echo(json.dumps({**per_check, **({"scan": permissions.SCAN_ACTIONS} if for_scan else {})}, indent=2))
+            _echo(json.dumps({**per_check, **({"scan": permissions.SCAN_ACTIONS} if for_scan else {})}, indent=2))
         else:
             for action in permissions.actions_for(checks, scan=for_scan):
-                click.echo(f"{action}  ({permissions.builtin_role_for(action)})")
+                _echo(f"{action}  ({permissions.builtin_role_for(action)})")
     except UsageError as exc:
         _fail(str(exc))
 
 
+_NO_HANDLER = object()
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM (a CI job cancelled, a container stopped) is handled like Ctrl-C: the run stops, the requested
+    reports are written marked interrupted, and the exit code says which signal it was (143)."""
+    _TERMINATED.append(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted_code() -> int:
+    return EXIT_TERMINATED if _TERMINATED else EXIT_INTERRUPTED
+
+
+def _interrupted() -> None:
+    click.echo("moediag: terminated" if _TERMINATED else "moediag: interrupted", err=True)
+    sys.exit(_interrupted_code())
+
+
 def main() -> None:
+    import signal
+
     if os.environ.get("MOEDIAG_NETWORK_GUARD"):
         from moediag.netguard import install_from_env
 
         install_from_env()
+    _TERMINATED.clear()
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an in-process caller): signals are its business
+        previous = _NO_HANDLER
     try:
         code = cli.main(standalone_mode=False, prog_name="moediag")
         sys.exit(code if isinstance(code, int) else 0)
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "moediag"
         _fail(f"{exc.format_message()} (see `{command} --help`)")
-    except click.Abort:
-        click.echo("moediag: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except (click.Abort, KeyboardInterrupt):
+        _interrupted()
     except click.ClickException as exc:
         _fail(exc.format_message())
-    except KeyboardInterrupt:
-        click.echo("moediag: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(0)
+    finally:
+        if previous is not _NO_HANDLER:
+            signal.signal(signal.SIGTERM, previous)  # in-process callers (tests) get their handler back
 
 
 if __name__ == "__main__":

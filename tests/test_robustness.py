@@ -12,17 +12,20 @@ import copy
 import io
 import json
 import os
+import signal
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from armbed import healthy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moe import Run, moediag, target_args
+from moe import Run, moediag, quiet_dns, target_args
 
 from moediag import snapshot as snapshots
 from moediag.cli import main
@@ -561,3 +564,87 @@ def test_the_documented_diagnose_answer_still_reads_as_before():
     evidence = result.to_json()["evidence"]
     assert (evidence["area"], evidence["category"], evidence["observed"]) == ("keyvault", "keyVaultResults", "Warning: C")
     assert evidence["hint"] == "kept"
+
+
+# --- 3. signals and pipes -------------------------------------------------------------------------------
+
+
+def wait_for(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_sigterm_during_collection_writes_the_reports_marked_interrupted_and_exits_143(bed, tmp_path, guarded_env):
+    scenario = healthy().install(bed)
+    bed.hang(scenario.key_vault_id)
+    out, table = tmp_path / "report.json", tmp_path / "report.txt"
+    proc = subprocess.Popen([sys.executable, "-m", "moediag", "check", *target_args(scenario), "-o", f"json={out}",
+                             "-o", f"table={table}", "--timeout", "30", "--dns-server", quiet_dns()],
+                            env={**guarded_env, **bed.env()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: bed.count("GET", scenario.workspace_arm_id) > 0)  # the checks are running now
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr and stdout == ""
+    report = json.loads(out.read_text())
+    assert report["interrupted"] is True
+    assert (keyvault_result(report)["status"], keyvault_result(report)["reason"]) == ("error", "interrupted")
+    assert "interrupted" in table.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".log")) == ["report.json", "report.txt"]
+
+
+def test_sigterm_while_waiting_for_the_workspace_still_writes_a_report_and_exits_143(bed, tmp_path, guarded_env):
+    scenario = healthy().install(bed)
+    bed.hang(scenario.workspace_arm_id)
+    out = tmp_path / "report.json"
+    proc = subprocess.Popen([sys.executable, "-m", "moediag", "check", *target_args(scenario), "-o", f"json={out}",
+                             "--timeout", "30", "--dns-server", quiet_dns()],
+                            env={**guarded_env, **bed.env()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: bed.max_in_flight > 0)  # the bed logs a request when it is answered: never, here
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 143 and "Traceback" not in stderr, stderr
+    assert json.loads(out.read_text())["interrupted"] is True
+
+
+def closed_pipe_run(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    """`moediag ARGS` whose standard output is a pipe nobody reads any more (`| head` that has exited)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run([sys.executable, "-m", "moediag", *args], stdout=write, stderr=subprocess.PIPE,
+                              env=env, timeout=60, check=False)
+    finally:
+        os.close(write)
+
+
+def test_a_closed_stdout_keeps_the_runs_exit_code_writes_the_other_outputs_and_says_nothing(tmp_path, guarded_env):
+    out = tmp_path / "report.json"
+    proc = closed_pipe_run(["check", "--snapshot", str(EXAMPLE), "-o", "table", "-o", f"json={out}"], guarded_env)
+    assert proc.returncode == 1  # what the run found (a check failed), not 0 or 120
+    assert proc.stderr == b""  # no BrokenPipeError, no "Exception ignored"
+    assert json.loads(out.read_text())["summary"]["fail"] >= 4
+
+
+@pytest.mark.parametrize("args", [["list"], ["explain", "workspace.diagnose"], ["render", "{report}", "-o", "markdown"],
+                                  ["check", "--snapshot", "{snap}", "-o", "json=/dev/stdout"]])
+def test_other_commands_to_a_closed_stdout_exit_as_usual_without_complaint(tmp_path, guarded_env, args):
+    report = tmp_path / "report.json"
+    assert closed_pipe_run(["check", "--snapshot", str(EXAMPLE), "-o", f"json={report}"], guarded_env).returncode == 1
+    proc = closed_pipe_run([a.format(report=report, snap=EXAMPLE) for a in args], guarded_env)
+    assert proc.stderr == b"" and proc.returncode == (1 if args[0] == "check" else 0)
+
+
+def test_head_reading_one_line_of_a_long_report_leaves_the_exit_code_and_stderr_alone(guarded_env):
+    writer = subprocess.Popen([sys.executable, "-m", "moediag", "check", "--snapshot", str(EXAMPLE), "-o", "table"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=guarded_env)
+    head = subprocess.run(["head", "-c", "1"], stdin=writer.stdout, capture_output=True, timeout=30, check=False)
+    writer.stdout.close()
+    stderr = writer.stderr.read()
+    writer.stderr.close()
+    assert writer.wait(timeout=30) == 1 and stderr == b""
+    assert head.stdout == b"m"
