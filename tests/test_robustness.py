@@ -128,6 +128,12 @@ def test_an_output_path_that_cannot_be_written_is_exit_2_before_anything_is_read
     assert listing(tmp_path) == before  # nothing written, nothing created
 
 
+def test_scan_refuses_an_output_path_before_asking_resource_graph(moe, live, bed, tmp_path):
+    run = moe("scan", "-s", "00000000-1111-2222-3333-444444444444", "--dns-server", "127.0.0.1:9",
+              "-o", f"json={tmp_path}")
+    assert "is a directory" in one_line_error(run) and bed.requests == []
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any directory")
 def test_a_directory_without_write_permission_is_exit_2_before_the_run(moe, live, bed, tmp_path):
     locked = tmp_path / "locked"
