@@ -26,7 +26,9 @@ DOC = Doc(
         "`--include-diagnose`), waits for it up to the run's timeout, and reports each finding as a result: "
         "`Error` fails, `Warning` warns, `Information` passes. Azure's code, level and message are kept as "
         "evidence; each category maps to moediag's areas (DNS, network, storage, Key Vault, registry, workspace) "
-        "and the finding names the resource it is about. A diagnose that does not finish in time is an error."
+        "and the finding names the resource it is about. A diagnose that does not finish in time is an error; so is "
+        "an answer without Azure's result lists, a category that is not a list, or a finding without a level "
+        "(unreadable: never a pass)."
     ),
     why=(
         "Azure's diagnose sees what moediag cannot read from Resource Manager alone: user-defined routes and "
@@ -52,32 +54,58 @@ def evaluate(ctx):
                                             "--include-diagnose to include it", reason=Reason.NOT_REQUESTED)
         return
     body = ctx.fact("diagnose")
-    value = body.get("value") if isinstance(body, dict) and isinstance(body.get("value"), dict) else body
-    categories = [k for k, v in value.items() if isinstance(v, list)] if isinstance(value, dict) else []
-    if not categories:  # not even an empty result list: no evidence that nothing was found
-        yield ctx.errored(ctx.workspace_id, "Azure's workspace diagnose answered without any result list",
-                          reason="unreadable", expected="a dict of *Results lists", observed=body)
+    value = _categories_of(body)
+    known = {name.lower(): name for name in CATEGORIES}
+    lists = {key: items for key, items in value.items() if isinstance(items, list)}
+    if not any(key.lower() in known for key in lists):  # no evidence that nothing was found
+        yield ctx.errored(ctx.workspace_id, "Azure's workspace diagnose answered without any of its result lists "
+                          f"({', '.join(CATEGORIES)})", reason=Reason.UNREADABLE,
+                          expected="{\"value\": {\"<category>Results\": [...]}}", observed=body)
         return
     workspace = props(ctx.fact("workspace"))
-    findings = [(category, finding) for category in categories for finding in value[category]]
+    unreadable = [(known[key.lower()], items) for key, items in value.items()
+                  if key.lower() in known and not isinstance(items, list)]
+    for category, items in unreadable:  # there, but not a list: it may hide findings
+        yield ctx.errored(_resource(ctx, workspace, category), f"Azure's workspace diagnose answered {category} "
+                          "that is not a list of findings", reason=Reason.UNREADABLE, expected="a list of findings",
+                          observed=items)
+    findings = [(known.get(key.lower(), key), finding) for key, items in lists.items() for finding in items]
     for category, finding in findings:
         yield _result(ctx, workspace, category, finding)
-    if not findings:
-        yield ctx.passed(ctx.workspace_id, f"Azure's workspace diagnose reported no finding ({len(categories)} categories)",
-                         expected="no finding", observed={"categories": sorted(categories)})
+    if not findings and not unreadable:
+        yield ctx.passed(ctx.workspace_id, f"Azure's workspace diagnose reported no finding ({len(lists)} categories)",
+                         expected="no finding", observed={"categories": sorted(lists)})
+
+
+def _categories_of(body) -> dict:
+    """The dict of result lists: `body.value` as documented, or the body itself when Azure left out `value`."""
+    if isinstance(body, dict) and isinstance(body.get("value"), dict):
+        return body["value"]
+    if isinstance(body, dict) and any(key in CATEGORIES for key in body):
+        return body
+    return {}
+
+
+def _resource(ctx, workspace: dict, category: str) -> str:
+    """The resource a category's findings are about (the workspace when it names none)."""
+    prop = CATEGORIES.get(category, ("workspace", None))[1]
+    parsed = resource_id.parse(workspace.get(prop)) if prop else None
+    return parsed.text if parsed else ctx.workspace_id
 
 
 def _result(ctx, workspace: dict, category: str, finding):
-    area, prop = CATEGORIES.get(category, ("workspace", None))
-    if not isinstance(finding, dict):
-        finding = {"message": str(finding)}
+    area = CATEGORIES.get(category, ("workspace", None))[0]
+    rid = _resource(ctx, workspace, category)
+    if not isinstance(finding, dict) or not isinstance(finding.get("level"), str):
+        return ctx.errored(rid, f"a finding of Azure's diagnose ({category}) could not be read: it has no level",
+                           reason=Reason.UNREADABLE, expected='{"code": ..., "level": "Error|Warning|Information", '
+                           '"message": ...}', observed=finding)
     code, level, message = text(finding.get("code")), text(finding.get("level")), text(finding.get("message"))
-    parsed = resource_id.parse(workspace.get(prop)) if prop else None
-    rid = parsed.text if parsed else ctx.workspace_id
     status = LEVELS.get(level.strip().lower(), "warn")
     said = f"Azure's diagnose ({category}): {code or 'no code'} [{level or 'no level'}] {message or '(no message)'}"
-    details = {"area": area, "category": category, "code": code, "level": level, "azure_message": message,
-               **{k: v for k, v in finding.items() if k not in ("code", "level", "message")}}
+    details = {"area": area, "category": category, "code": code, "level": level, "azure_message": message}
+    # Azure's other keys too, but none may pass for moediag's own (nor for the evidence's expected/observed).
+    details.update({k: v for k, v in finding.items() if k not in {*details, "message", "expected", "observed"}})
     evidence = {"expected": "no Error or Warning finding", "observed": f"{level}: {code}", "details": details}
     t = ctx.target
     if status == "fail":

@@ -1,14 +1,19 @@
 """The command line, shaped like `az ml` so on-call habits carry over.
 
 Exit codes (docs/exit-codes.md): 0 nothing failed; 1 a check failed (with --fail-on warn: or warned; with
-never: no 1); 2 usage error or the target could not be read at all; 3 nothing counted as failed but a check
-could not be evaluated (whatever --fail-on says); 130 interrupted.
+never: no 1); 2 usage error or bad input (a flag, a snapshot, report or moediag.toml, an output path: one line
+on stderr, before the run when it can be known), an output that could not be written, or the target could not
+be read at all; 3 nothing counted as failed but a check could not be evaluated (whatever --fail-on says);
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM): the requested reports are written, marked interrupted.
+Standard output closed by its reader (`moediag check | head -1`) is no error: the other outputs are still
+written and the exit code is still the run's.
 Heavy imports (Azure SDKs, dnspython) happen only inside the commands that need them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 
@@ -18,16 +23,25 @@ from moediag import __version__
 from moediag.errors import TargetUnreadable, UsageError
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+_TERMINATED: list[int] = []  # the SIGTERM seen (see _on_sigterm)
 OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable; at most one to stdout). "
                "Default: table on a terminal, else json.")
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    from moediag.render.inert import inert  # the message may quote Azure or a file: no escape sequence gets through
-
-    click.echo(f"moediag: error: {inert(message)}", err=True)
+    click.echo(f"moediag: error: {_one_line(message)}", err=True)
     sys.exit(code)
+
+
+def _one_line(message: str) -> str:
+    """Control characters (a newline in a file name, an escape sequence, a lone surrogate) shown as escapes:
+    the error stays one line and cannot drive the terminal."""
+    import unicodedata
+
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch).startswith("C") else ch
+                   for ch in message)
 
 
 def _color(stream) -> bool:
@@ -68,6 +82,16 @@ def _parse_outputs(values: tuple[str, ...]) -> list[tuple[str, str | None]]:
     if sum(1 for _, p in outputs if p is None) > 1:
         raise UsageError("at most one output format may go to stdout; give the others a path (-o json=report.json)")
     return outputs
+
+
+class _Seconds(click.FloatRange):
+    """A FloatRange that also refuses `nan` (every comparison with nan is false, so a range lets it through)."""
+
+    def convert(self, value, param, ctx):
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,7 +149,7 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 @click.option("-e", "--endpoint-name", "endpoints", multiple=True, help="Online endpoint to check (repeatable; default: all).")
 @click.option("-d", "--deployment-name", help="Only this deployment of the endpoints.")
 @REPORTING
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+@click.option("--timeout", type=_Seconds(1, 3600), default=60.0, show_default=True,
               help="Seconds the whole run may take; evidence not read by then is reported as an error.")
 @MAX_CONCURRENCY
 @READING
@@ -146,6 +170,8 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
     redactor = _start(debug, redact)
     try:
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        _check_paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
+                     [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         budget = Budget(timeout)
         if snapshot_path:
             data = snapshots.load(snapshot_path)
@@ -163,7 +189,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
                                  save_snapshot=bool(save_snapshot), progress=progress)
         result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
-            snapshots.write_json_atomic(save_snapshot, result.snapshot)
+            snapshots.write_json(save_snapshot, result.snapshot)
         _write_outputs(result.report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))
@@ -179,7 +205,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @click.option("--management-group", "management_groups", multiple=True, metavar="NAME",
               help="Scan the subscriptions under these management groups (repeatable or comma-separated).")
 @REPORTING
-@click.option("--timeout", type=click.FloatRange(1, 7200), default=300.0, show_default=True,
+@click.option("--timeout", type=_Seconds(1, 7200), default=300.0, show_default=True,
               help="Seconds the whole scan may take; evidence not read by then is reported as an error.")
 @MAX_CONCURRENCY
 @click.option("--max-per-subscription", type=click.IntRange(1, 64), default=8, show_default=True,
@@ -198,6 +224,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
     redactor = _start(debug, redact)
     try:
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        _check_paths(formats, [], [(f"--config {config_path}", config_path)])
         scope = scans.parse_scope(subscriptions, management_groups)
         options = Options(dns_servers=tuple(dns_servers), azure_dns=_azure_dns(azure_dns), timeout_s=timeout,
                           logs=LOG_MODES[logs])
@@ -243,7 +270,7 @@ def _exit(report: dict, fail_on: str) -> None:
     from moediag.report import exit_code
 
     if report.get("interrupted"):
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(_interrupted_code())
     sys.exit(exit_code(report, fail_on))
 
 
@@ -292,16 +319,66 @@ def _ensure_same_target(stored: dict, subscription, resource_group, workspace) -
             raise UsageError(f"{flag} {given} does not match the snapshot's {key} {stored.get(key)!r}")
 
 
-def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose: bool = False) -> None:
-    from moediag.render import render_as
-    from moediag.snapshot import write_text_atomic
+def _check_paths(formats: list[tuple[str, str | None]], others: list[tuple[str, str]],
+                 inputs: list[tuple[str, str | None]]) -> None:
+    """Before the run: every output path can be written, and no two outputs (or an output and an input) are
+    one file. UsageError otherwise."""
+    from moediag.snapshot import check_output_paths
 
+    outputs = [(f"-o {fmt}={path}", path) for fmt, path in formats if path] + others
+    check_output_paths(outputs, [(label, path) for label, path in inputs if path])
+
+
+def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose: bool = False) -> None:
+    """Every output, each whole or not at all; one that cannot be written does not stop the others (then
+    UsageError). Standard output closed by its reader (`| head`) is not an error: the rest is written."""
+    from moediag.render import render_as
+    from moediag.snapshot import write_text
+
+    problems = []
     for fmt, path in formats:
         if path:
-            write_text_atomic(path, render_as(fmt, report, False, width=_width(None), verbose=verbose))
+            try:
+                write_text(path, render_as(fmt, report, False, width=_width(None), verbose=verbose),
+                           json_text=fmt == "json")
+            except UsageError as exc:
+                problems.append(str(exc))
         else:
             color = _color(sys.stdout)  # click strips colour off a pipe unless told: FORCE_COLOR tells it
-            click.echo(render_as(fmt, report, color, width=_width(sys.stdout), verbose=verbose), nl=False, color=color)
+            _echo_stdout(render_as(fmt, report, color, width=_width(sys.stdout), verbose=verbose),
+                         json_text=fmt == "json", color=color)
+    if problems:
+        more = f" (and {len(problems) - 1} more output(s) not written)" if len(problems) > 1 else ""
+        raise UsageError(problems[0] + more)
+
+
+def _echo_stdout(text: str, *, json_text: bool = False, color: bool | None = None) -> None:
+    """`text` on standard output in its encoding, what the encoding cannot carry escaped (moediag.snapshot.encode)."""
+    from moediag.snapshot import encode
+
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        click.echo(encode(text, encoding, json_text=json_text).decode(encoding), nl=False, color=color)
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def _echo(text: str) -> None:
+    """A line on standard output (`list`, `explain`, `permissions`), as `_echo_stdout` writes it."""
+    _echo_stdout(text + "\n")
+
+
+def _stdout_gone() -> None:
+    """The reader of standard output went away: what is still buffered for it, and anything written later, goes
+    to /dev/null, so the interpreter does not complain at exit ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's captured stream)
+        pass
 
 
 class _progress_printer:
@@ -361,6 +438,7 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
     redactor = _redactor(redact)
     try:
         formats = _parse_outputs(outputs)
+        _check_paths(formats, [], [(f"the report {report_path}", report_path)] if report_path != "-" else [])
         report = load(report_path)
         _write_outputs(redactor(report) if redactor else report, formats, verbose)
     except UsageError as exc:
@@ -378,11 +456,11 @@ def list_command(output: str) -> None:
         import json
 
         rows = [{"id": c.id, "severity": c.severity, "scope": c.scope, "title": c.title} for c in checks]
-        click.echo(json.dumps(rows, indent=2))
+        _echo(json.dumps(rows, indent=2))
         return
     width = max((len(c.id) for c in checks), default=10)
     for c in checks:
-        click.echo(f"{c.id.ljust(width)}  {c.severity:<8}  {c.scope:<10}  {c.title}")
+        _echo(f"{c.id.ljust(width)}  {c.severity:<8}  {c.scope:<10}  {c.title}")
 
 
 @cli.command("explain")
@@ -395,7 +473,7 @@ def explain_command(check_id: str) -> None:
     chk = registry.all_checks().get(check_id)
     if chk is None:
         _fail(f"unknown check {check_id!r} (see `moediag list`)")
-    click.echo(render_check_doc(chk), nl=False)
+    _echo_stdout(render_check_doc(chk))
 
 
 @cli.command("permissions")
@@ -418,34 +496,57 @@ def permissions_command(select, ignore, output, subscription, for_scan) -> None:
             from moediag.target import az_default_subscription
 
             sub = subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or az_default_subscription()
-            click.echo(json.dumps(permissions.role_definition(checks, sub, scan=for_scan), indent=2))
+            _echo(json.dumps(permissions.role_definition(checks, sub, scan=for_scan), indent=2))
         elif output == "json":
             per_check = {c.id: c.permissions for c in checks}
-            click.echo(json.dumps({**per_check, **({"scan": permissions.SCAN_ACTIONS} if for_scan else {})}, indent=2))
+            _echo(json.dumps({**per_check, **({"scan": permissions.SCAN_ACTIONS} if for_scan else {})}, indent=2))
         else:
             for action in permissions.actions_for(checks, scan=for_scan):
-                click.echo(f"{action}  ({permissions.builtin_role_for(action)})")
+                _echo(f"{action}  ({permissions.builtin_role_for(action)})")
     except UsageError as exc:
         _fail(str(exc))
 
 
+_NO_HANDLER = object()
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM (a CI job cancelled, a container stopped) is handled like Ctrl-C: the run stops, the requested
+    reports are written marked interrupted, and the exit code says which signal it was (143)."""
+    _TERMINATED.append(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted_code() -> int:
+    return EXIT_TERMINATED if _TERMINATED else EXIT_INTERRUPTED
+
+
+def _interrupted() -> None:
+    click.echo("moediag: terminated" if _TERMINATED else "moediag: interrupted", err=True)
+    sys.exit(_interrupted_code())
+
+
 def main() -> None:
+    import signal
+
+    _TERMINATED.clear()
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an in-process caller): signals are its business
+        previous = _NO_HANDLER
     try:
         code = cli.main(standalone_mode=False, prog_name="moediag")
         sys.exit(code if isinstance(code, int) else 0)
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "moediag"
         _fail(f"{exc.format_message()} (see `{command} --help`)")
-    except click.Abort:
-        click.echo("moediag: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except (click.Abort, KeyboardInterrupt):
+        _interrupted()
     except click.ClickException as exc:
         _fail(exc.format_message())
-    except KeyboardInterrupt:
-        click.echo("moediag: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(0)
+    finally:
+        if previous is not _NO_HANDLER:
+            signal.signal(signal.SIGTERM, previous)  # in-process callers (tests) get their handler back
 
 
 if __name__ == "__main__":

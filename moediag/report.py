@@ -6,9 +6,7 @@ Also what gates on it (`exit_code`, with the `--fail-on` threshold) and what rea
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 from moediag import __version__
@@ -158,20 +156,17 @@ def resource_label(resource_id: str | None) -> str:
 
 def load(path: str) -> dict[str, Any]:
     """A saved report (`-` = standard input), checked against the schema's rules: one-line UsageError."""
-    import sys
+    from moediag.inputs import MAX_DEPTH, parse_json, read_text
 
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read report {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"report {path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    what = f"report {path}"
+    # A report nests evidence a few levels deeper than the snapshot it came from.
+    data = parse_json(read_text(path, what), what, max_depth=MAX_DEPTH + 8)
     if not isinstance(data, dict) or "schema_version" not in data:
         raise UsageError(f"{path} is not a moediag report (no \"schema_version\")")
     if data["schema_version"] not in READABLE_VERSIONS:
-        raise UsageError(f"report {path} has schema_version {data['schema_version']!r}; this moediag {__version__} "
+        shown = repr(data["schema_version"])
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise UsageError(f"report {path} has schema_version {shown}; this moediag {__version__} "
                          f"reads schema_version {SCHEMA_VERSION!r}")
     problem = invalid(data)
     if problem:

@@ -6,8 +6,10 @@ Tokens never enter it: facts are response bodies, and no request header is store
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
+import stat
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,46 +34,179 @@ def build(target_json: dict[str, Any], options_json: dict[str, Any], facts: dict
     }
 
 
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+# --- writing outputs (reports and snapshots) ---------------------------------------------------------
+#
+# A regular file (or a new path) is replaced whole: the text goes to a temporary file beside it, then
+# os.replace, so a reader never sees half a report. A path that exists and is not a regular file (a
+# device such as /dev/stdout or /dev/null, a FIFO) is opened and written through: replacing it would
+# swap the device for a plain file. A symbolic link is followed: its target is written (replaced whole
+# when it is a regular file), the link stays. `check_output_paths` refuses, before a run starts, what
+# could not be written afterwards.
+
+JSON_ESCAPE = "moediag-json-escape"
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write the whole file or nothing: a half-written snapshot or report is worse than none."""
-    path = Path(path)
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler for JSON text: a character the output cannot carry becomes its JSON escape
+    (a lone surrogate from a `\\udc80` escape in evidence stays `\\udc80`; astral characters become a
+    surrogate pair), so the JSON stays valid and reads back to the same string."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escapes = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escapes.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escapes.append(f"\\u{code:04x}")
+    return "".join(escapes), error.end
+
+
+codecs.register_error(JSON_ESCAPE, _json_escape)
+
+
+def encode(text: str, encoding: str = "utf-8", *, json_text: bool = False) -> bytes:
+    """`text` in `encoding`, never UnicodeEncodeError: what the encoding cannot carry (lone surrogates,
+    which evidence can hold; in UTF-8 nothing else) is escaped: JSON escapes in JSON, `\\udc80` elsewhere."""
+    return text.encode(encoding, JSON_ESCAPE if json_text else "backslashreplace")
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2) + "\n", json_text=True)
+
+
+def write_text(path: str | Path, text: str, *, json_text: bool = False) -> None:
+    """Write the whole file or nothing (a half-written snapshot or report is worse than none); devices and
+    FIFOs are written through, links followed. An OSError is a one-line UsageError naming the path."""
+    data = encode(text, json_text=json_text)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"cannot write {path}: it is a directory")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        _write_through(path, data)
+    else:
+        _replace(path, Path(os.path.realpath(path)), data, info)
+
+
+# The names these had before devices and FIFOs were written through (callers on other branches).
+write_json_atomic, write_text_atomic = write_json, write_text
+
+
+def _write_through(path: str | Path, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BrokenPipeError:
+        pass  # the reader went away (`-o json=/dev/stdout | head`): as for standard output, not an error
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+
+
+def _replace(shown: str | Path, target: Path, data: bytes, old: os.stat_result | None) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {shown}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if old is not None:  # the file keeps its permissions (mkstemp makes 0600)
+            os.chmod(tmp, stat.S_IMODE(old.st_mode))
+        os.replace(tmp, target)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {shown}: {exc.strerror or exc}") from exc
         raise
+
+
+def check_output_paths(outputs: list[tuple[str, str]], inputs: list[tuple[str, str]] = ()) -> None:
+    """Before a run: UsageError for an output (label, path) that could not be written afterwards (a
+    directory, a missing or unwritable directory, an unwritable file) or that names the same file as another
+    output or as an input (compared resolved: `a.json`, `./a.json` and a link to it are one file)."""
+    read = {_identity(path): label for label, path in inputs}
+    written: dict[tuple, str] = {}
+    for label, path in outputs:
+        problem = _unwritable(path)
+        if problem:
+            raise UsageError(f"{label}: {problem}")
+        key = _identity(path)
+        if key in read:
+            raise UsageError(f"{label} would overwrite {read[key]}, which this run reads")
+        if key in written:
+            raise UsageError(f"{written[key]} and {label} name the same file: give each output its own path")
+        written[key] = label
+
+
+def _identity(path: str) -> tuple:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("file", info.st_dev, info.st_ino)
+
+
+def _unwritable(path: str) -> str | None:
+    """Why `path` could not be written, or None."""
+    if path.endswith(("/", os.sep)):
+        return f"{path} names a directory"
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except NotADirectoryError:
+        return f"{os.path.dirname(path)} is not a directory"
+    except OSError as exc:  # ELOOP, EACCES on a directory above, ENAMETOOLONG
+        return f"cannot use {path}: {exc.strerror or exc}"
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        return f"{path} is a directory"
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        return None if os.access(path, os.W_OK) else f"{path} is not writable"
+    if info is not None and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    parent = os.path.dirname(os.path.realpath(path))
+    if not os.path.isdir(parent):
+        return f"directory {parent} does not exist" if not os.path.lexists(parent) else f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable" + (" (the file is replaced whole: written beside it, then renamed)"
+                                                         if info is not None else "")
+    return None
 
 
 def load(path: str | Path) -> dict[str, Any]:
     """Read and validate a snapshot; anything wrong with it is a one-line usage error."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"snapshot {path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    from moediag.inputs import parse_json, read_text
+    from moediag.target import _GUID, _NAME
+
+    what = f"snapshot {path}"
+    data = parse_json(read_text(str(path), what), what)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path} is not a moediag snapshot (no \"format\": \"{FORMAT}\")")
     version = data.get("version")
-    if version != VERSION:
-        raise UsageError(f"snapshot {path} has version {version!r}; this moediag {__version__} reads version {VERSION}")
-    target, facts = data.get("target"), data.get("facts")
-    if not isinstance(target, dict) or not all(isinstance(target.get(k), str) for k in ("subscription_id", "resource_group", "workspace")):
+    if version != VERSION or isinstance(version, bool):
+        raise UsageError(f"snapshot {path} has version {_shown(version)}; this moediag {__version__} reads version {VERSION}")
+    target, facts, options = data.get("target"), data.get("facts"), data.get("options", {})
+    if not (isinstance(target, dict) and isinstance(target.get("subscription_id"), str)
+            and _GUID.match(target["subscription_id"])
+            and all(isinstance(target.get(k), str) and _NAME.match(target[k]) for k in ("resource_group", "workspace"))
+            and _optional(target, "endpoints", list) and all(isinstance(e, str) for e in target.get("endpoints") or ())
+            and _optional(target, "deployment", str)):
         raise UsageError(f"snapshot {path} has no valid target")
     if not isinstance(facts, dict) or not all(
         isinstance(v, dict) and ("value" in v or isinstance(v.get("error"), dict)) for v in facts.values()
@@ -79,8 +214,24 @@ def load(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"snapshot {path} has malformed facts")
     for entry in facts.values():
         error = entry.get("error")
-        if error is not None and not (isinstance(error.get("kind"), str) and isinstance(error.get("message"), str)):
+        if error is not None and not (isinstance(error.get("kind"), str) and isinstance(error.get("message"), str)
+                                      and _optional(error, "status", int) and _optional(error, "resource_id", str)):
             raise UsageError(f"snapshot {path} has a malformed fact error")
-    if not isinstance(data.get("options", {}), dict):
+    if not (isinstance(options, dict) and _optional(options, "dns_servers", list)
+            and all(isinstance(s, str) for s in options.get("dns_servers") or ())
+            and _optional(options, "azure_dns", str) and options.get("logs", "auto") in ("auto", "all", "none")
+            and _optional(options, "include_diagnose", bool)):
         raise UsageError(f"snapshot {path} has malformed options")
     return data
+
+
+def _optional(obj: dict[str, Any], key: str, kind: type) -> bool:
+    """obj[key] is absent, null, or a `kind` (True is not an int here)."""
+    value = obj.get(key)
+    return value is None or (isinstance(value, kind) and (kind is bool or not isinstance(value, bool)))
+
+
+def _shown(value: Any) -> str:
+    """A value from the file in a message: short, whatever its type."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

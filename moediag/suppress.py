@@ -69,11 +69,9 @@ def load(path: str | None, cwd: Path | None = None) -> list[Suppression]:
         shown = DEFAULT_FILE
     else:
         shown = path
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read config {shown}: {getattr(exc, 'strerror', None) or exc}") from exc
-    return parse(text, shown)
+    from moediag.inputs import read_text
+
+    return parse(read_text(path, f"config {shown}"), shown)
 
 
 def parse(text: str, source: str = DEFAULT_FILE) -> list[Suppression]:
@@ -81,10 +79,16 @@ def parse(text: str, source: str = DEFAULT_FILE) -> list[Suppression]:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
+    from moediag.inputs import MAX_DEPTH, too_deep
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config {source} is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise UsageError(f"config {source} is nested too deeply to read") from None
+    if too_deep(data, MAX_DEPTH):
+        raise UsageError(f"config {source} is nested more than {MAX_DEPTH} levels deep")
     unknown = sorted(set(data) - {"suppress"})
     if unknown:
         raise UsageError(f"config {source}: unknown setting {unknown[0]!r} (moediag.toml holds [[suppress]] entries)")

@@ -51,8 +51,10 @@ def test_the_snapshot_is_versioned_and_documented_keys_are_present(bed, tmp_path
     ("[]", "not a moediag snapshot"),
     ('{"format": "moediag-snapshot", "version": 99, "target": {}, "facts": {}}', "version 99"),
     ('{"format": "moediag-snapshot", "version": 1, "target": {}, "facts": {}}', "no valid target"),
+    ('{"format": "moediag-snapshot", "version": 1, "target": {"subscription_id": "00000000-1111-2222-3333-444444444444",'
+     ' "resource_group": "g", "workspace": "w"}, "facts": {"workspace": 3}}', "malformed facts"),
     ('{"format": "moediag-snapshot", "version": 1, "target": {"subscription_id": "s", "resource_group": "g",'
-     ' "workspace": "w"}, "facts": {"workspace": 3}}', "malformed facts"),
+     ' "workspace": "w"}, "facts": {}}', "no valid target"),
 ])
 def test_a_corrupt_truncated_or_future_snapshot_is_a_one_line_exit_2(tmp_path, content, fragment):
     path = tmp_path / "bad.json"
