@@ -139,4 +139,10 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
     return RunResult(report, snap)
 
 
-__all__ = ["FactError", "RunResult", "Source", "credential", "live_source", "replay_source", "run"]
+def replay(snapshot: dict[str, Any], checks: list, timeout_s: float = 60.0) -> RunResult:
+    """Run `checks` on a loaded snapshot, offline (what `check --snapshot` does, without the CLI around it)."""
+    target, source = replay_source(snapshot, timeout_s)
+    return run("check", checks, [TargetRun(target)], source, Budget(timeout_s), mode="snapshot")
+
+
+__all__ = ["FactError", "RunResult", "Source", "credential", "live_source", "replay", "replay_source", "run"]

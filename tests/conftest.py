@@ -45,7 +45,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Session-fixture teardowns and threads outliving the last test can violate too: fail the run."""
+    """Session-fixture teardowns and threads outliving the last test can violate too: fail the run. And the suite
+    runs as root on CI: a regression that replaced /dev/null with a file (an output "written atomically" over a
+    device) would break the machine for everything after it, so it fails the run loudly."""
+    import stat
+
+    if not stat.S_ISCHR(os.stat(os.devnull).st_mode):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\n{os.devnull} is no longer a character device: a test replaced it")
     if VIOLATIONS:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\nnetwork guard: blocked after the last test:\n{_describe(_take_violations())}")

@@ -44,7 +44,8 @@ def target_args(scenario: WorkspaceScenario) -> list[str]:
     return ["-s", scenario.subscription_id, "-g", scenario.resource_group, "-w", scenario.workspace]
 
 
-# What only a real process shows: --debug's logging set-up, signals, the real stdout's encoding and pipes.
+# What only a real process shows: --debug's logging set-up, signals, the real stdout's encoding (PYTHONIOENCODING
+# in `env` also asks for a process) and pipes.
 NEEDS_A_PROCESS = ("--debug",)
 
 
@@ -58,7 +59,7 @@ def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout
     """
     full_env = dict(bed.env()) if bed is not None else {}
     full_env.update(env or {})
-    if process or any(a in NEEDS_A_PROCESS for a in args):
+    if process or any(a in NEEDS_A_PROCESS for a in args) or "PYTHONIOENCODING" in full_env:
         return _subprocess(args, {**os.environ, **full_env}, timeout, cwd)
     return _in_process(args, full_env, cwd)
 

@@ -273,7 +273,7 @@ def test_lone_surrogates_in_evidence_reach_every_output_escaped_and_the_json_rea
     assert json.loads((tmp_path / "again.json").read_text())["facts"]["keyvault"] == json.loads(snap.read_text())["facts"]["keyvault"]
     for fmt in ("table", "markdown"):
         assert "None\\udc80" in files[fmt].read_text(encoding="utf-8")  # text formats: the escape, as text
-    assert "None\\xdc80" in files["junit"].read_text(encoding="utf-8")  # XML 1.0 cannot carry it either
+    assert "None\\udc80" in files["junit"].read_text(encoding="utf-8")  # XML 1.0 cannot carry it either
     for fmt in ("table", "markdown", "junit"):  # standard output carries them as the files do
         shown = moediag(None, "render", str(files["json"]), "-o", fmt)
         assert shown.code == 0 and shown.stderr == "" and shown.stdout == files[fmt].read_text(encoding="utf-8")
@@ -428,8 +428,7 @@ def real_report() -> dict:
     from moediag import session
     from moediag.registry import select
 
-    collector = session.replay_collector(snapshots.load(EXAMPLE), 10)
-    report = session.run(select((), ()), collector, mode="snapshot", save_snapshot=False).report
+    report = session.replay(snapshots.load(EXAMPLE), select((), ()), 10).report
     assert invalid(report) is None
     return report
 
@@ -473,9 +472,14 @@ def test_replaying_a_hostile_snapshot_is_exit_2_or_a_valid_report(data):
             assert "\n" not in str(exc)
             return
     from moediag import session
+    from moediag.errors import TargetUnreadable
     from moediag.registry import select
 
-    report = session.run(select((), ()), session.replay_collector(loaded, 10), mode="snapshot", save_snapshot=False).report
+    try:
+        report = session.replay(loaded, select((), ()), 10).report
+    except TargetUnreadable as exc:  # no workspace in it: exit 2 with one line, as for a missing workspace
+        assert "\n" not in str(exc)
+        return
     assert invalid(report) is None
     crashed = [r for r in report["results"] if r["reason"] == "crashed"]
     assert not crashed, crashed
@@ -490,7 +494,7 @@ def test_a_snapshot_at_the_depth_limit_replays_redacts_and_renders(tmp_path):
     from moediag import session
     from moediag.registry import select
 
-    report = session.run(select((), ()), session.replay_collector(loaded, 10), mode="snapshot", save_snapshot=False).report
+    report = session.replay(loaded, select((), ()), 10).report
     report = Redactor(ids=True)(report)
     assert invalid(report) is None and keyvault_result(report)["status"] == "fail"
     for fmt in FORMATS:
