@@ -293,3 +293,133 @@ def test_the_docs_page_carries_the_pattern_table():
     page = DOCS.read_text(encoding="utf-8")
     assert redact.markdown_table() in page, "docs/redaction.md is stale: python -m moediag.redact prints the table"
     assert all(re.search(rf"^\| `{p.name}` \|", page, re.MULTILINE) for p in SECRET_PATTERNS)
+
+
+# --- end to end: one run against the ARM test bed, every output and the snapshot ------------------------------
+
+OPAQUE_TOKEN = "moediag-opaque-access-token-7Hq2Lm9Zt4"  # no pattern knows its shape: only the literal masks it
+ACROSS_CUT = "Qz8cUtAcr0ss7Lm2Vb9Wx4Tn6Rs1Hp3Kd5Fg0Jy"
+BODY_SECRETS = {
+    "tag": "TagSqlPw-31337x", "tag_key": "TagApiKey-8d7c6b5a", "env_password": "EnvDbPw-aa11bb",
+    "env_sig": "EnvSig-bb22cc%3D", "env_opaque": "EnvOpaque-cc33dd", "deployment_error": "DeplErrKey-dd44ee==",
+    "description": "EndpointDescPw-77ff", "forbidden_sig": "Forbidden403Sig%3D", "forbidden_token": "Forbidden403Tok-9z",
+}
+
+
+def log_chunks(cases: list[Planted], lines_each: int = 10) -> list[list[Planted]]:
+    """Cases grouped so that a failed deployment's result shows every line of its log: at most 10 lines (the last
+    lines of a log nothing explains), or at most 5 lines that a known pattern explains (a finding's lines)."""
+    chunks: list[list[Planted]] = []
+    explained = [c for c in cases if scan(c.text)]
+    quiet = [c for c in cases if not scan(c.text)]
+    assert all(len(c.text.splitlines()) == 1 for c in explained) and len(explained) <= 5
+    size = 0
+    for case in quiet:
+        lines = len([line for line in case.text.splitlines() if line.strip()])
+        if not chunks or size + lines > lines_each:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(case)
+        size += lines
+    return [*chunks, explained]
+
+
+def planted_scenario():
+    from armbed.scenarios import Deployment, Endpoint, healthy
+
+    chunks = log_chunks(PLANTED)
+    deployments = [Deployment(f"d{i:02d}", provisioning_state="Failed",
+                              logs={"InferenceServer": "\n".join(c.text for c in chunk) + "\n", "StorageInitializer": ""})
+                   for i, chunk in enumerate(chunks)]
+    long_line = ("ModuleNotFoundError: No module named 'feature_store' while reading " + "x" * 400
+                 + f" DB_PASSWORD={ACROSS_CUT} more")
+    assert long_line.index(ACROSS_CUT) < MAX_LINE_CHARS < long_line.index(ACROSS_CUT) + len(ACROSS_CUT)
+    deployments.append(Deployment("cut", provisioning_state="Failed", logs={
+        "InferenceServer": f"starting\n{long_line}\n", "StorageInitializer": f"using token {OPAQUE_TOKEN}\n"}))
+    return healthy(endpoints=[Endpoint("ep-main", traffic={"d00": 100}, deployments=deployments)]), chunks
+
+
+def plant_in_bodies(bed, scenario) -> None:
+    s = BODY_SECRETS
+    workspace = bed.get(scenario.workspace_arm_id)
+    workspace["tags"] = {"owner": "ml-team", "ops-connection": f"Server=tcp:sql-ml;Password={s['tag']};",
+                         "api_key": s["tag_key"]}
+    endpoint = bed.get(scenario.endpoint_id("ep-main"))
+    endpoint["properties"]["description"] = f"churn scoring; ops note: password={s['description']}"
+    deployment = bed.get(scenario.deployment_id("ep-main", "d00"))
+    deployment["properties"]["environmentVariables"] = {
+        "DB_PASSWORD": s["env_password"], "FEATURE_URL": f"https://features.internal/v1?sig={s['env_sig']}",
+        "OPAQUE_SETTING": s["env_opaque"], "MODEL_NAME": "churn"}
+    deployment["properties"]["error"] = {"code": "DeploymentFailed", "message": "storage init failed for "
+                                         f"DefaultEndpointsProtocol=https;AccountName=stwsprod;AccountKey={s['deployment_error']}"}
+    bed.fault(scenario.key_vault_id, 403, body={"error": {"code": "AuthorizationFailed", "message": (
+        f"The client does not have authorization to read the vault (diagnostics: https://stwsprod.blob.core.windows.net/"
+        f"diag?sv=2022-11-02&sig={s['forbidden_sig']}, token={s['forbidden_token']}, caller {OPAQUE_TOKEN})")}})
+
+
+def every_secret() -> list[str]:
+    return [s for case in PLANTED for s in case.secrets] + list(BODY_SECRETS.values()) + [OPAQUE_TOKEN, ACROSS_CUT]
+
+
+def found_in(secret: str, text: str) -> bool:
+    """The secret as written, as JSON escapes it, as XML/HTML escapes it, or as Markdown escapes it."""
+    import html
+
+    spellings = {secret, json.dumps(secret)[1:-1], html.escape(secret, quote=False), html.escape(secret),
+                 re.sub(r"([\\`*_{}\[\]()#+\-.!|<>&])", r"\\\1", secret)}
+    return any(s in text for s in spellings)
+
+
+def test_no_planted_secret_reaches_any_output_the_snapshot_or_stderr_and_the_snapshot_replays(tmp_path):
+    """Acceptance: secrets in container logs (every corpus line), tags, environment variables, a failed
+    deployment's error, an endpoint's description and a 403's message; one `check --debug` writing every format
+    and a snapshot; then the snapshot replays offline to the same verdicts."""
+    from armbed import ArmTestBed
+    from moe import moediag, quiet_dns, target_args
+
+    scenario, chunks = planted_scenario()
+    files = {name: tmp_path / name for name in ("report.json", "report.txt", "report.xml", "report.md", "snapshot.json")}
+    with ArmTestBed(token=OPAQUE_TOKEN) as bed:
+        scenario.install(bed)
+        plant_in_bodies(bed, scenario)
+        run = moediag(bed, "check", *target_args(scenario), "--dns-server", quiet_dns(), "--logs", "--debug",
+                      "-o", "markdown", "-o", f"json={files['report.json']}", "-o", f"table={files['report.txt']}",
+                      "-o", f"junit={files['report.xml']}", "-o", f"markdown={files['report.md']}",
+                      "--save-snapshot", str(files["snapshot.json"]))
+        assert bed.errors == []
+    assert run.code in (1, 3), run.stderr
+    outputs = {"stdout": run.stdout, "stderr": run.stderr, **{n: p.read_text(encoding="utf-8") for n, p in files.items()}}
+    assert "DEBUG" in run.stderr or "Request URL" in run.stderr  # --debug really logged the HTTP traffic
+
+    leaked = {name: [s for s in every_secret() if found_in(s, text)] for name, text in outputs.items()}
+    assert leaked == {name: [] for name in outputs}
+    pieces_of_the_cut = [p for p in pieces(ACROSS_CUT) for text in outputs.values() if p in text]
+    assert pieces_of_the_cut == []
+
+    # The report really carried the planted lines (scrubbed), so the test above tested something.
+    report = json.loads(outputs["report.json"])
+    evidence = [r["evidence"] for r in report["results"] if r["check_id"] == "deployment.logs"]
+    shown = {line.strip() for e in evidence for line in [*(x for f in e.get("findings", []) for x in f["lines"]),
+                                                         *(x for lines in e.get("last_lines", {}).values() for x in lines)]}
+    expected = {line.strip() for chunk in chunks for case in chunk for line in scrub(case.text).splitlines() if line.strip()}
+    assert expected - shown == set()
+    kv = [r for r in report["results"] if r["check_id"] == "keyvault.trusted-services-bypass"]
+    assert kv and kv[0]["status"] == "error" and "[redacted:" in kv[0]["message"]
+
+    # Environment variables: names kept, values masked, in the snapshot; and the snapshot replays.
+    snapshot = json.loads(outputs["snapshot.json"])
+    envs = [d["properties"]["environmentVariables"] for fact in snapshot["facts"].values()
+            if isinstance(fact.get("value"), list) for d in fact["value"]
+            if isinstance(d, dict) and d.get("name") == "d00"]
+    assert envs and set(envs[0]) == {"DB_PASSWORD", "FEATURE_URL", "OPAQUE_SETTING", "MODEL_NAME"}
+    assert all(_mask_only(v) for v in envs[0].values())
+    replay = moediag(None, "check", "--snapshot", str(files["snapshot.json"]), "-o", "json")
+
+    def verdicts(rep):
+        return sorted((r["check_id"], r["status"], r["resource_id"]) for r in rep["results"])
+
+    assert replay.code == run.code and verdicts(replay.report) == verdicts(report)
+
+
+def _mask_only(value: str) -> bool:
+    return re.fullmatch(r"\[redacted:[0-9a-f]{8}\]", value) is not None
