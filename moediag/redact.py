@@ -373,7 +373,7 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
         "`{\"name\": \"DB_PASSWORD\", \"value\": \"...\"}` (a Kubernetes or container-instance variable list)",
         "env: [{\"name\": \"HF_TOKEN\", \"value\": \"hf-Qm4Xw8Zt2Rv6\"}]",
         "hf-Qm4Xw8Zt2Rv6",
-        hints=("name",), mask=_mask_name_value_pair),
+        hints=("value",), mask=_mask_name_value_pair),
     SecretPattern(
         "environment-object",
         re.compile(r"(?i)(?P<q>\\?[\"']?)environment_?variables(?P=q)[ \t]*[:=][ \t]*(?P<body>\{[^{}]*\})"),
@@ -427,6 +427,9 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
 
 # --- the redactor --------------------------------------------------------------------------------------
 
+# Every hint of the table, tested once per string: most strings of a report (ids, names, states) hold none.
+_ALL_HINTS = tuple(sorted({h for p in SECRET_PATTERNS for h in p.hints}))
+
 
 class Redactor:
     """`redactor(obj)` returns a masked deep copy of JSON-like data (keys too); `redactor.text(s)` masks a string."""
@@ -452,9 +455,11 @@ class Redactor:
             if literal in text:
                 text = text.replace(literal, mask)
         lowered = text.lower()
-        for pattern in SECRET_PATTERNS:
-            if any(hint in lowered for hint in pattern.hints):
-                text = pattern.scrub(text)
+        present = {hint for hint in _ALL_HINTS if hint in lowered}
+        if present:
+            for pattern in SECRET_PATTERNS:
+                if not present.isdisjoint(pattern.hints):
+                    text = pattern.scrub(text)
         if not self._ids:
             return text
         text = _EMAIL.sub(lambda m: f"user-{_digest(m.group(0).lower(), 8)}@redacted.invalid", text)
