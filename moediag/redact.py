@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -528,6 +529,22 @@ def scrub(text: str) -> str:
     if not isinstance(text, str):
         return text
     return _scrubber(tuple(credential_literals())).text(text)
+
+
+class LogScrubber(logging.Filter):
+    """A handler filter for `--debug`: secrets out of each record (message, arguments, traceback) before it is
+    written. Debug output lands in CI logs like any report."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = scrub(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
 
 
 def explain(text: str) -> list[str]:

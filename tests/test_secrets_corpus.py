@@ -173,6 +173,30 @@ def test_the_credentials_moediag_was_handed_are_masked_wherever_they_appear(monk
     assert "plain-client" not in scrub("log: plain-client-secret-value")
 
 
+def test_debug_log_records_are_scrubbed_message_arguments_and_traceback():
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(redact.LogScrubber())
+    log = logging.getLogger("moediag.test-log-scrubber")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    try:
+        log.debug("GET %s -> %d", "https://st.blob.core.windows.net/m?sv=1&sig=DebugSig0123456789", 200)
+        try:
+            raise ValueError("cannot parse DB_PASSWORD=DebugTracebackPw99")
+        except ValueError:
+            log.debug("fact crashed", exc_info=True)
+    finally:
+        log.removeHandler(handler)
+    written = stream.getvalue()
+    assert "DebugSig0123456789" not in written and "DebugTracebackPw99" not in written
+    assert "-> 200" in written and "Traceback" in written and "ValueError: cannot parse DB_PASSWORD=[redacted:" in written
+
+
 # --- truncation happens after scrubbing -------------------------------------------------------------------
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJvaWQiOiJ0cnVuY2F0aW9uLXRlc3QifQ.QWxsVGhpc1NpZ25hdHVyZUhlcmVJc0xvbmdFbm91Z2g"
