@@ -22,8 +22,9 @@ Resource group, workspace, endpoint and resource names stay: they are what makes
 Masking is deterministic (a hash of the value, no salt): the same value masks to the same token in every
 output and snapshot of a run and across runs, so a redacted report still reads and two tickets can be
 compared. The price: someone who already knows a value can confirm it appears; nobody can recover it.
-Masking twice changes nothing. Every regex is linear in its input (no nested quantifiers that can backtrack
-over the same text), and each distinct string is masked once per run.
+Masking twice changes nothing. Every pattern runs in time linear in its input (no quantifier can backtrack over
+text another one already took; tests/test_secrets_corpus.py times adversarial 100 KB lines), and each distinct
+string is masked once per run.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ class SecretPattern:
     The regex's groups named `secret...` (the first that took part in a match) are masked, the rest of the
     match is kept (`AccountKey=`, the quotes, the scheme). `hints`: the pattern is only tried on text that
     contains one of these (lowercase) strings, so names and ids cost a substring test, not a regex scan.
-    `apply` replaces the regex scan for patterns that need more than one match (a private key block).
+    `apply` replaces the regex substitution where one match is not enough: a private key block (its BEGIN and
+    END markers), a quoted field (the value of a field that is no secret is searched for fields in turn).
     """
 
     name: str
@@ -319,7 +321,7 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
         "SQL `Password=` / `Pwd=` (to the next `;`, spaces included: up to 9 words), Redis `password=`",
         "DefaultEndpointsProtocol=https;AccountName=stwsprod;AccountKey=q8Zr1Wn0s2yK7vBx3fPq+w==;EndpointSuffix=core.windows.net",
         "q8Zr1Wn0s2yK7vBx3fPq+w==",
-        hints=("key=", "key =", "pass", "pwd", "secretvalue")),
+        hints=("key", "pass", "pwd", "secretvalue")),
     SecretPattern(
         "env-assignment",
         re.compile(rf"(?<![\w.$-])(?:{ENV_SECRET_NAME})[ \t]*[=:][ \t]*" + _value(r"\s\"'`"), re.MULTILINE),
@@ -487,10 +489,15 @@ class Redactor:
         if isinstance(value, dict):
             return {self.text(str(k)): self._environment_value(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [{self.text(str(k)): self._environment_value(v) if str(k).lower() in ("value", "securevalue")
-                     else self(v) for k, v in item.items()} if isinstance(item, dict) else self._environment_value(item)
-                    for item in value]
+            return [self._environment_item(item) for item in value]
         return self._environment_value(value)
+
+    def _environment_item(self, item: Any) -> Any:
+        """One item of a variable list: `{"name": ..., "value": ...}` (or `secureValue`) keeps its name."""
+        if not isinstance(item, dict):
+            return self._environment_value(item)
+        return {self.text(str(k)): self._environment_value(v) if str(k).lower() in ("value", "securevalue") else self(v)
+                for k, v in item.items()}
 
     def _environment_value(self, value: Any) -> Any:
         if isinstance(value, (dict, list)):
@@ -567,8 +574,8 @@ def _cell(text: str) -> str:
 
 
 def _code(text: str) -> str:
-    ticks = "``" if "`" in text else "`"
-    return f"{ticks} {_cell(text)} {ticks}" if ticks == "``" else f"`{_cell(text)}`"
+    text = _cell(text)
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 if __name__ == "__main__":  # python -m moediag.redact > table.md

@@ -115,6 +115,17 @@ def test_each_pattern_of_the_table_masks_the_secret_of_its_own_example(pattern):
     assert pattern.secret not in out and "[redacted:" in out
 
 
+@pytest.mark.parametrize("case", PLANTED, ids=[f"line{c.line}" for c in PLANTED])
+def test_hints_only_skip_patterns_that_could_not_match(case):
+    """A pattern is tried only on text holding one of its hints: the hints must be necessary, never change a result."""
+    texts = [case.text, json.dumps(case.text), case.text.upper(), case.text.replace("=", "  =  ")]
+    for text in texts:
+        every = text
+        for pattern in SECRET_PATTERNS:
+            every = pattern.scrub(every)
+        assert Redactor(ids=False).text(text) == every
+
+
 def test_what_surrounds_a_secret_stays_readable():
     r = Redactor(ids=False)
     assert r.text("mongodb://appuser:Mng0Pass2024x@db.internal:27017/models") == \
