@@ -417,7 +417,11 @@ class _progress_printer:
 def _enable_debug_logging() -> None:
     import logging
 
+    from moediag.redact import LogScrubber
+
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(LogScrubber())  # debug output is output too: no secret in it
     for name in ("moediag", "azure.core.pipeline.policies"):
         logging.getLogger(name).setLevel(logging.DEBUG)
 

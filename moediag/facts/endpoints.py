@@ -7,6 +7,7 @@ from typing import Any
 from moediag.errors import FactError
 from moediag.facts import Source, fact
 from moediag.facts.workspace import ML_API
+from moediag.redact import scrub
 
 ENDPOINTS_READ = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read"
 DEPLOYMENTS_READ = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/read"
@@ -37,14 +38,18 @@ def deployments(src: Source, endpoint: str) -> list[dict[str, Any]]:
     """Every deployment of one endpoint (one paged list; the list carries whole deployment bodies).
 
     Listed even when -d names one deployment: whether the endpoint's traffic names deployments that exist
-    can only be judged against all of them. The -d filter is applied by `evidence.endpoint_deployments`.
+    can only be judged against all of them. The -d filter is applied by `judge.scope.endpoint_deployments`.
     """
     return src.arm.list(f"{src.target.endpoint_id(endpoint)}/deployments", ML_API)
 
 
 @fact("deployment_logs", permissions=("Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/getLogs/action",))
 def deployment_logs(src: Source, endpoint: str, deployment: str, container: str, tail: str) -> str:
-    """The tail of one container's log (a POST action that reads; it changes nothing)."""
+    """The tail of one container's log (a POST action that reads; it changes nothing).
+
+    Scrubbed of secrets here, where it enters: the snapshot never holds them, and every later cut (a line
+    shortened for the report) works on text that has no whole secret left to cut in half.
+    """
     body = src.arm.post(
         f"{src.target.deployment_id(endpoint, deployment)}/getLogs",
         ML_API,
@@ -56,4 +61,4 @@ def deployment_logs(src: Source, endpoint: str, deployment: str, container: str,
     if not isinstance(content, str):
         raise FactError("unreadable", f"getLogs of {deployment} ({container}) answered a {type(content).__name__} "
                                       "where the log text belongs")
-    return content
+    return scrub(content)
