@@ -35,17 +35,31 @@ def credential() -> Any:
 
 
 def live_arm(options: Options, arm_endpoint: str | None, subscription_id: str, max_concurrency: int,
-             max_per_subscription: int | None = None):
-    """The run's one door to Resource Manager (its endpoint validated, timeouts derived from --timeout)."""
-    from moediag.arm import PUBLIC_ARM, Arm
+             max_per_subscription: int | None = None, deadline: float | None = None):
+    """The run's one door to Resource Manager (its endpoint validated, timeouts derived from --timeout).
+
+    `deadline` (a `time.monotonic()` instant; default: --timeout from now) is the run's. Reads end a little
+    before it (`read_margin_s`), so a read cut short says why (throttled for an hour, a body still arriving)
+    before the checks waiting on it are given up: no request starts after that, a Retry-After beyond it is not
+    waited for, a body still arriving at it is cut. That bounds every read of the run, the first workspace
+    read and the Resource Graph inventory included.
+    """
+    from moediag.arm import PUBLIC_ARM, Arm, origin_of
 
     endpoint = arm_endpoint or os.environ.get(ARM_ENDPOINT_ENV) or PUBLIC_ARM
-    if not endpoint.startswith("https://"):
+    if not endpoint.startswith("https://") or origin_of(endpoint) is None:
         raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
     request_timeout = max(1.0, min(20.0, options.timeout_s / 2))
+    if deadline is None:
+        deadline = time.monotonic() + options.timeout_s
     return Arm(credential(), subscription_id, endpoint, request_timeout=request_timeout,
                retry_budget_s=max(1.0, options.timeout_s * 0.6), max_concurrency=max_concurrency,
-               max_per_subscription=max_per_subscription)
+               max_per_subscription=max_per_subscription, deadline=deadline - read_margin_s(options.timeout_s))
+
+
+def read_margin_s(timeout_s: float) -> float:
+    """How long before the run's deadline Resource Manager reads end: half a second, less for a short run."""
+    return min(0.5, max(0.0, timeout_s) * 0.1)
 
 
 def live_resolver(options: Options, limiter: Any = None):
@@ -60,9 +74,10 @@ def live_resolver(options: Options, limiter: Any = None):
 def live_collector(target: Target, options: Options, arm_endpoint: str | None, max_concurrency: int):
     from moediag.collector import Collector
 
-    arm = live_arm(options, arm_endpoint, target.subscription_id, max_concurrency)
+    deadline = time.monotonic() + options.timeout_s  # one deadline for the reads and the checks waiting on them
+    arm = live_arm(options, arm_endpoint, target.subscription_id, max_concurrency, deadline=deadline)
     return Collector(target, options, arm=arm, dns=live_resolver(options, dns_limit(max_concurrency)),
-                     workers=max(8, max_concurrency * 4))
+                     workers=max(8, max_concurrency * 4), deadline=deadline)
 
 
 def dns_limit(max_concurrency: int) -> threading.BoundedSemaphore:
