@@ -370,6 +370,16 @@ def test_a_long_running_action_asking_to_wait_beyond_its_timeout_ends_at_once(be
     assert error.kind == "timed_out" and "polled again in 3600 s" in error.message
 
 
+def test_a_resource_graph_row_that_is_not_an_object_is_unreadable_not_skipped(bed, make_arm):
+    from moediag.graph import Graph
+
+    rows = [{"id": WS, "type": "microsoft.machinelearningservices/workspaces"}, "junk"]
+    bed.route("POST", "/providers/Microsoft.ResourceGraph/resources",
+              lambda req: (200, {}, {"totalRecords": 2, "count": 2, "resultTruncated": "false", "data": rows}))
+    error = failure(lambda: Graph(make_arm()).query("resources | where type =~ 'x'"))
+    assert error.kind == "unreadable" and "row 1 of page 1" in error.message
+
+
 # --- end to end: the real CLI against a hostile bed --------------------------------------------------------
 
 
@@ -384,7 +394,7 @@ def test_a_read_redirected_to_another_host_is_an_error_and_the_token_stays_home(
     assert_token_stayed_home(bed)
 
 
-@pytest.mark.parametrize("status", [307, 308])
+@pytest.mark.parametrize("status", [302, 307, 308])
 def test_a_getlogs_post_redirected_to_another_host_is_an_error_and_the_token_stays_home(bed, status):
     scenario = healthy().install(bed)
     foreign = bed.foreign_origin()
@@ -485,3 +495,13 @@ def test_a_scan_whose_inventory_is_asked_to_wait_an_hour_stops_within_the_timeou
     run = moediag(bed, "scan", "-s", the_fleet.subscriptions[0], "-o", "json", "--timeout", "6")
     assert time.monotonic() - started < 6 + 3
     assert run.code == 2 and "3600 s" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_scan_whose_inventory_is_redirected_to_another_host_stops_without_following(bed):
+    the_fleet = fleet(1, 1, 1).install(bed)
+    foreign = bed.foreign_origin()
+    graph = "/providers/Microsoft.ResourceGraph/resources"
+    bed.redirect(graph, f"{foreign.url}{graph}?api-version=2024-04-01", 307, method="POST")
+    run = moediag(bed, "scan", "-s", the_fleet.subscriptions[0], "-o", "json")
+    assert run.code == 2 and foreign.url in run.stderr and "Traceback" not in run.stderr
+    assert_token_stayed_home(bed)
