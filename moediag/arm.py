@@ -1,10 +1,22 @@
 """Reading Azure Resource Manager: one pipeline, raw REST bodies, errors classified.
 
-Every read goes through azure-mgmt-resource's client and azure-core's pipeline (bearer auth, ARM
-challenge handling, azure-core's RetryPolicy with Retry-After, redacting HTTP logging). Bodies are kept
-as the JSON Azure sent, not as SDK models: the body *is* the evidence, snapshots replay it verbatim, and
-the parsers see the real quirks (`""` ids, dict-shaped rule lists, missing blocks) instead of whatever a
-model's deserializer made of them.
+Every read goes through one azure-core pipeline: the policies azure-mgmt-core's clients build (bearer auth
+with ARM challenge handling, retry with Retry-After, sensitive-header cleanup, redacting HTTP logging) minus
+automatic provider registration (a write), plus moediag's own guards. Bodies are kept as the JSON Azure sent,
+not as SDK models: the body *is* the evidence, snapshots replay it verbatim, and the parsers see the real
+quirks (`""` ids, dict-shaped rule lists, missing blocks) instead of whatever a model's deserializer made of
+them.
+
+What the pipeline guarantees, whoever calls it (the guards are policies, so no call site can forget them):
+
+- **The token stays with Resource Manager.** A request goes out only to the scheme, host and port of the
+  configured endpoint (Resource Graph is the same origin). A `nextLink`, redirect, `Location` or
+  `Azure-AsyncOperation` that points anywhere else is refused (`FactError("refused")`, naming the host).
+- **Read-only.** GET, and POST only to the read-only actions in `READ_ONLY_POSTS` (getLogs, diagnose, the
+  Resource Graph query); anything else is refused before it is sent. Redirects are never followed.
+- **Bounded.** No request starts after the run's deadline (`--timeout`); a `Retry-After` beyond it ends
+  the read at once (`throttled`); a body still trickling in at the deadline is cut (`timed_out`); a body
+  over `MAX_BODY_BYTES` is not read further (`unreadable`).
 
 Heavy imports happen in `Arm.__init__`, so `moediag --help` and snapshot replays never pay for them.
 """
@@ -13,15 +25,37 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 from moediag.errors import FactError
 
 log = logging.getLogger("moediag.arm")
 
 PUBLIC_ARM = "https://management.azure.com"
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a response body beyond this is `unreadable` (docs/design.md)
+MAX_DEPTH = 64  # JSON nested deeper than this is `unreadable` (real ARM bodies nest about 10 levels)
+MAX_PAGES = 1000  # a list whose nextLinks never end is `unreadable`
+POLL_INTERVAL_S = 0.5  # between polls of a long-running action when Azure sends no positive Retry-After
+_READ_PIECE = 64 * 1024
+
+# Error codes with which Resource Manager refuses an api-version it does not (or no longer) serve.
+RETIRED_API_VERSION_CODES = frozenset({"invalidapiversionparameter", "noregisteredproviderfound"})
+
+# The only POSTs moediag sends: actions that read and change nothing (docs/permissions.md). Matched against
+# the whole decoded path, segment by segment, case-insensitively.
+_NAME = r"[^/]+"
+_WORKSPACE = (rf"/subscriptions/{_NAME}/resourcegroups/{_NAME}/providers/microsoft\.machinelearningservices"
+              rf"/workspaces/{_NAME}")
+READ_ONLY_POSTS = {
+    "getLogs": re.compile(rf"{_WORKSPACE}/onlineendpoints/{_NAME}/deployments/{_NAME}/getlogs", re.IGNORECASE),
+    "diagnose": re.compile(rf"{_WORKSPACE}/diagnose", re.IGNORECASE),
+    "Resource Graph query": re.compile(r"/providers/microsoft\.resourcegraph/resources", re.IGNORECASE),
+}
 
 
 class StaticTokenCredential:
@@ -49,11 +83,117 @@ class StaticTokenCredential:
         return AccessTokenInfo(self._token, self._expires_on)
 
 
-def _http_policies(credential: Any, scope: str, max_concurrency: int, retry: dict[str, Any],
-                   max_per_subscription: int | None = None) -> list[Any]:
-    """The pipeline of ResourceManagementClient minus auto provider registration (a write)."""
+# --- what may be sent where (pure functions, unit-tested) ---------------------------------------------
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host:port` of an absolute http(s) URL, default port made explicit; None when the URL names
+    no host, carries user info (`https://management.azure.com@evil.example/` goes to evil.example) or has a
+    malformed port."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return f"{scheme}://{parts.hostname.lower()}:{port or (443 if scheme == 'https' else 80)}"
+
+
+def shown(url: str | None) -> str:
+    """A URL as messages show it: scheme, host, port and path; no user info and no query (it may carry a
+    signature)."""
+    if not url:
+        return "(no URL)"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return repr(url[:200])
+    return f"{parts.scheme}://{host}{port}{parts.path}"[:300]
+
+
+def is_read_only_post(path: str) -> bool:
+    """Whether `path` (as sent, percent-encoded) is one of `READ_ONLY_POSTS`. Every segment is decoded on its
+    own: an encoded `/`, a dot segment or an empty segment never matches (no path tricks)."""
+    segments = [unquote(s) for s in path.split("/")[1:]]
+    if not path.startswith("/") or any(s in ("", ".", "..") or "/" in s or "\\" in s for s in segments):
+        return False
+    decoded = "/" + "/".join(segments)
+    return any(pattern.fullmatch(decoded) for pattern in READ_ONLY_POSTS.values())
+
+
+def refusal(method: str, url: str, origin: str) -> str | None:
+    """Why the pipeline must not send `method url` (None: it may). `origin` is Resource Manager's."""
+    target = origin_of(url)
+    if target != origin:
+        return (f"refused to send a request to {shown(url)}: it is not Resource Manager ({origin}), and the "
+                "token goes nowhere else (a nextLink, Location or Azure-AsyncOperation pointing there is not "
+                "followed)")
+    method = method.upper()
+    if method == "GET" or (method == "POST" and is_read_only_post(urlsplit(url).path)):
+        return None
+    return (f"refused to send {method} {urlsplit(url).path}: moediag only reads (GET, and POST only to "
+            f"{', '.join(READ_ONLY_POSTS)})")
+
+
+def retry_after_s(headers: Any) -> float | None:
+    """The wait an answer asks for, in seconds (`retry-after-ms`, `x-ms-retry-after-ms`, `Retry-After` as
+    seconds or an HTTP date), or None."""
+    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            pass
+        if scale == 1.0:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class _PipelineError(FactError):
+    """Raised inside the pipeline, which does not know the caller's name for the read: `_classify` adds it."""
+
+
+# The deadline of the request the current thread is sending: set by `_DeadlinePolicy` around the rest of the
+# pipeline (which runs synchronously in the caller's thread), read by the adapter that reads the body.
+_current = threading.local()
+
+
+# --- the policies -------------------------------------------------------------------------------------
+
+
+def _http_policies(credential: Any, scope: str, retry: dict[str, Any], limit: _ConcurrencyLimit,
+                   deadline: _DeadlinePolicy, origin: str) -> list[Any]:
+    """The pipeline of azure-mgmt-resource's ResourceManagementClient, minus auto provider registration (it
+    registers resource providers: a write), with redirects off, plus moediag's policies.
+
+    Redirects: `RedirectPolicy.no_redirects()` keeps azure-core's policy in its place but follows nothing.
+    Resource Manager does not redirect reads or actions, so a 3xx is a misbehaving proxy or a hostile
+    answer; following it would re-send the request (a 307/308 keeps a POST and its body) to a URL the answer
+    chose, with the bearer token re-attached by the authentication policy, which comes after the redirect
+    policy and so runs again on every hop. `_Guard` turns any 3xx into an error naming its target instead.
+    SensitiveHeaderCleanupPolicy stays, as in the SDK's own pipelines (a second line, should redirects ever
+    be turned on).
+
+    `_DeadlinePolicy` and `_Guard` come last, after the retry and authentication policies: they see every
+    request exactly as it goes on the wire (each retry, each nextLink page, each poll of a long-running
+    action, the typed client's and Resource Graph's requests alike).
+    """
     from azure.core.pipeline import policies
-    from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
+    from azure.mgmt.core.policies import (
+        ARMChallengeAuthenticationPolicy,
+        ARMHttpLoggingPolicy,
+    )
 
     from moediag import __version__
 
@@ -63,35 +203,136 @@ def _http_policies(credential: Any, scope: str, max_concurrency: int, retry: dic
         policies.UserAgentPolicy(sdk_moniker=f"moediag/{__version__}"),
         policies.ProxyPolicy(),
         policies.ContentDecodePolicy(),
-        policies.RedirectPolicy(),
-        policies.RetryPolicy(**retry),
+        policies.RedirectPolicy.no_redirects(),
+        _deadline_retry()(deadline.deadline, **retry),
         ARMChallengeAuthenticationPolicy(credential, scope),
-        _ConcurrencyLimit(max_concurrency, max_per_subscription),
+        policies.CustomHookPolicy(),
+        limit,
         policies.NetworkTraceLoggingPolicy(),
+        policies.DistributedTracingPolicy(),
+        policies.SensitiveHeaderCleanupPolicy(),
         ARMHttpLoggingPolicy(),
+        deadline,
+        _Guard(origin),
     ]
 
 
-_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+@functools.cache
+def _deadline_retry() -> type:
+    """azure-core's RetryPolicy that never sleeps past the run's deadline. Built on first use."""
+    from azure.core.pipeline.policies import RetryPolicy
+
+    class DeadlineRetryPolicy(RetryPolicy):
+        def __init__(self, deadline: float | None, **kwargs: Any):
+            self._deadline = deadline
+            super().__init__(**kwargs)
+
+        def sleep(self, settings, transport, response=None):
+            if self._deadline is not None:
+                wait = (self.get_retry_after(response) if response is not None else None) or self.get_backoff_time(settings)
+                remaining = self._deadline - time.monotonic()
+                if wait and wait >= remaining:
+                    raise _PipelineError("timed_out", f"a retry would first wait {wait:g} s, more than the "
+                                                      f"{max(0.0, remaining):.1f} s left before the run's deadline "
+                                                      "(--timeout): not retried")
+            super().sleep(settings, transport, response=response)
+
+    return DeadlineRetryPolicy
 
 
-def _session():
-    """A requests Session (and the TLS trust to pass per request) that reads the environment once, not on every request.
+class _Guard:
+    """The last policy before the transport: the token stays with Resource Manager, and moediag only reads.
 
-    With `trust_env` requests scans os.environ for proxies and CA bundles on each request (a third of
-    the CPU of a 200-endpoint run). Without proxy variables, read the CA bundle once and turn the scan
-    off; with proxy variables keep requests' own handling (NO_PROXY and all).
+    Before a request is sent: it must go to Resource Manager's origin, and be a GET or a POST to one of
+    `READ_ONLY_POSTS` (else `refused`, nothing sent). When the answer arrives: a redirect (any 3xx) is not
+    followed, and a `Location`, `Azure-AsyncOperation` or `Operation-Location` pointing to another origin
+    is refused before anything could follow it.
     """
-    import os
 
-    import requests
+    LINK_HEADERS = ("Location", "Azure-AsyncOperation", "Operation-Location")
 
-    session = requests.Session()
-    verify: bool | str = True
-    if not any(name.lower() in _PROXY_VARIABLES for name in os.environ):
-        session.trust_env = False
-        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return session, verify
+    def __init__(self, origin: str):
+        self.origin = origin
+        self.next = None  # set by azure-core's Pipeline, as for any HTTPPolicy
+
+    def send(self, request):
+        http = request.http_request
+        why = refusal(http.method, http.url, self.origin)
+        if why:
+            log.debug("refused: %s %s", http.method, shown(http.url))
+            raise _PipelineError("refused", why)
+        response = self.next.send(request)
+        answer = response.http_response
+        status = answer.status_code
+        if 300 <= status < 400:
+            target = answer.headers.get("Location")
+            where = f"to {shown(urljoin(http.url, target))}" if target else "without a Location"
+            raise _PipelineError("refused", f"Resource Manager answered {http.method} with HTTP {status}, a redirect "
+                                            f"{where}: not followed (Resource Manager does not redirect its reads; "
+                                            "the request and the token go nowhere else)", status=status)
+        for name in self.LINK_HEADERS:
+            link = answer.headers.get(name)
+            if link and origin_of(urljoin(http.url, link)) != self.origin:
+                raise _PipelineError("refused", f"the answer's {name} header points to {shown(urljoin(http.url, link))}, "
+                                                f"not to Resource Manager ({self.origin}): not followed, the token "
+                                                "goes nowhere else", status=status)
+        return response
+
+
+class _DeadlinePolicy:
+    """Every request within the run's deadline (`--timeout`), and, for a long-running action, its own.
+
+    No request starts after the deadline; each one's connect and read timeouts are cut to the time left; an
+    answer that asks to wait (`Retry-After`) longer than is left ends the read at once instead of sleeping
+    past the deadline (azure-core's RetryPolicy and ARMPolling would sleep whatever the answer says). The
+    deadline is also handed to the adapter that reads the body, which cuts a body still trickling in at the
+    deadline. A call may bring an earlier deadline of its own: the `moediag_deadline` keyword (a
+    `time.monotonic()` instant) of `pipeline.run` / `send_request`.
+    """
+
+    OPTION = "moediag_deadline"
+
+    def __init__(self, deadline: float | None, connect_timeout: float, read_timeout: float):
+        self.deadline = deadline
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self.next = None
+
+    def send(self, request):
+        options = request.context.options
+        if self.OPTION in options:  # popped once: retries of the same request keep it in the context
+            request.context[self.OPTION] = options.pop(self.OPTION)
+        deadlines = [d for d in (self.deadline, request.context.get(self.OPTION)) if d is not None]
+        deadline = min(deadlines) if deadlines else None
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _PipelineError("timed_out", "its deadline (--timeout) passed before the request could be sent")
+            options["connection_timeout"] = min(options.get("connection_timeout") or self.connect_timeout, remaining)
+            options["read_timeout"] = min(options.get("read_timeout") or self.read_timeout, remaining)
+        previous = getattr(_current, "deadline", None)
+        _current.deadline = deadline
+        try:
+            response = self.next.send(request)
+        finally:
+            _current.deadline = previous
+        if deadline is not None:
+            self._check_wait(response.http_response, deadline - time.monotonic())
+        return response
+
+    @staticmethod
+    def _check_wait(answer: Any, remaining: float) -> None:
+        status = answer.status_code
+        if status != 429 and status < 500 and status not in (201, 202):
+            return  # nobody waits on this answer
+        wait = retry_after_s(answer.headers)
+        if not wait or wait <= remaining:
+            return
+        left = f"more than the {max(0.0, remaining):.1f} s left before the run's deadline (--timeout)"
+        if status in (201, 202):
+            raise _PipelineError("timed_out", f"the operation asked to be polled again in {wait:g} s (Retry-After), "
+                                              f"{left}: not waiting", status=status)
+        raise _PipelineError("throttled", f"Resource Manager answered HTTP {status} and asked to retry after {wait:g} s "
+                                          f"(Retry-After), {left}: not waiting", status=status)
 
 
 class _ConcurrencyLimit:
@@ -111,7 +352,6 @@ class _ConcurrencyLimit:
 
     def _subscription_slot(self, url: str) -> Any:
         from contextlib import nullcontext
-        from urllib.parse import urlsplit
 
         if self._per_subscription is None:
             return nullcontext()
@@ -139,6 +379,163 @@ class _ConcurrencyLimit:
             return response
 
 
+# --- the transport: bounded bodies ---------------------------------------------------------------------
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def _session(max_body_bytes: int, pool_maxsize: int):
+    """A requests Session (and the TLS trust to pass per request) that reads the environment once, not on every
+    request, and reads bodies through `_bounded_adapter`.
+
+    With `trust_env` requests scans os.environ for proxies and CA bundles on each request (a third of
+    the CPU of a 200-endpoint run). Without proxy variables, read the CA bundle once and turn the scan
+    off; with proxy variables keep requests' own handling (NO_PROXY and all).
+    """
+    import os
+
+    import requests
+
+    session = requests.Session()
+    # Only encodings the adapter decodes itself, within the size cap (requests would add br/zstd when installed).
+    session.headers["Accept-Encoding"] = "gzip, deflate"
+    adapter = _bounded_adapter()(max_body_bytes, pool_connections=4, pool_maxsize=pool_maxsize)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    verify: bool | str = True
+    if not any(name.lower() in _PROXY_VARIABLES for name in os.environ):
+        session.trust_env = False
+        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return session, verify
+
+
+@functools.cache
+def _bounded_adapter() -> type:
+    """A requests HTTPAdapter that reads each body itself, piece by piece as it arrives (one socket read at a
+    time), counting decoded bytes: over the cap it stops (`unreadable`), at the deadline of the request it
+    stops (`timed_out`), so neither a huge nor a trickling body is ever read without bound. The body read
+    is handed back to requests (and azure-core above it) as an in-memory response. Built on first use.
+    """
+    import io
+    import zlib
+
+    import requests
+    from urllib3 import HTTPResponse
+    from urllib3.exceptions import (
+        DecodeError,
+        ProtocolError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
+    class BoundedAdapter(requests.adapters.HTTPAdapter):
+        def __init__(self, max_body_bytes: int, **kwargs: Any):
+            self.max_body_bytes = max_body_bytes
+            super().__init__(**kwargs)
+
+        def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+            deadline = getattr(_current, "deadline", None)
+            response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+            if stream:
+                return response
+            raw = response.raw
+            try:
+                body = self._read(raw, deadline, _read_timeout(timeout))
+            except BaseException:
+                response.close()  # never hand a half-read connection back to the pool
+                raise
+            raw.release_conn()
+            headers = {k: v for k, v in raw.headers.items()
+                       if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")}
+            response.raw = HTTPResponse(body=io.BytesIO(body), headers=headers, status=raw.status,
+                                        version=raw.version, reason=raw.reason, preload_content=False,
+                                        decode_content=False)
+            return response
+
+        def _read(self, raw: Any, deadline: float | None, read_timeout: float | None) -> bytes:
+            cap = self.max_body_bytes
+            too_big = f"body larger than {_size(cap)} (moediag's cap for one response): not read"
+            length = raw.headers.get("Content-Length", "")
+            if length.strip().isdigit() and int(length) > cap:
+                raise _PipelineError("unreadable", f"{too_big} ({int(length)} bytes announced)")
+            decoder = _decoder(raw.headers.get("Content-Encoding", ""))
+            pieces, total = [], 0
+            while True:
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise _PipelineError("timed_out", f"the body was still arriving at the run's deadline "
+                                                          f"(--timeout) after {total} bytes: cut")
+                    _socket_timeout(raw, min(read_timeout or remaining, remaining))
+                try:
+                    data = raw.read1(_READ_PIECE, decode_content=False) or b""
+                except ReadTimeoutError as exc:
+                    if deadline is not None and deadline - time.monotonic() <= 0.05:
+                        raise _PipelineError("timed_out", f"the body was still arriving at the run's deadline "
+                                                          f"(--timeout) after {total} bytes: cut") from exc
+                    raise requests.exceptions.ReadTimeout(exc) from exc
+                except ProtocolError as exc:
+                    raise requests.exceptions.ChunkedEncodingError(exc) from exc
+                except SSLError as exc:
+                    raise requests.exceptions.SSLError(exc) from exc
+                try:
+                    piece = decoder(data, cap - total) if decoder else data
+                except zlib.error as exc:
+                    raise requests.exceptions.ContentDecodingError(DecodeError(str(exc))) from exc
+                total += len(piece)
+                if total > cap:
+                    raise _PipelineError("unreadable", too_big)
+                pieces.append(piece)
+                if not data:
+                    return b"".join(pieces)
+
+    def _decoder(encoding: str):
+        """gzip/deflate, never producing more than `room + 1` bytes per call (a decompression bomb stops at
+        the cap); None for an identity body. Another encoding is unreadable (only gzip and deflate are asked)."""
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            return None
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise _PipelineError("unreadable", f"the body is in an encoding moediag did not ask for ({encoding!r})")
+        inflate = zlib.decompressobj(wbits=47)  # 32 + 15: a gzip or zlib header, detected
+
+        def decode(data: bytes, room: int) -> bytes:
+            if not data:  # end of the body
+                rest = inflate.flush()
+                if not inflate.eof:
+                    raise zlib.error("the compressed body ends early")
+                return rest
+            return inflate.decompress(data, max(0, room) + 1)
+
+        return decode
+
+    return BoundedAdapter
+
+
+def _read_timeout(timeout: Any) -> float | None:
+    if isinstance(timeout, tuple):
+        timeout = timeout[1] if len(timeout) > 1 else timeout[0]
+    return float(timeout) if isinstance(timeout, int | float) else None
+
+
+def _socket_timeout(raw: Any, seconds: float) -> None:
+    """Bound the next socket read by the time left (best effort: the connection's socket, while it has one)."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.settimeout(max(0.01, seconds))
+        except OSError:
+            pass
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 and n % (1024 * 1024) == 0 else f"{n} bytes"
+
+
+# --- the door ------------------------------------------------------------------------------------------
+
+
 class Arm:
     """The one door to Resource Manager for a run."""
 
@@ -152,21 +549,27 @@ class Arm:
         retry_budget_s: float = 30.0,
         max_concurrency: int = 16,
         max_per_subscription: int | None = None,
+        deadline: float | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ):
-        import requests
+        """`deadline`: the `time.monotonic()` instant after which nothing is read (the run's --timeout)."""
+        from azure.core import PipelineClient
+        from azure.core.pipeline import Pipeline
         from azure.core.pipeline.transport import RequestsTransport
         from azure.mgmt.resource.resources import ResourceManagementClient
 
         self.endpoint = endpoint.rstrip("/")
-        session, verify = _session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, max_concurrency))
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+        origin = origin_of(self.endpoint)
+        if origin is None:
+            raise ValueError(f"not an http(s) URL with a host: {endpoint!r}")
+        self.origin, self.deadline = origin, deadline
+        session, verify = _session(max_body_bytes, max(10, max_concurrency))
+        connect_timeout = min(10.0, request_timeout)
         transport = RequestsTransport(
             session=session,
             session_owner=True,
             connection_verify=verify,
-            connection_timeout=min(10.0, request_timeout),
+            connection_timeout=connect_timeout,
             read_timeout=request_timeout,
         )
         retry = {
@@ -175,10 +578,14 @@ class Arm:
             "retry_backoff_max": 8,
             "timeout": retry_budget_s,
         }
-        policies = _http_policies(credential, f"{self.endpoint}/.default", max_concurrency, retry, max_per_subscription)
-        # Other clients of the run (Resource Graph) send through the same pipeline: one credential, one TLS
-        # trust, one retry budget, one concurrency bound.
+        policies = _http_policies(credential, f"{self.endpoint}/.default", retry,
+                                  _ConcurrencyLimit(max_concurrency, max_per_subscription),
+                                  _DeadlinePolicy(deadline, connect_timeout, request_timeout), origin)
+        # Other clients of the run (the typed resource list, Resource Graph) send through the same policies: one
+        # credential, one TLS trust, one retry budget, one concurrency bound, the same guards.
         self.credential, self.policies, self.transport = credential, policies, transport
+        self._pipeline = Pipeline(transport, policies)
+        self._client = PipelineClient(self.endpoint, pipeline=self._pipeline)
 
         def client_for(subscription: str) -> ResourceManagementClient:
             return ResourceManagementClient(
@@ -186,8 +593,7 @@ class Arm:
             )
 
         self._client_for = client_for
-        self._client = client_for(subscription_id)
-        self._clients = {subscription_id.lower(): self._client}
+        self._clients: dict[str, ResourceManagementClient] = {}
         self._clients_lock = threading.Lock()
 
     def close(self) -> None:
@@ -212,20 +618,30 @@ class Arm:
         """GET a collection, following `nextLink` with azure-core's pager.
 
         Older preview APIs return some collections as a dict keyed by item name instead of
-        `{"value": [...]}`; those items come back with their `name` filled in.
+        `{"value": [...]}`; those items come back with their `name` filled in. Any other shape is
+        `unreadable`, never an invented or silently shortened list.
         """
         from azure.core.paging import ItemPaged
 
+        first = self._url(path, api_version)
+        what = self._what(first)
+        seen: set[str] = set()
+
         def get_next(next_link: str | None) -> dict[str, Any]:
-            return self._send("GET", next_link or self._url(path, api_version))
+            if next_link is not None:
+                if next_link in seen or len(seen) >= MAX_PAGES:
+                    raise FactError("unreadable", f"{what}: the list's nextLinks do not end (a repeated link, or "
+                                                  f"more than {MAX_PAGES} pages)", resource_id=what)
+                seen.add(next_link)
+            return self._send("GET", next_link or first, what=what)
 
         def extract_data(body: Any) -> tuple[str | None, Iterator[dict[str, Any]]]:
-            return _next_link(body), iter(_items(body))
+            return _next_link(body), iter(_items(body, what))
 
         return list(ItemPaged(get_next, extract_data))
 
     def post(self, path: str, api_version: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST an action (getLogs, diagnose): read-only actions only; see docs/permissions.md."""
+        """POST an action (getLogs, diagnose): read-only actions only, enforced by the pipeline."""
         return self._send("POST", self._url(path, api_version), body if body is not None else {})
 
     def resources_with_created_time(
@@ -261,31 +677,38 @@ class Arm:
     ) -> Any:
         """POST an action that answers 202 + Location (or Azure-AsyncOperation), and wait for its result.
 
-        azure-mgmt-core's ARMPolling follows the status links (switching headers as Azure does between
-        polls); `_bounded_polling` only decides how long to wait: Retry-After when Azure sends a positive
-        one, else a short backoff (azure-core reads `Retry-After: 0` as "no value" and would wait 30 s),
-        and never past `timeout_s`. Polling runs in the caller's thread, so nothing keeps polling after a
-        timeout. Returns the final body; raises FactError (timed_out when the operation outlives the bound).
+        azure-mgmt-core's ARMPolling follows the status links (switching headers as Azure does between polls),
+        driven through its public PollingMethod interface (`initialize`, `run`, `status`, `resource`) in the
+        caller's thread, so nothing keeps polling after a timeout. It waits Retry-After when Azure sends a
+        positive one, else POLL_INTERVAL_S (azure-core reads `Retry-After: 0` as "no value" and would wait its
+        default 30 s). `timeout_s` rides with every request of the operation as the pipeline's
+        `moediag_deadline`: no poll starts after it, and a Retry-After beyond it ends the wait at once. Returns
+        the final body; raises FactError (timed_out when the operation outlives the bound).
         """
-        from urllib.parse import unquote
-
         from azure.core.rest import HttpRequest
+        from azure.mgmt.core.polling.arm_polling import ARMPolling
 
         url = self._url(path, api_version)
-        what = unquote(url.split("?")[0].removeprefix(self.endpoint))
-        pipeline_client = self._client._client  # the mgmt client's ARMPipelineClient: what ARMPolling drives
+        what = self._what(url)
+        bound = {_DeadlinePolicy.OPTION: time.monotonic() + max(0.0, timeout_s)}
+        polling = None
         try:
-            initial = pipeline_client.send_request(
-                HttpRequest("POST", url, json=body if body is not None else {}), _return_pipeline_response=True
-            )
+            initial = self._pipeline.run(HttpRequest("POST", url, json=body if body is not None else {}),
+                                         stream=False, **bound)
             if initial.http_response.status_code != 202:  # answered at once (or refused)
                 return _checked_body(initial.http_response, what)
-            polling = _bounded_polling()(max(0.0, timeout_s), what)
-            polling.initialize(pipeline_client, initial, lambda done: _checked_body(done.http_response, what))
+            polling = ARMPolling(POLL_INTERVAL_S, **bound)
+            polling.initialize(self._client, initial, lambda done: _checked_body(done.http_response, what))
             polling.run()
             return polling.resource()
         except Exception as exc:  # classified below; anything else is a real bug and re-raised
-            raise _classify(exc, what) from exc
+            error = _classify(exc, what)
+            if error.kind == "timed_out" and polling is not None:
+                why = error.message.removeprefix(f"{what}: ")
+                error = FactError("timed_out", f"{what}: the operation did not complete within {timeout_s:.1f} s "
+                                               f"(still {_status_of(polling)!r} at the last poll: {why})",
+                                  resource_id=what)
+            raise error from exc
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -296,13 +719,18 @@ class Arm:
             path = "/" + path
         return f"{self.endpoint}{quote(path, safe='/@:')}?api-version={api_version}"
 
-    def _send(self, method: str, url: str, body: Any = None) -> Any:
-        from urllib.parse import unquote
+    def _what(self, url: str) -> str:
+        """How messages name a request: its decoded path under Resource Manager (else the whole URL, shown)."""
+        base = url.split("?")[0]
+        if base.startswith(self.endpoint) and origin_of(url) == self.origin:
+            return unquote(base[len(self.endpoint):]) or "/"
+        return shown(url)
 
+    def _send(self, method: str, url: str, body: Any = None, *, what: str | None = None) -> Any:
         from azure.core.rest import HttpRequest
 
         request = HttpRequest(method, url, json=body) if body is not None else HttpRequest(method, url)
-        what = unquote(url.split("?")[0].removeprefix(self.endpoint))
+        what = what or self._what(url)
         try:
             response = self._client.send_request(request)
         except Exception as exc:
@@ -310,8 +738,15 @@ class Arm:
         return _checked_body(response, what)
 
 
+def _status_of(polling: Any) -> str:
+    try:
+        return str(polling.status())
+    except (ValueError, AttributeError):  # azure-core: "set_initial_status was never called"
+        return "unknown"
+
+
 def _checked_body(response: Any, what: str) -> Any:
-    """The JSON body of a response, or FactError saying why there is none (HTTP error, not JSON)."""
+    """The JSON body of a response, or FactError saying why there is none (HTTP error, not JSON, too deep)."""
     if response.status_code >= 400:
         from azure.core.exceptions import HttpResponseError
         from azure.mgmt.core.exceptions import ARMErrorFormat
@@ -320,39 +755,35 @@ def _checked_body(response: Any, what: str) -> Any:
     if response.status_code == 204 or not response.content:
         return {}
     try:
-        return response.json()
+        body = response.json()
+    except RecursionError as exc:
+        raise _too_deep(what) from exc
     except ValueError as exc:
-        raise FactError("unreadable", f"{what}: the response is not JSON ({exc})") from exc
+        raise FactError("unreadable", f"{what}: the response is not JSON ({exc})", resource_id=what) from exc
+    if _depth(body) > MAX_DEPTH:
+        raise _too_deep(what)
+    return body
 
 
-@functools.cache
-def _bounded_polling() -> type:
-    """ARMPolling that waits Retry-After (when positive) or a short backoff, never past a deadline.
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects (iteratively: no recursion limit to meet)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list):
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in node if isinstance(child, dict | list))
+    return deepest
 
-    Built on first use, so importing this module never imports azure-mgmt-core.
-    """
-    from azure.mgmt.core.polling.arm_polling import ARMPolling
 
-    class BoundedPolling(ARMPolling):
-        FIRST_WAIT_S = 0.25
-        MAX_WAIT_S = 5.0
-
-        def __init__(self, timeout_s: float, what: str):
-            super().__init__(self.FIRST_WAIT_S)
-            self._bound = timeout_s
-            self._deadline = time.monotonic() + timeout_s
-            self._what = what
-
-        def _extract_delay(self) -> float:
-            wait = super()._extract_delay()  # Retry-After when positive, else self._timeout (the backoff)
-            self._timeout = min(self.MAX_WAIT_S, self._timeout * 2)
-            remaining = self._deadline - time.monotonic()
-            if remaining <= 0.05:
-                raise FactError("timed_out", f"{self._what}: the operation did not complete within {self._bound:.1f} s "
-                                             f"(still {self.status()!r} at the last poll)")
-            return min(wait, remaining)  # one last poll at the deadline
-
-    return BoundedPolling
+def _too_deep(what: str) -> FactError:
+    return FactError("unreadable", f"{what}: the response nests JSON deeper than {MAX_DEPTH} levels: not read",
+                     resource_id=what)
 
 
 def _next_link(body: Any) -> str | None:
@@ -362,25 +793,49 @@ def _next_link(body: Any) -> str | None:
     return None
 
 
-def _items(body: Any) -> list[dict[str, Any]]:
-    if isinstance(body, list):
-        return [item for item in body if isinstance(item, dict)]
-    if not isinstance(body, dict):
-        return []
-    if isinstance(body.get("value"), list):
-        return [item for item in body["value"] if isinstance(item, dict)]
-    # Dict keyed by name (older previews of outbound rules).
-    return [
-        {"name": name, **item} if "properties" in item else {"name": name, "properties": item}
-        for name, item in body.items()
-        if isinstance(item, dict) and name != "nextLink"
-    ]
+def _items(body: Any, what: str = "the list") -> list[dict[str, Any]]:
+    """The items of one page of a list: `{"value": [objects]}`, a bare list of objects, or (older previews of
+    outbound rules) a dict of objects keyed by name. Anything else is `unreadable`: a list is never invented
+    from, or silently shortened by, an answer of another shape."""
+
+    def unreadable(why: str) -> FactError:
+        return FactError("unreadable", f"{what}: {why}", resource_id=what)
+
+    if isinstance(body, dict) and "value" in body:
+        items = body["value"]
+        if not isinstance(items, list):
+            raise unreadable(f"the list's value is a {_kind(items)}, not a list")
+    elif isinstance(body, list):
+        items = body
+    elif isinstance(body, dict):
+        entries = {name: item for name, item in body.items() if name != "nextLink"}
+        odd = next((name for name, item in entries.items() if not isinstance(item, dict)), None)
+        if odd is not None:
+            raise unreadable(f"neither a {{\"value\": [...]}} list nor a dict of objects keyed by name ({odd!r} "
+                             f"is a {_kind(entries[odd])})")
+        return [{"name": name, **item} if "properties" in item else {"name": name, "properties": item}
+                for name, item in entries.items()]
+    else:
+        raise unreadable(f"the answer is a {_kind(body)}, not a list")
+    odd_index = next((i for i, item in enumerate(items) if not isinstance(item, dict)), None)
+    if odd_index is not None:
+        raise unreadable(f"item {odd_index} of the list is a {_kind(items[odd_index])}, not an object")
+    return items
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", type(None): "null", bool: "boolean"}.get(
+        type(value), type(value).__name__)
 
 
 def _classify(exc: Exception, what: str) -> FactError:
     """Turn an SDK exception into the reason a fact could not be read (and which resource it was)."""
+    if isinstance(exc, _PipelineError):
+        return FactError(exc.kind, f"{what}: {exc.message}", status=exc.status, resource_id=what)
     if isinstance(exc, FactError):
         return exc
+    if isinstance(exc, RecursionError):  # a JSON parser met absurd nesting
+        return _too_deep(what)
     error = _reason(exc, what)
     error.resource_id = what
     return error
@@ -395,6 +850,11 @@ def _reason(exc: Exception, what: str) -> FactError:
         status = exc.status_code or 0
         code = getattr(getattr(exc, "error", None), "code", None) or ""
         message = getattr(getattr(exc, "error", None), "message", None) or exc.reason or ""
+        if str(code).lower() in RETIRED_API_VERSION_CODES:
+            version = _api_version_of(exc)
+            return FactError("unreadable", f"{what}: Resource Manager refused api-version {version} ({code}): this "
+                                           "moediag reads with an api-version the service does not (or no longer) "
+                                           "serve; upgrade moediag", status=status)
         if status == 403:
             return FactError("forbidden", f"{what}: forbidden ({code}) {message}".strip(), status=status)
         if status == 404:
@@ -415,6 +875,13 @@ def _reason(exc: Exception, what: str) -> FactError:
     if isinstance(exc, ex.AzureError):
         return FactError("unreadable", f"{what}: {_first_line(exc)}")
     raise exc
+
+
+def _api_version_of(exc: Any) -> str:
+    """The api-version of the request an HttpResponseError answers, quoted (or "?" when unknown)."""
+    url = getattr(getattr(getattr(exc, "response", None), "request", None), "url", "") or ""
+    versions = parse_qs(urlsplit(url).query).get("api-version") or ["?"]
+    return repr(versions[0])
 
 
 def _first_line(exc: Exception) -> str:

@@ -50,6 +50,12 @@ class Budget:
         return max(1.0, self.timeout_s * 0.6)
 
     @property
+    def read_deadline(self) -> float:
+        """When Resource Manager reads end: half a second before the deadline (less for a short run), so a read cut
+        short reports its own reason before the checks waiting on it are given up."""
+        return self.deadline - min(0.5, max(0.0, self.timeout_s) * 0.1)
+
+    @property
     def dns_timeout_s(self) -> float:
         return min(5.0, self.timeout_s / 3)
 

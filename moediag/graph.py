@@ -95,7 +95,11 @@ class Graph:
             if not isinstance(data, list):
                 raise FactError("unreadable", f"Resource Graph answered {type(data).__name__} rows, not a list "
                                               "(objectArray result format expected)")
-            rows += [row for row in data if isinstance(row, dict)]
+            odd = next((i for i, row in enumerate(data) if not isinstance(row, dict)), None)
+            if odd is not None:  # never a silently shorter inventory
+                raise FactError("unreadable", f"Resource Graph answered a {type(data[odd]).__name__} as row {odd} of "
+                                              f"page {page}, not an object (objectArray result format expected)")
+            rows += data
             token = response.skip_token
             if not token:
                 return rows, page

@@ -38,6 +38,7 @@ class Reason:
     NOT_REQUESTED = "not_requested"
     INCONCLUSIVE = "inconclusive"
     INTERRUPTED = "interrupted"
+    REFUSED = "refused"  # moediag refused the request or answer itself: another host, a write, a redirect
 
 
 @dataclass

@@ -40,15 +40,21 @@ def credential() -> Any:
 
 def live_arm(budget: Budget, arm_endpoint: str | None, subscription_id: str, max_concurrency: int,
              max_per_subscription: int | None = None):
-    """The run's one door to Resource Manager (its endpoint validated, its timeouts from the budget)."""
-    from moediag.arm import PUBLIC_ARM, Arm
+    """The run's one door to Resource Manager (its endpoint validated, its timeouts and deadline from the budget).
+
+    Reads end a little before the run's deadline (`Budget.read_deadline`), so a read cut short says why
+    (throttled for an hour, a body still arriving) before the checks waiting on it are given up: no request
+    starts after that, a Retry-After beyond it is not waited for, a body still arriving at it is cut. That bounds
+    every read of the run, the first workspace read and the Resource Graph inventory included.
+    """
+    from moediag.arm import PUBLIC_ARM, Arm, origin_of
 
     endpoint = arm_endpoint or os.environ.get(ARM_ENDPOINT_ENV) or PUBLIC_ARM
-    if not endpoint.startswith("https://"):
+    if not endpoint.startswith("https://") or origin_of(endpoint) is None:
         raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
     return Arm(credential(), subscription_id, endpoint, request_timeout=budget.request_timeout_s,
                retry_budget_s=budget.retry_budget_s, max_concurrency=max_concurrency,
-               max_per_subscription=max_per_subscription)
+               max_per_subscription=max_per_subscription, deadline=budget.read_deadline)
 
 
 def live_resolver(options: Options, budget: Budget, max_concurrency: int):

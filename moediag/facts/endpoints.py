@@ -10,6 +10,7 @@ from moediag.facts.workspace import ML_API
 from moediag.redact import scrub
 
 ENDPOINTS_READ = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read"
+LOG_TAIL_MAX_BYTES = 1024 * 1024  # of one container's log tail kept as evidence (the rest is cut, see keep_tail)
 DEPLOYMENTS_READ = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/read"
 
 
@@ -61,4 +62,24 @@ def deployment_logs(src: Source, endpoint: str, deployment: str, container: str,
     if not isinstance(content, str):
         raise FactError("unreadable", f"getLogs of {deployment} ({container}) answered a {type(content).__name__} "
                                       "where the log text belongs")
-    return scrub(content)
+    return keep_tail(scrub(content))  # scrubbed whole, then cut at a line boundary
+
+
+def keep_tail(text: str, max_bytes: int = LOG_TAIL_MAX_BYTES) -> str:
+    """The end of a log: at most `max_bytes` (UTF-8) of whole lines, after a first line saying what was cut.
+
+    The end is what matters (the last lines say why a container died). The cut is at a line boundary, never
+    inside a line, so the secret scrubbing that later runs over the text still sees every kept line whole; a
+    last line longer than the cap is dropped entirely rather than halved.
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= max_bytes:
+        return text
+    newline = data.find(b"\n", len(data) - max_bytes - 1)
+    start = newline + 1 if newline != -1 else len(data)
+    kept = data[start:].decode("utf-8", "surrogatepass")
+    lines = data.count(b"\n", 0, start) + (0 if data[start - 1 : start] == b"\n" else 1)
+    note = (f"[moediag: this log tail was {len(data)} bytes, over moediag's cap of {max_bytes}: its first {start} "
+            f"bytes ({lines} line{'' if lines == 1 else 's'}) were cut at a line boundary, the last "
+            f"{len(data) - start} bytes are kept]\n")
+    return note + kept

@@ -3,6 +3,8 @@
 - `ArmTestBed` (server.py): the server, its store, faults, and request log.
 - `WorkspaceScenario` and presets (scenarios.py): a network-isolated ML workspace in REST shapes.
 - `StaticTokenCredential` (credential.py): a credential that returns the bed's token.
+- Hostile mode: `ArmTestBed.foreign_origin()`, `redirect()`, foreign nextLinks and status links, and the
+  bodies of hostile.py (`Streamed`: trickling or endless).
 """
 
 from .credential import StaticTokenCredential
@@ -17,7 +19,7 @@ from .scenarios import (
     legacy_egress,
     many_endpoints,
 )
-from .server import ArmTestBed, BedRequest, RequestRecord
+from .server import ArmTestBed, BedRequest, ForeignOrigin, RequestRecord, Streamed
 
 __all__ = [
     "AUTO",
@@ -25,8 +27,10 @@ __all__ = [
     "BedRequest",
     "Deployment",
     "Endpoint",
+    "ForeignOrigin",
     "RequestRecord",
     "StaticTokenCredential",
+    "Streamed",
     "WorkspaceScenario",
     "broken",
     "custom_dns",

@@ -13,6 +13,12 @@ What it does, in order, for every request:
 5. answer from a custom route, a long-running operation, or the store (else 404 ResourceNotFound),
 6. after `bed.latency` seconds.
 
+Hostile mode (what a compromised or spoofed Resource Manager could answer), for the tests of moediag's
+guards: `foreign_origin()` starts a second HTTPS origin on 127.0.0.1 (another port, the same test CA) that
+records every request with its headers; `redirect()` answers 3xx to any URL; `collection(...,
+next_link_base=...)` and `lro(..., status_base=..., status_header=...)` point nextLinks and the status
+links of long-running operations elsewhere; a `Streamed` body trickles in or never ends (see hostile.py).
+
 Paths compare like ARM ids: case-insensitively, after percent-decoding (see `arm.normalize`).
 """
 
@@ -29,7 +35,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import trustme
@@ -72,10 +78,46 @@ class RequestRecord:
     status: int
     started_at: float  # time.monotonic()
     finished_at: float  # when the answer was ready (latency included), just before it was sent
+    headers: dict[str, str] = field(default_factory=dict)  # as received, names lower-cased
 
     @property
     def path_lower(self) -> str:
         return self.path
+
+
+@dataclass
+class Streamed:
+    """A body sent piece by piece, `interval` seconds before each piece: chunked, or with a Content-Length
+    when `content_length` is given. `pieces` is called for each answer (a generator may be endless)."""
+
+    pieces: Callable[[], Iterable[bytes]]
+    interval: float = 0.0
+    content_length: int | None = None
+    content_type: str = "application/json; charset=utf-8"
+
+
+class ForeignOrigin:
+    """A second HTTPS origin on 127.0.0.1 (another port, the bed's test CA): the host a hostile answer points to.
+
+    It records every request with all its headers (`requests`) and answers as the bed would, without asking
+    for a token, so a client that followed a link here would get plausible evidence: a test that only looked
+    at verdicts could be fooled, one that looks at `requests` cannot.
+    """
+
+    def __init__(self, bed: ArmTestBed, server: _Server):
+        self.bed = bed
+        self._server = server
+        self.url = f"https://127.0.0.1:{server.server_address[1]}"
+        self.requests: list[RequestRecord] = []
+
+    def authorizations(self) -> list[str]:
+        """Every Authorization header this origin received (it must stay empty)."""
+        with self.bed._lock:
+            return [r.headers["authorization"] for r in self.requests if "authorization" in r.headers]
+
+    def _record(self, record: RequestRecord) -> None:
+        with self.bed._lock:
+            self.requests.append(record)
 
 
 @dataclass
@@ -101,6 +143,7 @@ class _Collection:
     path: str  # as registered, used in nextLink
     items: list[dict]
     page_size: int | None
+    next_link_base: str | None = None
 
 
 @dataclass
@@ -115,6 +158,9 @@ class _Operation:
     polls_left: int
     never_completes: bool
     result_status: int = 200
+    status_base: str | None = None
+    status_header: str = "Location"
+    retry_after: str = "0"
 
 
 @dataclass
@@ -159,6 +205,8 @@ class ArmTestBed:
         self._thread: threading.Thread | None = None
         self._tmpdir: tempfile.TemporaryDirectory | None = None
         self._connections: set[socket.socket] = set()
+        self._context: ssl.SSLContext | None = None
+        self._foreign: ForeignOrigin | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -171,11 +219,8 @@ class ArmTestBed:
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
-        server = _Server(("127.0.0.1", 0), _RequestHandler)
-        server.bed = self
-        # Handshakes happen lazily in each connection's own thread, so a stuck client never
-        # blocks accept().
-        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        self._context = context
+        server = self._listen()
         self._server = server
         self.url = f"https://127.0.0.1:{server.server_address[1]}"
         self._released.clear()
@@ -185,9 +230,31 @@ class ArmTestBed:
         self._thread.start()
         return self
 
+    def _listen(self) -> _Server:
+        server = _Server(("127.0.0.1", 0), _RequestHandler)
+        server.bed = self
+        # Handshakes happen lazily in each connection's own thread, so a stuck client never
+        # blocks accept().
+        server.socket = self._context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        return server
+
+    def foreign_origin(self) -> ForeignOrigin:
+        """The second origin (started on first use; stopped with the bed)."""
+        with self._lock:
+            if self._foreign is None:
+                server = self._listen()
+                server.origin = ForeignOrigin(self, server)
+                threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="armbed-foreign",
+                                 daemon=True).start()
+                self._foreign = server.origin
+            return self._foreign
+
     def stop(self) -> None:
         """Stop serving. Hung handlers are released; nothing waits for them to finish."""
         self._released.set()
+        if self._foreign is not None:
+            self._foreign._server.shutdown()
+            self._foreign._server.server_close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -257,13 +324,15 @@ class ArmTestBed:
         items: list[dict],
         page_size: int | None = None,
         register_items: bool = True,
+        next_link_base: str | None = None,
     ) -> None:
         """GET `path` answers `{"value": [...]}`, paged with absolute `nextLink`s when page_size is set.
 
-        Items with an `id` are also served at that id unless register_items is False.
+        Items with an `id` are also served at that id unless register_items is False. `next_link_base`
+        (hostile): the nextLinks point to this origin instead of the bed's.
         """
         with self._lock:
-            self._store[arm.normalize(path)] = _Collection(arm.scope_of(path), list(items), page_size)
+            self._store[arm.normalize(path)] = _Collection(arm.scope_of(path), list(items), page_size, next_link_base)
             if register_items:
                 for item in items:
                     if isinstance(item, dict) and item.get("id"):
@@ -290,14 +359,20 @@ class ArmTestBed:
         polls: int = 2,
         never_completes: bool = False,
         result_status: int = 200,
+        status_base: str | None = None,
+        status_header: str = "Location",
+        retry_after: str = "0",
     ) -> None:
         """POST `post_path` starts a long-running operation (202 + Location + Retry-After: 0).
 
         Its Location answers 202 `polls` times, then `result_status` with result_body (or 202
-        forever when never_completes). Every POST starts a fresh operation.
+        forever when never_completes). Every POST starts a fresh operation. Hostile: `status_base` puts the
+        status link on another origin; `status_header="Azure-AsyncOperation"` sends it in that header (the
+        Location then stays on the bed); `retry_after` is what every 202 asks to wait.
         """
         with self._lock:
-            self._lros[arm.normalize(post_path)] = (result_body, polls, never_completes, result_status)
+            self._lros[arm.normalize(post_path)] = (result_body, polls, never_completes, result_status,
+                                                    status_base, status_header, retry_after)
 
     def paths(self) -> list[str]:
         """Every registered path (normalized), with its kind: handy when a test gets a 404."""
@@ -330,6 +405,11 @@ class ArmTestBed:
             self._faults.append(
                 _Fault(arm.normalize(path), status, times, merged, body, method.upper() if method else None)
             )
+
+    def redirect(self, path: str, location: str, status: int = 302, times: int | None = None,
+                 method: str | None = None) -> None:
+        """Hostile: requests to `path` answer `status` (301, 302, 303, 307, 308) with `Location: location`."""
+        self.fault(path, status, times=times, headers={"Location": location}, body={}, method=method)
 
     def hang(self, path: str, seconds: float | None = None, times: int | None = None, method: str | None = None) -> None:
         """Requests to `path` stall for `seconds` (None: until the bed stops) before being answered."""
@@ -429,9 +509,9 @@ class ArmTestBed:
                     return hang
         return None
 
-    def _respond(self, req: BedRequest) -> tuple[int, dict[str, str], Any]:
+    def _respond(self, req: BedRequest, authenticate: bool = True) -> tuple[int, dict[str, str], Any]:
         auth = req.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer ") or auth[7:].strip() != self.token:
+        if authenticate and (not auth.lower().startswith("bearer ") or auth[7:].strip() != self.token):
             reason = "missing" if not auth else "invalid"
             return (
                 401,
@@ -487,10 +567,10 @@ class ArmTestBed:
         if isinstance(entry, _Static):
             return entry.status, dict(entry.headers), entry.body
         if isinstance(entry, _Collection):
-            return self._page(req, entry.path, entry.items, entry.page_size)
+            return self._page(req, entry.path, entry.items, entry.page_size, entry.next_link_base)
         return self._list_resources(req, entry)
 
-    def _page(self, req: BedRequest, path: str, items: list, page_size: int | None):
+    def _page(self, req: BedRequest, path: str, items: list, page_size: int | None, base: str | None = None):
         try:
             start = int(req.param(SKIPTOKEN, "0") or 0)
         except ValueError:
@@ -502,7 +582,7 @@ class ArmTestBed:
         if start + page_size < len(items):
             query = {k: v for k, v in req.query.items() if k.lower() != SKIPTOKEN}
             query[SKIPTOKEN] = str(start + page_size)
-            body["nextLink"] = f"{self.url}{path}?{urlencode(query, safe='$')}"
+            body["nextLink"] = f"{base or self.url}{path}?{urlencode(query, safe='$')}"
         return 200, {}, body
 
     def _list_resources(self, req: BedRequest, entry: _Resources):
@@ -527,16 +607,21 @@ class ArmTestBed:
             items = [{k: v for k, v in i.items() if k not in ("createdTime", "changedTime")} for i in items]
         return self._page(req, req.path, items, entry.page_size)
 
-    def _operation_location(self, op_id: str, req: BedRequest) -> str:
-        return f"{self.url}/operations/{op_id}?{urlencode({'api-version': req.param('api-version')})}"
+    def _operation_location(self, op_id: str, req: BedRequest, base: str | None = None) -> str:
+        return f"{base or self.url}/operations/{op_id}?{urlencode({'api-version': req.param('api-version')})}"
 
-    def _start_operation(self, req: BedRequest, result_body: Any, polls: int, never_completes: bool, result_status: int):
+    def _start_operation(self, req: BedRequest, result_body: Any, polls: int, never_completes: bool, result_status: int,
+                         status_base: str | None, status_header: str, retry_after: str):
         op_id = str(uuid.uuid4())
+        op = _Operation(result_body, polls, never_completes, result_status, status_base, status_header, retry_after)
         with self._lock:
-            self._operations[arm.normalize(f"/operations/{op_id}")] = _Operation(
-                result_body, polls, never_completes, result_status
-            )
-        return 202, {"Location": self._operation_location(op_id, req), "Retry-After": "0"}, None
+            self._operations[arm.normalize(f"/operations/{op_id}")] = op
+        return 202, self._status_headers(op_id, req, op), None
+
+    def _status_headers(self, op_id: str, req: BedRequest, op: _Operation) -> dict[str, str]:
+        headers = {"Location": self._operation_location(op_id, req), "Retry-After": op.retry_after}
+        headers[op.status_header] = self._operation_location(op_id, req, op.status_base)
+        return headers
 
     def _poll_operation(self, req: BedRequest, key: str, op: _Operation):
         with self._lock:
@@ -546,7 +631,7 @@ class ArmTestBed:
         if done:
             return op.result_status, {}, op.result_body
         op_id = key.rsplit("/", 1)[-1]
-        return 202, {"Location": self._operation_location(op_id, req), "Retry-After": "0"}, None
+        return 202, self._status_headers(op_id, req, op), None
 
 
 class _Server(ThreadingHTTPServer):
@@ -554,6 +639,7 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
     bed: ArmTestBed
+    origin: ForeignOrigin | None = None  # set on the foreign origin's server
 
     def handle_error(self, request, client_address):  # noqa: D401 - quiet, but remember real bugs
         import sys
@@ -619,12 +705,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         bed = self.server.bed
+        foreign = self.server.origin
         started = time.monotonic()
         split = urlsplit(self.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         path = arm.scope_of(split.path)
+        received = {k.lower(): v for k, v in self.headers.items()}
         status = 500
-        bed._enter(self.command, path)
+        if foreign is None:
+            bed._enter(self.command, path)
         try:
             raw = self._read_body()
             try:
@@ -635,12 +724,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 method=self.command,
                 path=path,
                 query=query,
-                headers={k.lower(): v for k, v in self.headers.items()},
+                headers=received,
                 body=raw,
                 json=parsed,
             )
             try:
-                status, headers, body = bed._respond(req)
+                status, headers, body = bed._respond(req, authenticate=foreign is None)
             except Exception:  # a bug in the bed or a route handler: say so loudly
                 import traceback
 
@@ -651,10 +740,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         finally:
             # Logged before the answer is written, so a client that has its response can
             # already see its request in bed.requests.
-            bed._leave(RequestRecord(self.command, arm.normalize(path), query, status, started, time.monotonic()))
+            record = RequestRecord(self.command, arm.normalize(path), query, status, started, time.monotonic(), received)
+            if foreign is None:
+                bed._leave(record)
+            else:
+                foreign._record(record)
         self._write(status, headers, body)
 
     def _write(self, status: int, headers: dict[str, str], body: Any) -> None:
+        if isinstance(body, Streamed):
+            self._write_streamed(status, headers, body)
+            return
         if body is None:
             payload, ctype = b"", None
         elif isinstance(body, bytes):
@@ -674,3 +770,31 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if payload and self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _write_streamed(self, status: int, headers: dict[str, str], body: Streamed) -> None:
+        """Piece by piece, `body.interval` apart; stops when the bed stops or the client goes away."""
+        released = self.server.bed._released
+        chunked = body.content_length is None
+        self.close_connection = True  # a body cut short leaves nothing to reuse
+        self.send_response(status)
+        self.send_header("Content-Type", body.content_type)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(body.content_length))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            for piece in body.pieces():
+                if body.interval and released.wait(body.interval):
+                    return
+                if released.is_set():
+                    return
+                if piece:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    self.wfile.flush()
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client stopped reading (as moediag does at its cap or deadline)
+            return
