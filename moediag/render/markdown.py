@@ -151,7 +151,7 @@ def _diagnosis(report: dict[str, Any]) -> list[str]:
         lines += [f"{step['step']}\\. {named}: {_text(step['summary'])} ({RISK.get(step['risk'], _text(step['risk']))})",
                   ""]
         if step["commands"]:
-            block = "\n".join(_block("\n".join(step["commands"]), "sh"))
+            block = "\n".join(_commands(step["commands"]))
             lines += [*("   " + line for line in block.splitlines()), ""]
         if rest:
             lines += ["   Also fixes (no fix of their own): " + ", ".join(
