@@ -198,28 +198,37 @@ def diagnose(results: list[dict[str, Any]], meta: dict[str, Meta], endpoints: di
     return {"root_causes": [r["id"] for r in roots], "paths": _paths(results, meta, endpoints), "plan": plan}
 
 
-def _consequences(root_id: str, results: list[dict[str, Any]]) -> list[str]:
+def _explains(results: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Cause id -> the ids of the results it directly explains (the reverse of caused_by), in report order."""
+    out: dict[str, list[str]] = {}
+    for r in results:
+        for cause in r.get("caused_by") or ():
+            out.setdefault(cause, []).append(r["id"])
+    return out
+
+
+def _consequences(root_id: str, explains: dict[str, list[str]], order: dict[str, int]) -> list[str]:
     """Every result that `root_id` explains, directly or through others, in report order."""
-    reached, changed = {root_id}, True
-    while changed:
-        changed = False
-        for r in results:
-            if r["id"] not in reached and any(c in reached for c in r.get("caused_by") or ()):
-                reached.add(r["id"])
-                changed = True
-    return [r["id"] for r in results if r["id"] in reached and r["id"] != root_id]
+    reached, todo = set(), list(explains.get(root_id, ()))
+    while todo:
+        rid = todo.pop()
+        if rid not in reached and rid != root_id:
+            reached.add(rid)
+            todo += explains.get(rid, ())
+    return sorted(reached, key=order.__getitem__)
 
 
 def _plan(roots: list[dict[str, Any]], results: list[dict[str, Any]], by_id: dict[str, dict[str, Any]],
           meta: dict[str, Meta]) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     index: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+    explains, order = _explains(results), {r["id"]: i for i, r in enumerate(results)}
     for root in roots:
         fix = root.get("fix") or {}
         commands = tuple(fix.get("commands") or ())
         key = (str(fix.get("summary") or ""), commands)
         risk = fix.get("risk") or meta.get(root["check_id"], Meta()).risk
-        fixed = [root["id"], *_consequences(root["id"], results)]
+        fixed = [root["id"], *_consequences(root["id"], explains, order)]
         step = index.get(key)
         if step is None:  # the same fix for two root causes (one zone record for two endpoints) is one step
             step = index[key] = {"results": [], "summary": key[0], "commands": list(commands), "risk": risk}
@@ -256,27 +265,29 @@ def step_of(report: dict[str, Any]) -> dict[str, int]:
 
 def _paths(results: list[dict[str, Any]], meta: dict[str, Meta],
            endpoints: dict[str, list[tuple[str, list[str]]]]) -> list[dict[str, Any]]:
+    # Results indexed once by (workspace, path:hop): a fleet has thousands of results and hundreds of paths.
+    on_hop: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        for hop in meta.get(r["check_id"], Meta()).hops:
+            on_hop.setdefault((_scope(r)[0], hop), []).append(r)
+    roots = {r["id"] for r in results if r["status"] == "fail" and not r.get("caused_by")}
     paths = []
     for workspace, eps in endpoints.items():
         for endpoint, deployments in eps:
-            paths.append(_path(results, meta, workspace, "scoring", endpoint, None))
-            paths += [_path(results, meta, workspace, "deployment", endpoint, d) for d in deployments]
+            paths.append(_path(on_hop, roots, workspace, "scoring", endpoint, None))
+            paths += [_path(on_hop, roots, workspace, "deployment", endpoint, d) for d in deployments]
     return paths
 
 
-def _path(results: list[dict[str, Any]], meta: dict[str, Meta], workspace: str, kind: str, endpoint: str,
-          deployment: str | None) -> dict[str, Any]:
-    probe = {"workspace": workspace, "resource_id": f"/x/onlineEndpoints/{endpoint}"
-             + (f"/deployments/{deployment}" if deployment else "")}
-    _, pe, pd = _scope(probe)
+def _path(on_hop: dict[tuple[str, str], list[dict[str, Any]]], roots: set[str], workspace: str, kind: str,
+          endpoint: str, deployment: str | None) -> dict[str, Any]:
+    pe, pd = endpoint.lower(), deployment.lower() if deployment else None
     hops = []
     for hop in PATHS[kind]:
         mine = []
-        for r in results:
-            if f"{kind}:{hop}" not in meta.get(r["check_id"], Meta()).hops:
-                continue
-            rw, re_, rd = _scope(r)
-            if rw != workspace or (re_ is not None and re_ != pe) or (rd is not None and pd is not None and rd != pd):
+        for r in on_hop.get((workspace, f"{kind}:{hop}"), ()):
+            _, re_, rd = _scope(r)
+            if (re_ is not None and re_ != pe) or (rd is not None and pd is not None and rd != pd):
                 continue
             mine.append(r)
         statuses = [r["status"] for r in mine]
@@ -287,7 +298,6 @@ def _path(results: list[dict[str, Any]], meta: dict[str, Meta], workspace: str, 
         hops.append(entry)
     # The hop that blocks is where a root cause sits (a scoring host that does not resolve is a symptom of the
     # record the zone lacks); without a root cause on the path, the first failing hop.
-    roots = {r["id"] for r in results if r["status"] == "fail" and not r.get("caused_by")}
     blocked = next((h["name"] for h in hops if h["status"] == "fail" and roots.intersection(h["results"])),
                    next((h["name"] for h in hops if h["status"] == "fail"), None))
     path: dict[str, Any] = {"endpoint": endpoint, "deployment": deployment, "kind": kind, "hops": hops,

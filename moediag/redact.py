@@ -48,7 +48,8 @@ CREDENTIAL_ENV = ("MOEDIAG_ACCESS_TOKEN", "AZURE_CLIENT_SECRET", "AZURE_PASSWORD
 
 
 def _digest(value: str, length: int) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:length]
+    # surrogatepass: evidence may carry lone surrogates (a JSON "\udc80"); a mask must never crash the run
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:length]
 
 
 def mask_guid(guid: str) -> str:
