@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from armbed import ArmTestBed, WorkspaceScenario, many_endpoints  # noqa: E402
-from netguard import subprocess_env  # noqa: E402
 from armbed.fleet import fleet, peak_in_flight_by_subscription  # noqa: E402
 from dnsbed import DnsTestServer  # noqa: E402
+from netguard import subprocess_env  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "broken-workspace.snapshot.json"
 
@@ -157,8 +157,8 @@ def main() -> int:
     walls = {}
     for count in sizes:
         scenario = many_endpoints(count=count, deployments_each=2, endpoints_page_size=100, deployments_page_size=10)
-        floor = median_of(opts.repeat, lambda: measure(scenario, 0.0, []))
-        fast = median_of(opts.repeat, lambda: measure(scenario, opts.delay, []))
+        floor = median_of(opts.repeat, lambda scenario=scenario: measure(scenario, 0.0, []))
+        fast = median_of(opts.repeat, lambda scenario=scenario: measure(scenario, opts.delay, []))
         serial = measure(scenario, opts.delay, ["--max-concurrency", "1"])
         depth = critical_depth(scenario)
         bound = 1.5 * depth * opts.delay + floor.wall

@@ -13,8 +13,9 @@ I/O itself, replays offline, and its permissions are known from its facts.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from moediag.errors import FactError
 from moediag.model import Fix, Reason, Result, Status
@@ -52,7 +53,7 @@ class Check:
     scope: str
     facts: tuple[str, ...]
     doc: Doc
-    evaluate: Callable[["CheckContext"], Iterable[Result]]
+    evaluate: Callable[[CheckContext], Iterable[Result]]
     depends_on: tuple[str, ...] = ()
     extra_permissions: tuple[str, ...] = ()
     origin: str = ""
@@ -86,7 +87,7 @@ def check(
     explained_by: tuple[Any, ...] = (),
     hops: tuple[str, ...] = (),
     fix_risk: str = "safe",
-) -> Callable[[Callable[["CheckContext"], Iterable[Result]]], Check]:
+) -> Callable[[Callable[[CheckContext], Iterable[Result]]], Check]:
     """Declare a check. `explained_by`: check ids (or `diagnosis.Cause`s with a condition) whose failures explain
     this check's findings; `hops`: `scoring:NAME` / `deployment:NAME` hops of moediag.diagnosis.PATHS."""
     from moediag.diagnosis import PATHS, RISKS, Cause
@@ -103,7 +104,7 @@ def check(
             raise ValueError(f"{id}: unknown hop {hop!r}")
     causes = tuple(c if isinstance(c, Cause) else Cause(c) for c in explained_by)
 
-    def wrap(fn: Callable[["CheckContext"], Iterable[Result]]) -> Check:
+    def wrap(fn: Callable[[CheckContext], Iterable[Result]]) -> Check:
         return Check(id, title, severity, scope, tuple(facts), doc, fn, tuple(depends_on),
                      tuple(extra_permissions), origin=fn.__module__, explained_by=causes, hops=tuple(hops),
                      fix_risk=fix_risk)

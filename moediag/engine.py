@@ -15,8 +15,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from moediag.errors import FactError, TargetUnreadable
 from moediag.model import Reason, Result, Status

@@ -21,7 +21,7 @@ class FactError(Exception):
         return {"kind": self.kind, "message": self.message, "status": self.status, "resource_id": self.resource_id}
 
     @classmethod
-    def from_json(cls, data: dict) -> "FactError":
+    def from_json(cls, data: dict) -> FactError:
         return cls(str(data["kind"]), str(data["message"]), status=data.get("status"), resource_id=data.get("resource_id"))
 
 

@@ -69,7 +69,7 @@ class Resolver:
         self._resolver.lifetime = timeout_s
         self._resolver.timeout = max(0.5, timeout_s / 2)
 
-    def via(self, server: str) -> "Resolver":
+    def via(self, server: str) -> Resolver:
         """A resolver asking only `server` (HOST[:PORT]), same timeout; ValueError for a malformed server."""
         host, port = parse_server(server)
         key = _server_text(host, port)

@@ -16,8 +16,9 @@ Resource Graph finds; Resource Manager proves: the evidence checks judge is alwa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from moediag.engine import TOKEN_ENV, Budget, TargetRun
 from moediag.errors import FactError, TargetUnreadable, UsageError

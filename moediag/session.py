@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from moediag import snapshot as snapshots
 from moediag.engine import TOKEN_ENV, Budget, Plan, TargetRun, run_targets

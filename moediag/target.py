@@ -49,7 +49,7 @@ class Target:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Target":
+    def from_json(cls, data: dict) -> Target:
         return cls(
             subscription_id=str(data["subscription_id"]),
             resource_group=str(data["resource_group"]),

@@ -19,6 +19,7 @@ import os
 import traceback
 
 import pytest
+
 from dnsbed import DnsTestServer
 from netguard import BlockedNetworkError, install_network_guard, subprocess_env
 

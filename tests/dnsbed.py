@@ -20,7 +20,8 @@ import socketserver
 import struct
 import threading
 import time
-from typing import Iterable, Mapping, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, TXT, A, DNSError, DNSRecord
 
@@ -74,7 +75,7 @@ class DnsTestServer:
         """"127.0.0.1:PORT", the form `--dns-server` takes."""
         return f"{self.host}:{self.port}"
 
-    def start(self) -> "DnsTestServer":
+    def start(self) -> DnsTestServer:
         """Bind UDP to an ephemeral port, then TCP to the same port (retrying if TCP's is taken)."""
         for _ in range(50):
             udp = _UdpServer((self.host, 0), _UdpHandler)
@@ -107,7 +108,7 @@ class DnsTestServer:
             server.server_close()
         self._servers = []
 
-    def __enter__(self) -> "DnsTestServer":
+    def __enter__(self) -> DnsTestServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

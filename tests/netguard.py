@@ -28,7 +28,7 @@ import os
 import socket
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 ENV_FLAG = "MOEDIAG_NETWORK_GUARD"
 ENV_LOG = "MOEDIAG_NETWORK_GUARD_LOG"

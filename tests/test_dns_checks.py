@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from dnsbed import DnsTestServer
 
-from armbed import Endpoint, Deployment, custom_dns, healthy
+from armbed import Deployment, Endpoint, custom_dns, healthy
+from dnsbed import DnsTestServer
 from moe import check, moediag
 from netguard import ENV_FLAG, ENV_LOG
 

@@ -12,6 +12,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 import pytest
+
 from dnsbed import DnsTestServer
 
 SCORING = "ep-main.eastus2.inference.ml.azure.com"

@@ -153,7 +153,7 @@ def test_traffic_and_mirror_rules(bed):
     scenario = healthy(endpoints=endpoints).install(bed)
     run = check(bed, scenario, *select("endpoint.traffic-assignment"))
     assert by_resource(run, "endpoint.traffic-assignment") == {name: case[2] for name, case in TRAFFIC_CASES.items()}
-    for name, (_, _, status, problem) in TRAFFIC_CASES.items():
+    for name, (_, _, _, problem) in TRAFFIC_CASES.items():
         if problem:
             result = one(run, "endpoint.traffic-assignment", f"/onlineEndpoints/{name}")
             assert problem in result["evidence"]["problems"]

@@ -20,13 +20,13 @@ import re
 import time
 
 import pytest
+from azure.core.pipeline import Pipeline
+from azure.core.rest import HttpRequest
+
 from armbed import ArmTestBed, Deployment, Endpoint, bodies, healthy
 from armbed.fleet import fleet
 from armbed.hostile import endless_list, nested_arrays, trickle
-from azure.core.pipeline import Pipeline
-from azure.core.rest import HttpRequest
 from moe import check, moediag
-
 from moediag.arm import (
     MAX_DEPTH,
     Arm,

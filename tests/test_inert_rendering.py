@@ -21,14 +21,14 @@ import xmlschema
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from moe import moediag
 
+from moe import moediag
+from moediag.engine import TargetRun
 from moediag.model import Fix, Reason, Result, Status
 from moediag.render import renderer
 from moediag.render.inert import inert
 from moediag.render.markdown import _cell, _code, _text
 from moediag.render.mermaid import _label
-from moediag.engine import TargetRun
 from moediag.report import build_report, finish
 from moediag.shell import command
 from moediag.target import Target

@@ -14,6 +14,7 @@ from pathlib import Path
 import dns.message
 import dns.query
 import pytest
+
 from netguard import ENV_LOG, BlockedNetworkError, blocked_reason
 
 TESTS_DIR = Path(__file__).parent

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from moe import moediag
 from moediag.facts import FACTS, load_all
 from moediag.permissions import actions_for, render_permissions_doc
 from moediag.registry import all_checks
-from moe import moediag
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
 

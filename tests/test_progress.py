@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 from armbed import healthy
-from netguard import subprocess_env
 from moe import quiet_dns, target_args
+from netguard import subprocess_env
 
 
 def test_on_a_terminal_stderr_shows_which_checks_are_still_waiting(bed):

@@ -10,8 +10,8 @@ import sys
 import time
 
 from armbed import healthy
-from netguard import subprocess_env
 from moe import check, target_args
+from netguard import subprocess_env
 
 
 def test_throttled_twice_then_fine_is_healthy_and_the_retries_show_in_debug(bed):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from dnsbed import DnsTestServer
 
+from dnsbed import DnsTestServer
 from moediag.resolver import Resolver, parse_server
 
 SCORING = "ep-main.eastus2.inference.ml.azure.com"

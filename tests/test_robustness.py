@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 import pytest
-from armbed import healthy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moe import Run, moediag, quiet_dns, target_args
 
+from armbed import healthy
+from moe import Run, moediag, quiet_dns, target_args
 from moediag import snapshot as snapshots
 from moediag.cli import main
 from moediag.collector import Collector

@@ -17,12 +17,12 @@ import pytest
 
 from armbed.fleet import fleet, peak_in_flight_by_subscription
 from armbed.graph import PATH as GRAPH
-from netguard import subprocess_env
 from moe import SCHEMA, moediag
 from moediag.collector import Collector, SharedFacts
 from moediag.facts import FACTS, fact
 from moediag.report import exit_code, invalid
 from moediag.target import Options, Target
+from netguard import subprocess_env
 
 A_RECORD, SCORING = "dns.inference-a-record", "dns.scoring-resolution"
 MISSING = {(k, i) for k in range(3) for i in range(4)}  # the shared zone lost these workspaces' records
@@ -158,8 +158,9 @@ def test_the_table_has_a_line_per_workspace_and_the_shared_zone_once(acceptance)
 
 
 def test_junit_and_markdown_render_the_scan_and_render_reproduces_them(acceptance, tmp_path):
-    import xmlschema
     from pathlib import Path
+
+    import xmlschema
 
     _, _, run, out = acceptance
     xmlschema.XMLSchema(str(Path(__file__).with_name("junit.xsd"))).validate((out / "scan.xml").read_text())

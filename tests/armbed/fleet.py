@@ -11,8 +11,9 @@ role there meets: Resource Graph leaves them out, and Resource Manager answers 4
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import bodies
 from .graph import ResourceGraph
@@ -35,7 +36,7 @@ class Fleet:
     page_size: int = 50
     graph: ResourceGraph | None = None
 
-    def install(self, bed: Any) -> "Fleet":
+    def install(self, bed: Any) -> Fleet:
         everything = self.scenarios + self.hidden_scenarios
         for s in everything:
             s.install(bed)
@@ -141,7 +142,7 @@ def _merge_zones(bed: Any, scenarios: list[WorkspaceScenario]) -> None:
             _, _, a_records, links = zones.setdefault(zid.lower(), (s, zone_name, [], {}))
             a_records += [bodies.a_record(s, zone_name, n, ip) for n, ip in records.items()]
             links.update({link["id"].lower(): link for link in bodies.vnet_links(s, zone_name)})
-    for zid_lower, (s, zone_name, a_records, links) in zones.items():
+    for s, zone_name, a_records, links in zones.values():
         zid = s.zone_id(zone_name)
         bed.collection(f"{zid}/A", a_records)
         bed.collection(f"{zid}/ALL", [bodies.soa_record(s, zone_name), *a_records])

@@ -35,7 +35,7 @@ class ResourceGraph:
     page_size: int = 1000
     queries: list[dict[str, Any]] = field(default_factory=list)  # request bodies, in order
 
-    def install(self, bed: Any) -> "ResourceGraph":
+    def install(self, bed: Any) -> ResourceGraph:
         bed.route("POST", PATH, self.handle)
         return self
 

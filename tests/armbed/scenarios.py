@@ -321,12 +321,12 @@ class WorkspaceScenario:
         nb_name = self.notebook_fqdn[: -len(".notebooks.azure.net")]
         return {ZONE_API: api, ZONE_NOTEBOOKS: {nb_name: self.pe_notebook_ip}}
 
-    def replace(self, **changes: Any) -> "WorkspaceScenario":
+    def replace(self, **changes: Any) -> WorkspaceScenario:
         return dataclasses.replace(self, **changes)
 
     # --- install -----------------------------------------------------------------------------
 
-    def install(self, bed: Any) -> "WorkspaceScenario":
+    def install(self, bed: Any) -> WorkspaceScenario:
         """Register every resource of the scenario on an ArmTestBed."""
         sub = f"/subscriptions/{self.subscription_id}"
         bed.put(sub, bodies.subscription(self))

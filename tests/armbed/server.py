@@ -33,9 +33,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import trustme
@@ -210,7 +211,7 @@ class ArmTestBed:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> "ArmTestBed":
+    def start(self) -> ArmTestBed:
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")
         self._tmpdir = tempfile.TemporaryDirectory(prefix="armbed-")
@@ -273,7 +274,7 @@ class ArmTestBed:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> "ArmTestBed":
+    def __enter__(self) -> ArmTestBed:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
