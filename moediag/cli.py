@@ -19,7 +19,7 @@ import sys
 
 import click
 
-from moediag import __version__
+from moediag import __version__, arguments
 from moediag.errors import TargetUnreadable, UsageError
 
 EXIT_USAGE = 2
@@ -65,23 +65,6 @@ def _width(stream) -> int:
             pass
     columns = os.environ.get("COLUMNS", "")
     return int(columns) if columns.isdigit() and int(columns) > 0 else 100
-
-
-def _parse_outputs(values: tuple[str, ...]) -> list[tuple[str, str | None]]:
-    """`-o FORMAT[=PATH]`, repeatable; at most one format may take stdout."""
-    from moediag.render import FORMATS
-
-    outputs = []
-    for value in values or ("table" if sys.stdout.isatty() else "json",):
-        fmt, _, path = value.partition("=")
-        if fmt not in FORMATS:
-            raise UsageError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
-        if _ and not path:
-            raise UsageError(f"-o {value}: a path is needed after '='")
-        outputs.append((fmt, path or None))
-    if sum(1 for _, p in outputs if p is None) > 1:
-        raise UsageError("at most one output format may go to stdout; give the others a path (-o json=report.json)")
-    return outputs
 
 
 class _Seconds(click.FloatRange):
@@ -170,19 +153,20 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
     redactor = _start(debug, redact)
     try:
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
-        _check_paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
+        arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                      [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         budget = Budget(timeout)
         if snapshot_path:
             data = snapshots.load(snapshot_path)
-            _ensure_same_target(data["target"], subscription, resource_group, workspace_name)
+            arguments.same_target(data["target"], subscription, resource_group, workspace_name)
             target, source = session.replay_source(data, timeout)
             mode = "snapshot"
         else:
             target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
-            options = Options(dns_servers=tuple(dns_servers), azure_dns=_azure_dns(azure_dns), timeout_s=timeout,
-                              logs=LOG_MODES[logs], include_diagnose=include_diagnose)
-            source = session.live_source(options, budget, arm_endpoint, target.subscription_id, max_concurrency)
+            options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
+                              timeout_s=timeout, logs=LOG_MODES[logs], include_diagnose=include_diagnose)
+            source = session.live_source(options, budget, arguments.arm_endpoint(arm_endpoint), target.subscription_id,
+                                         max_concurrency)
             mode = "live"
         with _progress() as progress:
             result = session.run("check", checks, [TargetRun(target)], source, budget, mode=mode,
@@ -224,12 +208,13 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
     redactor = _start(debug, redact)
     try:
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
-        _check_paths(formats, [], [(f"--config {config_path}", config_path)])
-        scope = scans.parse_scope(subscriptions, management_groups)
-        options = Options(dns_servers=tuple(dns_servers), azure_dns=_azure_dns(azure_dns), timeout_s=timeout,
-                          logs=LOG_MODES[logs])
+        arguments.paths(formats, [], [(f"--config {config_path}", config_path)])
+        scope = arguments.scope(subscriptions, management_groups)
+        options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
+                          timeout_s=timeout, logs=LOG_MODES[logs])
+        endpoint = arguments.arm_endpoint(arm_endpoint)
         with _progress("workspace(s)") as progress:
-            report = scans.run(checks, options, scope, arm_endpoint=arm_endpoint, max_concurrency=max_concurrency,
+            report = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
                                max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
                                progress=progress)
         report, _ = _finish(report, None, suppressions, redactor)
@@ -252,7 +237,7 @@ def _selection(outputs, select, ignore, config_path) -> tuple[list, list, list]:
     """The output formats, the checks to run and the suppressions: UsageError for any of them."""
     from moediag import registry
 
-    return _parse_outputs(outputs), registry.select(select, ignore), _suppressions(config_path)
+    return arguments.outputs(outputs), registry.select(select, ignore), _suppressions(config_path)
 
 
 @contextlib.contextmanager
@@ -272,19 +257,6 @@ def _exit(report: dict, fail_on: str) -> None:
     if report.get("interrupted"):
         sys.exit(_interrupted_code())
     sys.exit(exit_code(report, fail_on))
-
-
-def _azure_dns(value: str | None) -> str | None:
-    """--azure-dns [HOST[:PORT]], validated here so a typo is a usage error rather than a failed check."""
-    if value is None:
-        return None
-    from moediag.resolver import parse_server
-
-    try:
-        parse_server(value)
-    except ValueError as exc:
-        raise UsageError(f"bad --azure-dns {value!r}: {exc}") from exc
-    return value.strip()
 
 
 def _redactor(redact: bool):
@@ -310,23 +282,6 @@ def _finish(report: dict, snapshot: dict | None, suppressions: list, redactor) -
         report = redactor(report)
         snapshot = redactor(snapshot) if snapshot is not None else None
     return report, snapshot
-
-
-def _ensure_same_target(stored: dict, subscription, resource_group, workspace) -> None:
-    for flag, given, key in (("-s", subscription, "subscription_id"), ("-g", resource_group, "resource_group"),
-                             ("-w", workspace, "workspace")):
-        if given and given.lower() != str(stored.get(key, "")).lower():
-            raise UsageError(f"{flag} {given} does not match the snapshot's {key} {stored.get(key)!r}")
-
-
-def _check_paths(formats: list[tuple[str, str | None]], others: list[tuple[str, str]],
-                 inputs: list[tuple[str, str | None]]) -> None:
-    """Before the run: every output path can be written, and no two outputs (or an output and an input) are
-    one file. UsageError otherwise."""
-    from moediag.snapshot import check_output_paths
-
-    outputs = [(f"-o {fmt}={path}", path) for fmt, path in formats if path] + others
-    check_output_paths(outputs, [(label, path) for label, path in inputs if path])
 
 
 def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose: bool = False) -> None:
@@ -441,8 +396,8 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
 
     redactor = _redactor(redact)
     try:
-        formats = _parse_outputs(outputs)
-        _check_paths(formats, [], [(f"the report {report_path}", report_path)] if report_path != "-" else [])
+        formats = arguments.outputs(outputs)
+        arguments.paths(formats, [], [(f"the report {report_path}", report_path)] if report_path != "-" else [])
         report = load(report_path)
         _write_outputs(redactor(report) if redactor else report, formats, verbose)
     except UsageError as exc:

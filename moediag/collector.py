@@ -104,10 +104,6 @@ class Collector:
         self.deadline = deadline if deadline is not None else time.monotonic() + options.timeout_s
         self.interrupted = threading.Event()
 
-    @property
-    def replaying(self) -> bool:
-        return self._snapshot is not None
-
     # --- what facts use ----------------------------------------------------------------------
 
     @property

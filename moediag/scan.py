@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moediag.engine import TOKEN_ENV, Budget, TargetRun
-from moediag.errors import FactError, TargetUnreadable, UsageError
+from moediag.errors import FactError, TargetUnreadable
 from moediag.target import Options, Target
 
 NOT_VISIBLE = ("not visible to this identity in Resource Graph: no role assignment on it (Reader grants "
@@ -39,7 +39,7 @@ class ScanScope:
         return {"kind": kind, "subscriptions": list(self.subscriptions), "management_groups": list(self.management_groups)}
 
 
-def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str | None, max_concurrency: int,
+def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, max_concurrency: int,
         max_per_subscription: int, parallel_workspaces: int,
         progress: Callable[[list[str]], None] | None = None) -> dict[str, Any]:
     """Scan the fleet in `scope`; returns the aggregate report. TargetUnreadable when nothing can be scanned."""
@@ -87,19 +87,3 @@ def _invisible(scope: ScanScope, inventory) -> list[dict[str, str]]:
     """Subscriptions named with --subscription that the query did not show (Resource Graph omits them silently)."""
     visible = set(inventory.subscriptions) | {w.subscription_id.lower() for w in inventory.workspaces}
     return [{"subscription_id": sub, "reason": NOT_VISIBLE} for sub in scope.subscriptions if sub.lower() not in visible]
-
-
-def parse_scope(subscriptions: tuple[str, ...], management_groups: tuple[str, ...]) -> ScanScope:
-    from moediag.target import _GUID
-
-    subs: list[str] = []
-    for value in subscriptions:
-        for sub in (s.strip() for s in value.split(",")):
-            if not _GUID.match(sub):
-                raise UsageError(f"malformed subscription id {sub!r}: expected a GUID like 00000000-0000-0000-0000-000000000000")
-            if sub.lower() not in subs:
-                subs.append(sub.lower())
-    groups = [g.strip() for value in management_groups for g in value.split(",") if g.strip()]
-    if subs and groups:
-        raise UsageError("give --subscription or --management-group, not both (Resource Graph takes one kind of scope)")
-    return ScanScope(tuple(subs), tuple(dict.fromkeys(groups)))

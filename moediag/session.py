@@ -10,22 +10,19 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from moediag import snapshot as snapshots
 from moediag.engine import TOKEN_ENV, Budget, Plan, TargetRun, run_targets
-from moediag.errors import FactError, UsageError
+from moediag.errors import FactError
 from moediag.target import Options, Target
-
-ARM_ENDPOINT_ENV = "MOEDIAG_ARM_ENDPOINT"
 
 
 @dataclass
 class RunResult:
     report: dict[str, Any]
     snapshot: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def credential() -> Any:
@@ -39,35 +36,31 @@ def credential() -> Any:
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
 
-def live_arm(budget: Budget, arm_endpoint: str | None, subscription_id: str, max_concurrency: int,
+def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concurrency: int,
              max_per_subscription: int | None = None):
-    """The run's one door to Resource Manager (its endpoint validated, its timeouts and deadline from the budget).
+    """The run's one door to Resource Manager (at `arm_endpoint`, from arguments.arm_endpoint; its timeouts and
+    deadline from the budget).
 
     Reads end a little before the run's deadline (`Budget.read_deadline`), so a read cut short says why
     (throttled for an hour, a body still arriving) before the checks waiting on it are given up: no request
     starts after that, a Retry-After beyond it is not waited for, a body still arriving at it is cut. That bounds
     every read of the run, the first workspace read and the Resource Graph inventory included.
     """
-    from moediag.arm import PUBLIC_ARM, Arm, origin_of
+    from moediag.arm import Arm
 
-    endpoint = arm_endpoint or os.environ.get(ARM_ENDPOINT_ENV) or PUBLIC_ARM
-    if not endpoint.startswith("https://") or origin_of(endpoint) is None:
-        raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
-    return Arm(credential(), subscription_id, endpoint, request_timeout=budget.request_timeout_s,
+    return Arm(credential(), subscription_id, arm_endpoint, request_timeout=budget.request_timeout_s,
                retry_budget_s=budget.retry_budget_s, max_concurrency=max_concurrency,
                max_per_subscription=max_per_subscription, deadline=budget.read_deadline)
 
 
 def live_resolver(options: Options, budget: Budget, max_concurrency: int):
     """DNS queries in flight are bounded like Resource Manager's requests, but on their own budget (another
-    service, no ARM throttling), so 200 scoring hosts do not queue behind 200 deployment lists."""
+    service, no ARM throttling), so 200 scoring hosts do not queue behind 200 deployment lists. The servers were
+    checked at the edge (arguments.dns_servers)."""
     from moediag.resolver import Resolver
 
-    try:
-        return Resolver(options.dns_servers, timeout_s=budget.dns_timeout_s,
-                        limiter=threading.BoundedSemaphore(max(1, max_concurrency)))
-    except ValueError as exc:
-        raise UsageError(f"bad --dns-server: {exc}") from exc
+    return Resolver(options.dns_servers, timeout_s=budget.dns_timeout_s,
+                    limiter=threading.BoundedSemaphore(max(1, max_concurrency)))
 
 
 @dataclass
@@ -94,7 +87,7 @@ class Source:
             self.arm.close()
 
 
-def live_source(options: Options, budget: Budget, arm_endpoint: str | None, subscription_id: str,
+def live_source(options: Options, budget: Budget, arm_endpoint: str, subscription_id: str,
                 max_concurrency: int, *, max_per_subscription: int | None = None, workers: int | None = None,
                 fleet: bool = False) -> Source:
     """A live source; a `fleet` one shares one memo of `shared` facts between its targets' collectors."""

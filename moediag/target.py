@@ -6,7 +6,7 @@ import configparser
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from moediag.errors import UsageError
@@ -68,7 +68,6 @@ class Options:
     logs: str = "auto"  # auto: only deployments that are not Succeeded; all; none
     include_diagnose: bool = False
     timeout_s: float = 60.0
-    extra: dict = field(default_factory=dict)
 
 
 def azure_config_dir() -> Path:

@@ -368,7 +368,8 @@ def documented_commands(path: Path) -> list[list[str]]:
 
 
 def test_every_moediag_command_in_the_ci_examples_is_a_valid_invocation():
-    from moediag.cli import _parse_outputs, cli
+    from moediag.arguments import outputs as parse_outputs
+    from moediag.cli import cli
 
     commands = documented_commands(ROOT / "docs" / "ci.md")
     assert sum(1 for c in commands if c[1] == "check") >= 2 and any(c[1] == "render" for c in commands)
@@ -377,6 +378,6 @@ def test_every_moediag_command_in_the_ci_examples_is_a_valid_invocation():
         assert command is not None, argv
         ctx = command.make_context(argv[1], argv[2:])  # raises on an unknown flag or a bad choice
         if "outputs" in ctx.params:
-            formats = dict(_parse_outputs(ctx.params["outputs"]))
+            formats = dict(parse_outputs(ctx.params["outputs"]))
             if argv[1] == "check":
                 assert {"junit", "markdown", "json"} <= set(formats), argv

@@ -90,3 +90,17 @@ def test_one_budget_bounds_every_part_of_a_run():
     assert budget.request_timeout_s == 20.0 and budget.retry_budget_s == 36.0 and budget.dns_timeout_s == 5.0
     short = Budget(2.0)
     assert short.request_timeout_s == 1.0 and short.retry_budget_s == 1.2 and short.dns_timeout_s < 1.0
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--dns-server", "dns.example.com:99999"], "bad --dns-server"),
+    (["--azure-dns", "not a server"], "bad --azure-dns"),
+    (["--arm-endpoint", "http://127.0.0.1:1"], "--arm-endpoint must be an https:// URL"),
+    (["-o", "yaml"], "unknown output format"),
+])
+def test_command_line_input_is_refused_at_the_edge_before_anything_is_read(args, fragment, bed):
+    from moe import moediag
+
+    run = moediag(bed, "check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg-ml", "-w", "ws-prod", *args)
+    assert run.code == 2 and fragment in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert bed.requests == []  # nothing was read

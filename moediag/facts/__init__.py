@@ -21,7 +21,6 @@ class Source(Protocol):
 
     target: Any
     options: Any
-    replaying: bool
 
     @property
     def arm(self) -> Any: ...

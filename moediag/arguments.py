@@ -1,0 +1,99 @@
+"""The one place the command line is parsed and validated ("parse at the edge").
+
+Each command calls these before anything is read or written; what they return is typed and checked, so nothing
+downstream validates again. Every problem is a one-line UsageError (exit 2). File inputs (a snapshot, a report,
+moediag.toml) are read and checked in moediag.inputs; the workspace named by flags or az defaults in
+moediag.target.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from moediag.errors import UsageError
+
+ARM_ENDPOINT_ENV = "MOEDIAG_ARM_ENDPOINT"
+
+
+def outputs(values: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """`-o FORMAT[=PATH]`, repeatable; at most one format may take stdout."""
+    from moediag.render import FORMATS
+
+    found = []
+    for value in values or ("table" if sys.stdout.isatty() else "json",):
+        fmt, eq, path = value.partition("=")
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
+        if eq and not path:
+            raise UsageError(f"-o {value}: a path is needed after '='")
+        found.append((fmt, path or None))
+    if sum(1 for _, p in found if p is None) > 1:
+        raise UsageError("at most one output format may go to stdout; give the others a path (-o json=report.json)")
+    return found
+
+
+def paths(formats: list[tuple[str, str | None]], others: list[tuple[str, str]],
+          inputs: list[tuple[str, str | None]]) -> None:
+    """Before the run: every output path can be written, and no two outputs (or an output and an input) are
+    one file. UsageError otherwise."""
+    from moediag.snapshot import check_output_paths
+
+    named = [(f"-o {fmt}={path}", path) for fmt, path in formats if path] + others
+    check_output_paths(named, [(label, path) for label, path in inputs if path])
+
+
+def dns_server(value: str, flag: str) -> str:
+    """One HOST[:PORT] DNS server, checked so a typo is a usage error rather than a failed check."""
+    from moediag.resolver import parse_server
+
+    try:
+        parse_server(value)
+    except ValueError as exc:
+        raise UsageError(f"bad {flag} {value!r}: {exc}") from exc
+    return value.strip()
+
+
+def dns_servers(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dns_server(v, "--dns-server") for v in values)
+
+
+def azure_dns(value: str | None) -> str | None:
+    """--azure-dns [HOST[:PORT]]: None when not asked."""
+    return None if value is None else dns_server(value, "--azure-dns")
+
+
+def arm_endpoint(value: str | None) -> str:
+    """--arm-endpoint, else MOEDIAG_ARM_ENDPOINT, else the public cloud's: an https origin the token may go to."""
+    from moediag.arm import PUBLIC_ARM, origin_of
+
+    endpoint = value or os.environ.get(ARM_ENDPOINT_ENV) or PUBLIC_ARM
+    if not endpoint.startswith("https://") or origin_of(endpoint) is None:
+        raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
+    return endpoint
+
+
+def same_target(stored: dict, subscription, resource_group, workspace) -> None:
+    """-s/-g/-w given with --snapshot must name the snapshot's workspace."""
+    for flag, given, key in (("-s", subscription, "subscription_id"), ("-g", resource_group, "resource_group"),
+                             ("-w", workspace, "workspace")):
+        if given and given.lower() != str(stored.get(key, "")).lower():
+            raise UsageError(f"{flag} {given} does not match the snapshot's {key} {stored.get(key)!r}")
+
+
+def scope(subscriptions: tuple[str, ...], management_groups: tuple[str, ...]):
+    """`scan`'s --subscription (GUIDs, repeatable or comma-separated) or --management-group, not both."""
+    from moediag.scan import ScanScope
+    from moediag.target import _GUID
+
+    subs: list[str] = []
+    for value in subscriptions:
+        for sub in (s.strip() for s in value.split(",")):
+            if not _GUID.match(sub):
+                raise UsageError(f"malformed subscription id {sub!r}: expected a GUID like 00000000-0000-0000-0000-000000000000")
+            if sub.lower() not in subs:
+                subs.append(sub.lower())
+    groups = [g.strip() for value in management_groups for g in value.split(",") if g.strip()]
+    if subs and groups:
+        raise UsageError("give --subscription or --management-group, not both (Resource Graph takes one kind of scope)")
+    return ScanScope(tuple(subs), tuple(dict.fromkeys(groups)))
