@@ -16,15 +16,17 @@ from moediag.errors import UsageError
 ARM_ENDPOINT_ENV = "MOEDIAG_ARM_ENDPOINT"
 
 
-def outputs(values: tuple[str, ...]) -> list[tuple[str, str | None]]:
-    """`-o FORMAT[=PATH]`, repeatable; at most one format may take stdout."""
+def outputs(values: tuple[str, ...], choices: tuple[str, ...] | None = None) -> list[tuple[str, str | None]]:
+    """`-o FORMAT[=PATH]`, repeatable; at most one format may take stdout. `choices`: the formats (default: a
+    check or scan report's)."""
     from moediag.render import FORMATS
 
+    choices = choices or FORMATS
     found = []
     for value in values or ("table" if sys.stdout.isatty() else "json",):
         fmt, eq, path = value.partition("=")
-        if fmt not in FORMATS:
-            raise UsageError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
+        if fmt not in choices:
+            raise UsageError(f"unknown output format {fmt!r} (choose from {', '.join(choices)})")
         if eq and not path:
             raise UsageError(f"-o {value}: a path is needed after '='")
         found.append((fmt, path or None))

@@ -404,6 +404,57 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
         _fail(str(exc))
 
 
+@cli.command("diff")
+@click.argument("old_path", metavar="OLD")
+@click.argument("new_path", metavar="NEW")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]",
+              help="table, json or markdown, to stdout or to PATH (repeatable; at most one to stdout).")
+@SELECT
+@IGNORE
+def diff_command(old_path: str, new_path: str, outputs: tuple[str, ...], select, ignore) -> None:
+    """What changed between two reports or two snapshots (of a check or a scan): verdicts that changed, worse
+    first, with the evidence fields that changed; resources that appeared or disappeared.
+
+    Snapshots are replayed offline (every selected check), so a diff of two snapshots also shows what changed
+    in the bodies each changed check read. Exit 1 when a verdict got worse, else 0; 2 for input it cannot read.
+
+    \b
+    Examples:
+      moediag diff yesterday.snapshot.json today.snapshot.json
+      moediag diff before.json after.json -o markdown=diff.md
+    """
+    from moediag import diff as diffs
+    from moediag import registry
+    from moediag.render import diffs as views
+
+    renderers = {"table": views.table, "json": views.as_json, "markdown": views.markdown}
+    try:
+        formats = arguments.outputs(outputs, choices=tuple(renderers))
+        arguments.paths(formats, [], [("OLD", old_path), ("NEW", new_path)])
+        checks = registry.select(select, ignore)
+        (old, old_facts), (new, new_facts) = diffs.load_side(old_path, checks), diffs.load_side(new_path, checks)
+        report = diffs.diff(old, new, old_facts, new_facts, {c.id: c.facts for c in checks})
+        redactor = _redactor(False)
+        report = redactor(report)
+        _write_with(report, formats, renderers)
+    except UsageError as exc:
+        _fail(str(exc))
+        return
+    sys.exit(diffs.exit_code(report))
+
+
+def _write_with(report: dict, formats: list[tuple[str, str | None]], renderers: dict) -> None:
+    """A report that is not a check or scan report (a diff), in the formats its own renderers give."""
+    from moediag.snapshot import write_text
+
+    for fmt, path in formats:
+        if path:
+            write_text(path, renderers[fmt](report, False), json_text=fmt == "json")
+        else:
+            color = _color(sys.stdout)
+            _echo_stdout(renderers[fmt](report, color), json_text=fmt == "json", color=color)
+
+
 @cli.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_command(output: str) -> None:
