@@ -359,3 +359,24 @@ def test_ctrl_c_during_a_scan_writes_the_report_marked_interrupted_and_exits_130
             and r["workspace"] == hung.workspace_arm_id]
     assert (kv["status"], kv["reason"]) == ("error", "interrupted")
     assert "Traceback" not in stderr
+
+
+def test_same_named_workspaces_in_two_subscriptions_are_told_apart_in_every_format(bed, dns_server, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    def prod(s):
+        return s.replace(workspace="ws-prod", resource_group="rg-ml", v1_legacy_mode=True)
+
+    the_fleet = fleet(2, 1, 1, overrides={(0, 0): prod, (1, 0): prod}).install(bed)
+    out = {fmt: tmp_path / f"scan.{fmt}" for fmt in ("table", "markdown", "junit")}
+    run = scan(bed, the_fleet, *(f"-o{fmt}={path}" for fmt, path in out.items()), "--select", "workspace.v1-legacy-mode",
+               dns=dns_server)
+    assert run.code == 1, run.stderr
+    subs = [s[:8] for s in the_fleet.subscriptions]
+    names = [f"rg-ml/ws-prod (subscription {sub}…)" for sub in subs]
+    for fmt in ("table", "markdown"):
+        text = out[fmt].read_text()
+        assert all(name in text for name in names), (fmt, text)
+    cases = {case.get("name") for case in ET.fromstring(out["junit"].read_text()).iter("testcase")}
+    assert len(cases) == 2 and all(any(name in case for case in cases) for name in names)
+    assert {r["workspace"] for r in run.report["results"]} == {s.workspace_arm_id for s in the_fleet.scenarios}

@@ -77,5 +77,19 @@ def _original_case(result: dict[str, Any], key: str) -> str:
 
 
 def workspace_names(report: dict[str, Any]) -> dict[str, str]:
-    """Lower-cased workspace id -> `resource-group/workspace` (what a person recognises in a fleet)."""
-    return {t["workspace_id"].lower(): f"{t['resource_group']}/{t['workspace']}" for t in report.get("targets") or []}
+    """Lower-cased workspace id -> `resource-group/workspace` (what a person recognises in a fleet); where the same
+    group and workspace names exist in several subscriptions (dev, test and prod reuse names), each carries its
+    subscription too: `rg/ws (subscription 1234abcd…)`, so no two workspaces read the same in any format."""
+    targets = report.get("targets") or []
+    short = {t["workspace_id"].lower(): f"{t['resource_group']}/{t['workspace']}" for t in targets}
+    seen: dict[str, int] = {}
+    for name in short.values():
+        seen[name.lower()] = seen.get(name.lower(), 0) + 1
+    return {wid: name if seen[name.lower()] == 1 else f"{name} (subscription {_subscription(wid)})"
+            for wid, name in short.items()}
+
+
+def _subscription(workspace_id: str) -> str:
+    parts = workspace_id.split("/")
+    sub = parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else "?"
+    return sub if len(sub) <= 13 else sub[:8] + "…"
