@@ -76,6 +76,10 @@ def finish(report: dict[str, Any], checks: Any = None) -> dict[str, Any]:
     diagnosis.assign_ids(results)
     diagnosis.link(results, meta)
     report["diagnosis"] = diagnosis.diagnose(results, meta, _endpoints_of(report))
+    if report.get("kind") == "scan":
+        from moediag.render.groups import root_cause_groups
+
+        report["groups"] = root_cause_groups(report)
     return report
 
 
@@ -228,7 +232,7 @@ def _validate(report: Any) -> None:
     kind = {"targets": (list,), "unreadable_subscriptions": (list,)} if scan else {"target": (dict,)}
     _fields(report, "report", {"schema_version": (str,), "tool": (dict,), **kind, "summary": (dict,), "results": (list,)},
             {"mode": (str,), "interrupted": (bool,), "notes": (list,), "duration_ms": (int,), "kind": (str,),
-             "target": (dict,), "scope": (dict,), "inventory": (dict,)})
+             "target": (dict,), "scope": (dict,), "inventory": (dict,), "groups": (list,), "diagnosis": (dict,)})
     _fields(report["tool"], "tool", {"name": (str,), "version": (str,)})
     _need(report["tool"]["name"] == "moediag", "tool.name", "must be 'moediag'")
     _need(report.get("kind", "check") in ("check", "scan"), "kind", "must be check or scan")
@@ -262,6 +266,9 @@ def _validate(report: Any) -> None:
           "does not match the results' statuses")
     if "diagnosis" in report:
         _validate_diagnosis(report["diagnosis"], {r.get("id") for r in report["results"]})
+    for i, group in enumerate(report.get("groups") or []):
+        _fields(group, f"groups[{i}]", {"check_id": (str,), "shared_resource": (str,), "workspaces": (list,),
+                                        "root_causes": (list,), "results": (list,)})
     if scan:
         _validate_scan(report)
 

@@ -71,7 +71,7 @@ def test_check_and_scan_build_their_reports_with_the_same_blocks(in_process, bed
                              "duration_ms", "diagnosis"]
     _, scanned = in_process("scan", "-s", scenario.subscription_id, "-o", "json", "--select", "workspace.", *dns)
     assert list(scanned) == ["schema_version", "tool", "kind", "scope", "inventory", "mode", "interrupted", "notes",
-                             "summary", "targets", "unreadable_subscriptions", "results", "duration_ms", "diagnosis"]
+                             "summary", "targets", "unreadable_subscriptions", "results", "duration_ms", "diagnosis", "groups"]
     strip = {"duration_ms", "workspace"}
     assert ([{k: v for k, v in r.items() if k not in strip} for r in scanned["results"]]
             == [{k: v for k, v in r.items() if k not in strip} for r in checked["results"]])

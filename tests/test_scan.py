@@ -380,3 +380,16 @@ def test_same_named_workspaces_in_two_subscriptions_are_told_apart_in_every_form
     cases = {case.get("name") for case in ET.fromstring(out["junit"].read_text()).iter("testcase")}
     assert len(cases) == 2 and all(any(name in case for case in cases) for name in names)
     assert {r["workspace"] for r in run.report["results"]} == {s.workspace_arm_id for s in the_fleet.scenarios}
+
+
+def test_the_scan_report_groups_a_root_cause_shared_by_many_workspaces(acceptance):
+    the_fleet, _, run, _ = acceptance
+    report = run.report
+    [zone] = [g for g in report["groups"] if g["check_id"] == A_RECORD]
+    assert zone["shared_resource"].lower().endswith("/privatednszones/privatelink.api.azureml.ms")
+    assert sorted(w.lower() for w in zone["workspaces"]) == sorted(
+        the_fleet.scenario(*k).workspace_arm_id.lower() for k in MISSING)
+    roots = set(report["diagnosis"]["root_causes"])
+    assert set(zone["root_causes"]) <= roots and len(zone["root_causes"]) == len(MISSING)
+    scoring = {r["id"] for r in report["results"] if r["check_id"] == SCORING and r["status"] == "fail"}
+    assert scoring <= set(zone["results"])  # what the missing records explain belongs to the group

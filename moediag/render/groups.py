@@ -93,3 +93,25 @@ def _subscription(workspace_id: str) -> str:
     parts = workspace_id.split("/")
     sub = parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else "?"
     return sub if len(sub) <= 13 else sub[:8] + "…"
+
+
+def root_cause_groups(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """A scan report's `groups`: one per root cause shared by several workspaces (the same check failing on one
+    shared resource, a private DNS zone or a hub VNet), with the workspaces and the result ids it affects: its own
+    failures and everything the diagnosis says they explain. Consistent with each workspace's diagnosis: only
+    root causes are grouped."""
+    roots = set((report.get("diagnosis") or {}).get("root_causes") or ())
+    explained: dict[str, list[str]] = {}
+    for step in (report.get("diagnosis") or {}).get("plan") or []:
+        for rid in step["results"]:
+            explained.setdefault(step["results"][0], []).append(rid)
+    groups = []
+    for finding in findings(report, ("fail",)):
+        mine = [r for r in finding.results if r.get("id") in roots]
+        if finding.shared_resource is None or len({str(r.get("workspace") or "").lower() for r in mine}) < 2:
+            continue
+        affected = [i for r in mine for i in explained.get(r["id"], [r["id"]])]
+        groups.append({"check_id": finding.check_id, "shared_resource": finding.shared_resource,
+                       "workspaces": list(dict.fromkeys(str(r.get("workspace")) for r in mine)),
+                       "root_causes": [r["id"] for r in mine], "results": list(dict.fromkeys(affected))})
+    return groups
