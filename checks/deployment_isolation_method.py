@@ -1,7 +1,8 @@
 """deployment.isolation-method: a deployment must not mix the legacy egress flag with a workspace managed VNet."""
 
 from moediag.check import Doc, check
-from moediag.evidence import dig, props, same_text
+from moediag.errors import FactError
+from moediag.evidence import dig, props, require_props, same_text
 from moediag.judge.scope import deployments_in_scope
 from moediag.shell import Placeholder, command, is_map_key
 
@@ -47,6 +48,11 @@ def evaluate(ctx):
                              expected=EXPECTED, observed={"egressPublicNetworkAccess": flag})
             continue
         workspace, error = ctx.try_fact("workspace")  # read only when it can change the verdict
+        if error is None:  # a body without properties is not a workspace without a managed network
+            try:
+                require_props(workspace, "workspace")
+            except FactError as exc:
+                error = exc
         if error is not None:
             yield ctx.errored(did, f"deployment {d} uses the legacy egress flag, but whether the workspace has a "
                                    f"managed network could not be read: {error.message}", reason=error.kind,

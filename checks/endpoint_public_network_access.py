@@ -1,7 +1,8 @@
 """endpoint.public-network-access: is scoring open to the internet, and does that match the workspace?"""
 
 from moediag.check import Doc, check
-from moediag.evidence import props, same_text, text
+from moediag.errors import FactError
+from moediag.evidence import props, require_props, same_text, text
 from moediag.judge.scope import endpoints_in_scope
 from moediag.shell import command
 
@@ -33,6 +34,11 @@ def evaluate(ctx):
     endpoints, gaps = endpoints_in_scope(ctx)
     yield from gaps
     workspace, ws_error = ctx.try_fact("workspace")
+    if ws_error is None:  # a body without properties says nothing about the workspace's access: never "public"
+        try:
+            require_props(workspace, "workspace")
+        except FactError as exc:
+            ws_error = exc
     ws_access = props(workspace).get("publicNetworkAccess")
     t = ctx.target
     for name, endpoint in endpoints:
