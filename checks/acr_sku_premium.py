@@ -36,7 +36,7 @@ DOC = Doc(
        scope="workspace", facts=("workspace", "registry", "isolation_mode", "outbound_rules"), doc=DOC,
        explained_by=(), hops=("deployment:registry",), fix_risk="safe")
 def evaluate(ctx):
-    if not text(props(ctx.fact("workspace")).get("containerRegistry")).strip():
+    if not text(require_props(ctx.fact("workspace"), "workspace").get("containerRegistry")).strip():
         yield ctx.skipped(ctx.workspace_id, "the workspace has no container registry yet (containerRegistry is empty): "
                                             "see workspace.associated-resources")
         return

@@ -2,7 +2,7 @@
 
 from moediag import resource_id
 from moediag.check import Doc, check
-from moediag.evidence import props
+from moediag.evidence import require_props
 from moediag.shell import command
 
 # (property, what it is, expected type, optional, how to point the workspace elsewhere)
@@ -42,7 +42,7 @@ DOC = Doc(
        severity="medium", scope="workspace", facts=("workspace",), doc=DOC,
        explained_by=(), hops=(), fix_risk="disruptive")
 def evaluate(ctx):
-    workspace = props(ctx.fact("workspace"))
+    workspace = require_props(ctx.fact("workspace"), "workspace")
     for prop, label, rtype, optional, flag in RESOURCES:
         yield _verdict(ctx, workspace.get(prop), prop, label, rtype, optional, flag)
 

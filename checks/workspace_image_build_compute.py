@@ -40,7 +40,7 @@ DOC = Doc(
        severity="high", scope="workspace", facts=("workspace", "registry", "compute"), doc=DOC,
        explained_by=(), hops=("deployment:image-build",), fix_risk="safe")
 def evaluate(ctx):
-    workspace = props(ctx.fact("workspace"))
+    workspace = require_props(ctx.fact("workspace"), "workspace")
     wid, t = ctx.workspace_id, ctx.target
     if not text(workspace.get("containerRegistry")).strip():
         yield ctx.skipped(wid, "the workspace has no container registry yet (containerRegistry is empty): "
