@@ -1,7 +1,7 @@
 """acr.egress-connection-approved: legacy-isolated deployments pull images through an approved connection."""
 
 from moediag.check import Doc, check
-from moediag.evidence import az_group_and_name, dig, props, same_text, text
+from moediag.evidence import az_group_and_name, dig, listed, props, require_props, same_text, text
 from moediag.judge.scope import endpoint_deployments
 from moediag.shell import command
 
@@ -44,8 +44,10 @@ def evaluate(ctx):
     registry = ctx.fact("registry")
     registry_id = registry.get("id") if isinstance(registry, dict) else None
     names = ", ".join(sorted(text(d.get("name")) for d in legacy))
-    egress = [c for c in props(registry).get("privateEndpointConnections") or []
-              if isinstance(c, dict) and text(dig(c, "properties", "privateLinkServiceConnectionState", "description")) == EGRESS_DESCRIPTION]
+    connections = listed(require_props(registry, "registry").get("privateEndpointConnections") or [],
+                         "the registry's privateEndpointConnections")
+    egress = [c for c in connections
+              if text(dig(c, "properties", "privateLinkServiceConnectionState", "description")) == EGRESS_DESCRIPTION]
     if not egress:
         yield ctx.failed(registry_id, f"deployments {names} use the legacy isolation method, but the registry has no "
                                       f"private endpoint connection described {EGRESS_DESCRIPTION!r}",
