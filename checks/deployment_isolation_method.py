@@ -1,6 +1,6 @@
 """deployment.isolation-method: a deployment must not mix the legacy egress flag with a workspace managed VNet."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.errors import FactError
 from moediag.evidence import dig, props, require_props, same_text
 from moediag.judge.scope import deployments_in_scope
@@ -29,6 +29,18 @@ DOC = Doc(
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-managed-network",
            "https://learn.microsoft.com/azure/machine-learning/concept-secure-online-endpoint"),
+    examples=(
+        Example({"workspace": {"properties": {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}}},
+                 "deployment": {"id": "/subscriptions/.../onlineEndpoints/ep-main/deployments/blue",
+                                "properties": {"egressPublicNetworkAccess": "Disabled"}}},
+                "warn: deployment blue of endpoint ep-main sets egressPublicNetworkAccess=Disabled (legacy method) "
+                "in workspace ws-prod, which has a managed virtual network (AllowOnlyApprovedOutbound): the flag "
+                "must not be set with a workspace managed VNet, and it cannot be changed after creation"),
+        Example({"deployment": {"id": "/subscriptions/.../onlineEndpoints/ep-main/deployments/blue",
+                                "properties": {"provisioningState": "Succeeded"}}},
+                "pass: deployment blue of endpoint ep-main does not use the legacy egress flag "
+                "(egressPublicNetworkAccess not set)"),
+    ),
 )
 
 
