@@ -95,6 +95,8 @@ def _private_paths(ctx, registry: dict, rid: str | None, mode: dict) -> tuple[li
     connections = [text(c.get("name")) for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
     if connections:
         reasons.append(f"private endpoint connections {', '.join(connections)}")
+    elif listed is not None and not isinstance(listed, list):  # not "no connections": unreadable ones
+        unknown = ("unreadable", f"the registry's privateEndpointConnections is a {type(listed).__name__}, not a list")
     if mode["mode"] == "legacy":
         reasons.append(mode["summary"])
     elif mode["mode"] == "managed":

@@ -59,12 +59,12 @@ def parse_time(value: Any) -> datetime | None:
 def workspace_private_endpoint_ids(workspace: Any) -> list[tuple[dict[str, Any], str | None]]:
     """(connection, private endpoint id) for each private endpoint connection of the workspace.
 
-    A body without a `properties` object raises FactError(unreadable): it is not a workspace without private
-    endpoints, and checks read an empty list as "not applicable".
+    A body without a `properties` object, or connections that are not a list, raise FactError(unreadable): that is
+    not a workspace without private endpoints, and checks read an empty list as "not applicable".
     """
     out = []
     connections = require_props(workspace, "workspace").get("privateEndpointConnections")
-    for connection in connections if isinstance(connections, list) else []:
+    for connection in listed(connections, "the workspace's privateEndpointConnections") if connections is not None else []:
         if isinstance(connection, dict):
             pe_id = dig(connection, "properties", "privateEndpoint", "id")
             out.append((connection, pe_id if isinstance(pe_id, str) and pe_id else None))
