@@ -1,7 +1,7 @@
 """acr.egress-connection-approved: legacy-isolated deployments pull images through an approved connection."""
 
-from moediag.check import Doc, check
-from moediag.evidence import az_group_and_name, dig, props, same_text, text
+from moediag.check import Doc, Example, check
+from moediag.evidence import az_group_and_name, dig, listed, props, require_props, same_text, text
 from moediag.judge.scope import endpoint_deployments
 from moediag.shell import command
 
@@ -23,6 +23,27 @@ DOC = Doc(
         "--id <connection id> --description Approved` (or in the portal: registry → Networking → Private access)."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/concept-secure-online-endpoint",),
+    examples=(
+        Example({"deployment": {"name": "blue", "properties": {"egressPublicNetworkAccess": "Disabled"}},
+                 "registry": {"id": "/subscriptions/.../registries/acrwsprod",
+                              "properties": {"privateEndpointConnections":
+                                                 [{"name": "11111111-2222-3333-4444-555555555555-acrwsprod-egress",
+                                                   "properties":
+                                                       {"privateLinkServiceConnectionState":
+                                                            {"status": "Pending",
+                                                             "description": EGRESS_DESCRIPTION}}}]}}},
+                "fail: the registry's egress connection 11111111-2222-3333-4444-555555555555-acrwsprod-egress is "
+                "Pending: deployments blue cannot pull their images"),
+        Example({"deployment": {"name": "blue", "properties": {"egressPublicNetworkAccess": "Disabled"}},
+                 "registry": {"id": "/subscriptions/.../registries/acrwsprod",
+                              "properties": {"privateEndpointConnections":
+                                                 [{"name": "11111111-2222-3333-4444-555555555555-acrwsprod-egress",
+                                                   "properties":
+                                                       {"privateLinkServiceConnectionState":
+                                                            {"status": "Approved",
+                                                             "description": EGRESS_DESCRIPTION}}}]}}},
+                "pass: the registry's egress connection for deployments blue is Approved"),
+    ),
 )
 
 
@@ -44,8 +65,10 @@ def evaluate(ctx):
     registry = ctx.fact("registry")
     registry_id = registry.get("id") if isinstance(registry, dict) else None
     names = ", ".join(sorted(text(d.get("name")) for d in legacy))
-    egress = [c for c in props(registry).get("privateEndpointConnections") or []
-              if isinstance(c, dict) and text(dig(c, "properties", "privateLinkServiceConnectionState", "description")) == EGRESS_DESCRIPTION]
+    connections = listed(require_props(registry, "registry").get("privateEndpointConnections") or [],
+                         "the registry's privateEndpointConnections")
+    egress = [c for c in connections
+              if text(dig(c, "properties", "privateLinkServiceConnectionState", "description")) == EGRESS_DESCRIPTION]
     if not egress:
         yield ctx.failed(registry_id, f"deployments {names} use the legacy isolation method, but the registry has no "
                                       f"private endpoint connection described {EGRESS_DESCRIPTION!r}",

@@ -1,7 +1,7 @@
 """acr.sku-premium: a registry reached through a private endpoint must be Premium."""
 
 from moediag import resource_id
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import (
     az_group_and_name,
     dig,
@@ -29,6 +29,24 @@ DOC = Doc(
     fix="Upgrade the registry: `az acr update -n REGISTRY -g RG --sku Premium` (no downtime; Premium costs more).",
     links=("https://learn.microsoft.com/azure/container-registry/container-registry-private-link",
            "https://learn.microsoft.com/azure/container-registry/container-registry-skus"),
+    examples=(
+        Example({"workspace": {"properties": {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}}},
+                 "registry": {"id": "/subscriptions/.../registries/acrwsprod",
+                              "sku": {"name": "Standard"},
+                              "properties": {"privateEndpointConnections": []}},
+                 "outboundRules": [{"name": "__SYS_PE_acrwsprod_registry",
+                                    "properties": {"type": "PrivateEndpoint",
+                                                   "destination":
+                                                       {"serviceResourceId":
+                                                            "/subscriptions/.../registries/acrwsprod"}}}]},
+                "fail: registry acrwsprod is Standard but is reached through a private endpoint (managed network "
+                "rule __SYS_PE_acrwsprod_registry): private endpoints need the Premium tier, so image pulls fail"),
+        Example({"registry": {"id": "/subscriptions/.../registries/acrwsprod",
+                              "sku": {"name": "Premium"},
+                              "properties": {"privateEndpointConnections":
+                                                 [{"name": "pe-acr.c3a1b2d4-5e6f-4789-9abc-def012345678"}]}}},
+                "pass: registry acrwsprod is Premium, as its private endpoints need"),
+    ),
 )
 
 
@@ -36,7 +54,7 @@ DOC = Doc(
        scope="workspace", facts=("workspace", "registry", "isolation_mode", "outbound_rules"), doc=DOC,
        explained_by=(), hops=("deployment:registry",), fix_risk="safe")
 def evaluate(ctx):
-    if not text(props(ctx.fact("workspace")).get("containerRegistry")).strip():
+    if not text(require_props(ctx.fact("workspace"), "workspace").get("containerRegistry")).strip():
         yield ctx.skipped(ctx.workspace_id, "the workspace has no container registry yet (containerRegistry is empty): "
                                             "see workspace.associated-resources")
         return
@@ -77,6 +95,8 @@ def _private_paths(ctx, registry: dict, rid: str | None, mode: dict) -> tuple[li
     connections = [text(c.get("name")) for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
     if connections:
         reasons.append(f"private endpoint connections {', '.join(connections)}")
+    elif listed is not None and not isinstance(listed, list):  # not "no connections": unreadable ones
+        unknown = ("unreadable", f"the registry's privateEndpointConnections is a {type(listed).__name__}, not a list")
     if mode["mode"] == "legacy":
         reasons.append(mode["summary"])
     elif mode["mode"] == "managed":

@@ -1,7 +1,8 @@
 """deployment.isolation-method: a deployment must not mix the legacy egress flag with a workspace managed VNet."""
 
-from moediag.check import Doc, check
-from moediag.evidence import dig, props, same_text
+from moediag.check import Doc, Example, check
+from moediag.errors import FactError
+from moediag.evidence import dig, props, require_props, same_text
 from moediag.judge.scope import deployments_in_scope
 from moediag.shell import Placeholder, command, is_map_key
 
@@ -28,6 +29,18 @@ DOC = Doc(
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-managed-network",
            "https://learn.microsoft.com/azure/machine-learning/concept-secure-online-endpoint"),
+    examples=(
+        Example({"workspace": {"properties": {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}}},
+                 "deployment": {"id": "/subscriptions/.../onlineEndpoints/ep-main/deployments/blue",
+                                "properties": {"egressPublicNetworkAccess": "Disabled"}}},
+                "warn: deployment blue of endpoint ep-main sets egressPublicNetworkAccess=Disabled (legacy method) "
+                "in workspace ws-prod, which has a managed virtual network (AllowOnlyApprovedOutbound): the flag "
+                "must not be set with a workspace managed VNet, and it cannot be changed after creation"),
+        Example({"deployment": {"id": "/subscriptions/.../onlineEndpoints/ep-main/deployments/blue",
+                                "properties": {"provisioningState": "Succeeded"}}},
+                "pass: deployment blue of endpoint ep-main does not use the legacy egress flag "
+                "(egressPublicNetworkAccess not set)"),
+    ),
 )
 
 
@@ -47,6 +60,11 @@ def evaluate(ctx):
                              expected=EXPECTED, observed={"egressPublicNetworkAccess": flag})
             continue
         workspace, error = ctx.try_fact("workspace")  # read only when it can change the verdict
+        if error is None:  # a body without properties is not a workspace without a managed network
+            try:
+                require_props(workspace, "workspace")
+            except FactError as exc:
+                error = exc
         if error is not None:
             yield ctx.errored(did, f"deployment {d} uses the legacy egress flag, but whether the workspace has a "
                                    f"managed network could not be read: {error.message}", reason=error.kind,

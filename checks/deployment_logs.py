@@ -1,6 +1,6 @@
 """deployment.logs: what the containers of an unhealthy deployment say, with the fix where the pattern is known."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.diagnosis import Cause
 from moediag.errors import FactError
 from moediag.evidence import dig, props, provisioning_phase
@@ -63,6 +63,17 @@ DOC = Doc(
         "it (AzureML Data Scientist does)."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints",),
+    examples=(
+        Example({"deployment": {"id": "/subscriptions/.../onlineEndpoints/ep-main/deployments/blue",
+                                "properties": {"provisioningState": "Failed"}},
+                 "getLogs StorageInitializer": "2024-02-12T09:18:41.902Z | ERROR | Download failed: This request is "
+                                               "not authorized to perform this operation.\n"
+                                               "ErrorCode:AuthorizationFailure"},
+                "fail: deployment blue of endpoint ep-main (Failed): its logs show storage refused the request from "
+                "this network: the storage account's firewall denied the download: the deployment's outbound path "
+                "(managed VNet private endpoint or the legacy per-deployment network) does not reach the account "
+                "privately"),
+    ),
 )
 
 

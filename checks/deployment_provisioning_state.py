@@ -1,6 +1,6 @@
 """deployment.provisioning-state: a deployment that did not provision cannot serve."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.judge.scope import deployments_in_scope, provisioning_result
 from moediag.shell import command
 
@@ -22,6 +22,14 @@ DOC = Doc(
         "then update the deployment again."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints",),
+    examples=(
+        Example({"id": "/subscriptions/.../onlineEndpoints/ep-main/deployments/blue",
+                 "properties": {"provisioningState": "Failed"}},
+                "fail: deployment blue of endpoint ep-main is Failed: it serves no requests"),
+        Example({"id": "/subscriptions/.../onlineEndpoints/ep-main/deployments/blue",
+                 "properties": {"provisioningState": "Succeeded"}},
+                "pass: deployment blue of endpoint ep-main is Succeeded"),
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """dns.custom-dns-forwarding: a VNet's custom DNS servers give the same private answer as Azure DNS."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.errors import FactError
 from moediag.evidence import az_group_and_name, text
 from moediag.facts.dns import (
@@ -46,6 +46,21 @@ DOC = Doc(
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns",
            "https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16"),
+    examples=(
+        Example({"virtual_network": {"id": "/subscriptions/.../virtualNetworks/vnet-ml",
+                                     "properties": {"dhcpOptions": {"dnsServers": ["10.0.0.10"]}}},
+                 "ep-main.eastus2.inference.ml.azure.com": {"168.63.129.16 (--azure-dns)": ["10.0.1.5"],
+                                                            "10.0.0.10": ["20.44.17.190"]}},
+                "fail: custom DNS 10.0.0.10 answers 20.44.17.190 for ep-main.eastus2.inference.ml.azure.com, but "
+                "Azure DNS answers 10.0.1.5: the custom DNS of VNet vnet-ml does not forward the inference names to "
+                "Azure DNS"),
+        Example({"virtual_network": {"id": "/subscriptions/.../virtualNetworks/vnet-ml",
+                                     "properties": {"dhcpOptions": {"dnsServers": ["10.0.0.10"]}}},
+                 "ep-main.eastus2.inference.ml.azure.com": {"168.63.129.16 (--azure-dns)": ["10.0.1.5"],
+                                                            "10.0.0.10": ["10.0.1.5"]}},
+                "pass: every custom DNS server of VNet vnet-ml (10.0.0.10) answers "
+                "ep-main.eastus2.inference.ml.azure.com with 10.0.1.5, as Azure DNS does"),
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """dns.inference-a-record: the private zone holds `*.<workspaceId>.inference.<region>`, pointing at the private endpoint."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.facts.dns import API_ZONE
 from moediag.judge.private_dns import each_private_endpoint, record_verdicts
 
@@ -31,6 +31,32 @@ DOC = Doc(
     run_from="Anywhere with Reader access: only Resource Manager is read (the zone's records, not a DNS answer).",
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns",
            "https://learn.microsoft.com/azure/private-link/private-endpoint-dns"),
+    examples=(
+        Example({"workspace": {"name": "ws-prod",
+                               "location": "eastus2",
+                               "properties": {"workspaceId": "11111111-2222-3333-4444-555555555555"}},
+                 "private_endpoint": {"name": "pe-ws",
+                                      "properties": {"customDnsConfigs":
+                                                         [{"fqdn":
+                                                               "*.11111111-2222-3333-4444-555555555555.inference.eastus2.api.azureml.ms",
+                                                           "ipAddresses": ["10.0.1.5"]}]}},
+                 "zone": "/subscriptions/.../privateDnsZones/privatelink.api.azureml.ms",
+                 "A *.11111111-2222-3333-4444-555555555555.inference.eastus2": None},
+                "fail: zone privatelink.api.azureml.ms has no A record "
+                "*.11111111-2222-3333-4444-555555555555.inference.eastus2: inside the VNet the scoring host of every"
+                " endpoint of workspace ws-prod does not resolve (NXDOMAIN)"),
+        Example({"private_endpoint": {"name": "pe-ws",
+                                      "properties": {"customDnsConfigs":
+                                                         [{"fqdn":
+                                                               "*.11111111-2222-3333-4444-555555555555.inference.eastus2.api.azureml.ms",
+                                                           "ipAddresses": ["10.0.1.5"]}]}},
+                 "zone": "/subscriptions/.../privateDnsZones/privatelink.api.azureml.ms",
+                 "A *.11111111-2222-3333-4444-555555555555.inference.eastus2":
+                     {"properties": {"aRecords": [{"ipv4Address": "10.0.1.5"}]}}},
+                "pass: zone privatelink.api.azureml.ms holds "
+                "*.11111111-2222-3333-4444-555555555555.inference.eastus2 -> 10.0.1.5, the IP of private endpoint "
+                "pe-ws"),
+    ),
 )
 
 

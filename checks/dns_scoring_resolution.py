@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.errors import FactError
 from moediag.evidence import (
     az_group_and_name,
@@ -56,6 +56,35 @@ DOC = Doc(
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint",
            "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns"),
+    examples=(
+        Example({"endpoint": {"name": "ep-main",
+                              "properties": {"scoringUri": "https://ep-main.eastus2.inference.ml.azure.com/score",
+                                             "publicNetworkAccess": "Disabled"}},
+                 "private_endpoint": {"name": "pe-ws", "inference IP": "10.0.1.5", "VNet": "vnet-ml (10.0.0.0/16)"},
+                 "answer": {"resolver": "system resolver (192.168.1.1)",
+                            "rcode": "NOERROR",
+                            "addresses": ["20.44.17.190"],
+                            "chain": ["ep-main.eastus2.inference.ml.azure.com",
+                                      "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms"]}},
+                "fail: ep-main.eastus2.inference.ml.azure.com resolves from this machine via system resolver "
+                "(192.168.1.1) to public 20.44.17.190 (ep-main.eastus2.inference.ml.azure.com -> "
+                "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms). Likely "
+                "cause: (1) this machine is outside vnet-ml or does not use its DNS (the answer came via system "
+                "resolver (192.168.1.1)): from there the scoring host is public by design"),
+        Example({"endpoint": {"name": "ep-main",
+                              "properties": {"scoringUri": "https://ep-main.eastus2.inference.ml.azure.com/score",
+                                             "publicNetworkAccess": "Disabled"}},
+                 "private_endpoint": {"name": "pe-ws", "inference IP": "10.0.1.5", "VNet": "vnet-ml (10.0.0.0/16)"},
+                 "answer": {"resolver": "system resolver (168.63.129.16)",
+                            "rcode": "NOERROR",
+                            "addresses": ["10.0.1.5"],
+                            "chain": ["ep-main.eastus2.inference.ml.azure.com",
+                                      "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms"]}},
+                "pass: ep-main.eastus2.inference.ml.azure.com resolves from this machine via system resolver "
+                "(168.63.129.16) to 10.0.1.5, the IP of private endpoint pe-ws inside vnet-ml "
+                "(ep-main.eastus2.inference.ml.azure.com -> "
+                "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms)"),
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """dns.zone-vnet-link: the inference zone is linked to the VNet of the workspace private endpoint."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.facts.dns import API_ZONE
 from moediag.judge.private_dns import (
     each_private_endpoint,
@@ -27,6 +27,27 @@ DOC = Doc(
     run_from="Anywhere with Reader access: only Resource Manager is read.",
     links=("https://learn.microsoft.com/azure/dns/private-dns-virtual-network-links",
            "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns"),
+    examples=(
+        Example({"private_endpoint": {"name": "pe-ws",
+                                      "properties": {"subnet": {"id":
+                                                                    "/subscriptions/.../virtualNetworks/vnet-ml/subnets/snet-pe"}}},
+                 "zone": "/subscriptions/.../privateDnsZones/privatelink.api.azureml.ms",
+                 "virtualNetworkLinks": [{"name": "vnet-hub-link",
+                                          "properties": {"virtualNetwork":
+                                                             {"id": "/subscriptions/.../virtualNetworks/vnet-hub"},
+                                                         "virtualNetworkLinkState": "Completed"}}]},
+                "fail: zone privatelink.api.azureml.ms is not linked to VNet vnet-ml (linked only to vnet-hub): "
+                "clients there get the public answer for the scoring host"),
+        Example({"private_endpoint": {"name": "pe-ws",
+                                      "properties": {"subnet": {"id":
+                                                                    "/subscriptions/.../virtualNetworks/vnet-ml/subnets/snet-pe"}}},
+                 "zone": "/subscriptions/.../privateDnsZones/privatelink.api.azureml.ms",
+                 "virtualNetworkLinks": [{"name": "vnet-ml-link",
+                                          "properties": {"virtualNetwork":
+                                                             {"id": "/subscriptions/.../virtualNetworks/vnet-ml"},
+                                                         "virtualNetworkLinkState": "Completed"}}]},
+                "pass: zone privatelink.api.azureml.ms is linked to VNet vnet-ml (vnet-ml-link, Completed)"),
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """endpoint.provisioning-state: an endpoint that is not Succeeded refuses new deployments."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.judge.scope import endpoints_in_scope, provisioning_result
 from moediag.shell import command
 
@@ -20,6 +20,13 @@ DOC = Doc(
         "cause and apply the endpoint again (`az ml online-endpoint update -n E -g RG -w WS -f endpoint.yml`)."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints",),
+    examples=(
+        Example({"id": "/subscriptions/.../onlineEndpoints/ep-main", "properties": {"provisioningState": "Failed"}},
+                "fail: endpoint ep-main is Failed: it has no working scoring route and refuses deployments"),
+        Example({"id": "/subscriptions/.../onlineEndpoints/ep-main", "properties": {"provisioningState": "Updating"}},
+                "warn: endpoint ep-main is Updating: it refuses new deployments until the operation ends; look again"
+                " when the operation ends"),
+    ),
 )
 
 

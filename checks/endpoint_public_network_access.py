@@ -1,7 +1,8 @@
 """endpoint.public-network-access: is scoring open to the internet, and does that match the workspace?"""
 
-from moediag.check import Doc, check
-from moediag.evidence import props, same_text, text
+from moediag.check import Doc, Example, check
+from moediag.errors import FactError
+from moediag.evidence import props, require_props, same_text, text
 from moediag.judge.scope import endpoints_in_scope
 from moediag.shell import command
 
@@ -23,6 +24,15 @@ DOC = Doc(
         "private endpoint."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint",),
+    examples=(
+        Example({"workspace": {"name": "ws-prod", "properties": {"publicNetworkAccess": "Disabled"}},
+                 "endpoint": {"name": "ep-main", "properties": {"publicNetworkAccess": "Enabled"}}},
+                "warn: endpoint ep-main accepts scoring from the internet (Enabled) although workspace ws-prod "
+                "disables public network access"),
+        Example({"workspace": {"name": "ws-prod", "properties": {"publicNetworkAccess": "Disabled"}},
+                 "endpoint": {"name": "ep-main", "properties": {"publicNetworkAccess": "Disabled"}}},
+                "pass: endpoint ep-main accepts scoring only through the workspace's private endpoint"),
+    ),
 )
 
 
@@ -33,6 +43,11 @@ def evaluate(ctx):
     endpoints, gaps = endpoints_in_scope(ctx)
     yield from gaps
     workspace, ws_error = ctx.try_fact("workspace")
+    if ws_error is None:  # a body without properties says nothing about the workspace's access: never "public"
+        try:
+            require_props(workspace, "workspace")
+        except FactError as exc:
+            ws_error = exc
     ws_access = props(workspace).get("publicNetworkAccess")
     t = ctx.target
     for name, endpoint in endpoints:

@@ -1,6 +1,6 @@
 """endpoint.traffic-assignment: scoring requests can be routed to a deployment that exists."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import props, provisioning_phase, text
 from moediag.judge.scope import deployment_lists, endpoints_in_scope
 from moediag.shell import Placeholder, command, is_map_key
@@ -26,6 +26,14 @@ DOC = Doc(
         "also pick a deployment per request with the `azureml-model-deployment: <deployment>` header."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-safely-rollout-online-endpoints",),
+    examples=(
+        Example({"endpoint": {"name": "ep-main", "properties": {"traffic": {"blue": 50, "green": 50}}},
+                 "deployments": [{"name": "blue", "properties": {"provisioningState": "Succeeded"}}]},
+                "fail: endpoint ep-main: traffic names deployment green, which does not exist (deleted?)"),
+        Example({"endpoint": {"name": "ep-main", "properties": {"traffic": {"blue": 100}}},
+                 "deployments": [{"name": "blue", "properties": {"provisioningState": "Succeeded"}}]},
+                "pass: endpoint ep-main routes its traffic to existing deployments (blue=100)"),
+    ),
 )
 
 

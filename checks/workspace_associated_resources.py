@@ -1,8 +1,8 @@
 """workspace.associated-resources: the workspace's registry, vault, storage and App Insights ids are usable."""
 
 from moediag import resource_id
-from moediag.check import Doc, check
-from moediag.evidence import props
+from moediag.check import Doc, Example, check
+from moediag.evidence import require_props
 from moediag.shell import command
 
 # (property, what it is, expected type, optional, how to point the workspace elsewhere)
@@ -35,6 +35,15 @@ DOC = Doc(
         "again with resources in its subscription."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/concept-workspace#associated-resources",),
+    examples=(
+        Example({"id": "/subscriptions/00000000-1111-2222-3333-444444444444/.../workspaces/ws-prod",
+                 "properties": {"containerRegistry": "/subscriptions/99999999-8888-7777-6666-555555555555/.../registries/acrwsprod"}},
+                "fail: the workspace's container registry acrwsprod is in subscription "
+                "99999999-8888-7777-6666-555555555555, not the workspace's (00000000-1111-2222-3333-444444444444)"),
+        Example({"id": "/subscriptions/.../workspaces/ws-prod", "properties": {"containerRegistry": ""}},
+                "warn: the workspace has no container registry (containerRegistry is ''): Azure creates a Basic "
+                "registry on the first image build, outside any private network"),
+    ),
 )
 
 
@@ -42,7 +51,7 @@ DOC = Doc(
        severity="medium", scope="workspace", facts=("workspace",), doc=DOC,
        explained_by=(), hops=(), fix_risk="disruptive")
 def evaluate(ctx):
-    workspace = props(ctx.fact("workspace"))
+    workspace = require_props(ctx.fact("workspace"), "workspace")
     for prop, label, rtype, optional, flag in RESOURCES:
         yield _verdict(ctx, workspace.get(prop), prop, label, rtype, optional, flag)
 

@@ -1,7 +1,7 @@
 """workspace.diagnose: Azure's own workspace diagnosis, folded into the report (opt-in: it is long-running)."""
 
 from moediag import resource_id
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import props, text
 from moediag.model import Reason
 from moediag.shell import command
@@ -42,6 +42,26 @@ DOC = Doc(
     run_from=("Anywhere with rights to run the diagnose action (AzureML Data Scientist or Contributor; it changes "
               "nothing). It takes from a few seconds to minutes; raise --timeout if it does not finish."),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-workspace-diagnostic-api",),
+    examples=(
+        Example({"workspace": {"properties": {"keyVault": "/subscriptions/.../vaults/kv-ws-prod"}},
+                 "diagnose": {"value": {"keyVaultResults": [{"code": "KeyVaultNotReachable",
+                                                             "level": "Error",
+                                                             "message":
+                                                                 "Key Vault kv-ws-prod denies the workspace."}]}}},
+                "fail: Azure's diagnose (keyVaultResults): KeyVaultNotReachable [Error] Key Vault kv-ws-prod denies "
+                "the workspace."),
+        Example({"diagnose": {"value": {"dnsResolutionResults": [{"code": "CustomDNSInUse",
+                                                                  "level": "Warning",
+                                                                  "message":
+                                                                      "We have detected an on-premise dns server is "
+                                                                      "configured. Please make sure conditional "
+                                                                      "forwarding is configured correctly according "
+                                                                      "to doc "
+                                                                      "https://go.microsoft.com/fwlink/?linkid=2160846"}]}}},
+                "warn: Azure's diagnose (dnsResolutionResults): CustomDNSInUse [Warning] We have detected an "
+                "on-premise dns server is configured. Please make sure conditional forwarding is configured "
+                "correctly according to doc https://go.microsoft.com/fwlink/?linkid=2160846"),
+    ),
 )
 
 

@@ -1,7 +1,7 @@
 """workspace.image-build-compute: with a private registry, images are built on a workspace compute."""
 
 from moediag import resource_id
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import (
     az_group_and_name,
     dig,
@@ -33,6 +33,24 @@ DOC = Doc(
         f"then `az ml workspace update -n WS -g RG --image-build-compute {SUGGESTED_NAME}`."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-secure-workspace-vnet#enable-azure-container-registry-acr",),
+    examples=(
+        Example({"workspace": {"name": "ws-prod",
+                               "properties": {"containerRegistry": "/subscriptions/.../registries/acrwsprod",
+                                              "imageBuildCompute": None}},
+                 "registry": {"id": "/subscriptions/.../registries/acrwsprod",
+                              "properties": {"publicNetworkAccess": "Disabled"}}},
+                "fail: registry acrwsprod is private (publicNetworkAccess Disabled) but workspace ws-prod has no "
+                "imageBuildCompute: images for deployments cannot be built"),
+        Example({"workspace": {"name": "ws-prod",
+                               "properties": {"containerRegistry": "/subscriptions/.../registries/acrwsprod",
+                                              "imageBuildCompute": "cpu-cluster"}},
+                 "registry": {"id": "/subscriptions/.../registries/acrwsprod",
+                              "properties": {"publicNetworkAccess": "Disabled"}},
+                 "compute": {"name": "cpu-cluster",
+                             "properties": {"computeType": "AmlCompute", "provisioningState": "Succeeded"}}},
+                "pass: images are built on AmlCompute cpu-cluster (registry acrwsprod is private: "
+                "publicNetworkAccess Disabled)"),
+    ),
 )
 
 
@@ -40,7 +58,7 @@ DOC = Doc(
        severity="high", scope="workspace", facts=("workspace", "registry", "compute"), doc=DOC,
        explained_by=(), hops=("deployment:image-build",), fix_risk="safe")
 def evaluate(ctx):
-    workspace = props(ctx.fact("workspace"))
+    workspace = require_props(ctx.fact("workspace"), "workspace")
     wid, t = ctx.workspace_id, ctx.target
     if not text(workspace.get("containerRegistry")).strip():
         yield ctx.skipped(wid, "the workspace has no container registry yet (containerRegistry is empty): "

@@ -1,6 +1,6 @@
 """workspace.managed-network-provisioned: a managed VNet must be provisioned before deployments are created."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import dig, props, same_text
 from moediag.shell import command
 
@@ -25,6 +25,15 @@ DOC = Doc(
     links=(
         "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network",
         "https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint",
+    ),
+    examples=(
+        Example({"name": "ws-prod", "properties": {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}}},
+                "fail: workspace ws-prod's managed network (AllowOnlyApprovedOutbound) has never been provisioned "
+                "(no managedNetwork.status): online deployments created now fail"),
+        Example({"name": "ws-prod",
+                 "properties": {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound",
+                                                   "status": {"status": "Active"}}}},
+                "pass: the managed network (AllowOnlyApprovedOutbound) is provisioned (Active)"),
     ),
 )
 

@@ -1,7 +1,7 @@
 """workspace.outbound-rules-active: the managed network's required outbound rules are all Active."""
 
 from moediag import resource_id
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import dig, outbound_rule_items, props, same_text, text
 from moediag.shell import Command, command
 
@@ -33,6 +33,23 @@ DOC = Doc(
         "resource), then provision the network again: `az ml workspace provision-network -g RG -n WS`."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#manage-outbound-rules",),
+    examples=(
+        Example({"workspace": {"properties": {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound",
+                                                                 "status": {"status": "Active"}}}},
+                 "outboundRules": [{"name": "__SYS_PE_acrwsprod_registry",
+                                    "properties": {"type": "PrivateEndpoint",
+                                                   "category": "Required",
+                                                   "status": "Inactive",
+                                                   "destination":
+                                                       {"serviceResourceId": "/subscriptions/.../registries/acrwsprod",
+                                                        "subresourceTarget": "registry"},
+                                                   "errorInformation":
+                                                       "Private endpoint connection of __SYS_PE_acrwsprod_registry is"
+                                                       " pending approval on the target resource"}}]},
+                "fail: required outbound rule __SYS_PE_acrwsprod_registry is Inactive (Private endpoint connection "
+                "of __SYS_PE_acrwsprod_registry is pending approval on the target resource): deployments have no "
+                "path to acrwsprod"),
+    ),
 )
 
 

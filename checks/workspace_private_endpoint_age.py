@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 
 from moediag import resource_id
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import dig, parse_time, props, workspace_private_endpoint_ids
 from moediag.shell import Placeholder, command
 
@@ -27,6 +27,21 @@ DOC = Doc(
         "`az network private-endpoint dns-zone-group create ...`)."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint",),
+    examples=(
+        Example({"workspace": {"properties": {"privateEndpointConnections":
+                                                  [{"properties":
+                                                        {"privateEndpoint":
+                                                             {"id": "/subscriptions/.../privateEndpoints/pe-ws"}}}]}},
+                 "createdTime": {"/subscriptions/.../privateendpoints/pe-ws": "2021-12-01T08:00:00+00:00"}},
+                "fail: private endpoint pe-ws was created 2021-12-01, before 2022-05-24: it lacks the DNS "
+                "configuration online endpoints need"),
+        Example({"workspace": {"properties": {"privateEndpointConnections":
+                                                  [{"properties":
+                                                        {"privateEndpoint":
+                                                             {"id": "/subscriptions/.../privateEndpoints/pe-ws"}}}]}},
+                 "createdTime": {"/subscriptions/.../privateendpoints/pe-ws": "2023-05-09T01:30:00+00:00"}},
+                "pass: private endpoint pe-ws was created 2023-05-09"),
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """workspace.private-endpoint-approved: clients reach a private workspace only through approved connections."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import (
     az_group_and_name,
     dig,
@@ -31,6 +31,28 @@ DOC = Doc(
     ),
     links=("https://learn.microsoft.com/azure/private-link/manage-private-endpoint",
            "https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link"),
+    examples=(
+        Example({"name": "ws-prod",
+                 "properties": {"privateEndpointConnections": [{"name": "ws-prod.pe-ws-1111",
+                                                                "properties":
+                                                                    {"privateEndpoint":
+                                                                         {"id":
+                                                                              "/subscriptions/.../privateEndpoints/pe-ws"},
+                                                                     "privateLinkServiceConnectionState":
+                                                                         {"status": "Pending", "description": ""}}}]}},
+                "fail: private endpoint connection ws-prod.pe-ws-1111 to workspace ws-prod is Pending: traffic "
+                "through private endpoint pe-ws does not reach the workspace or its endpoints"),
+        Example({"name": "ws-prod",
+                 "properties": {"privateEndpointConnections": [{"name": "ws-prod.pe-ws-1111",
+                                                                "properties":
+                                                                    {"privateEndpoint":
+                                                                         {"id":
+                                                                              "/subscriptions/.../privateEndpoints/pe-ws"},
+                                                                     "privateLinkServiceConnectionState":
+                                                                         {"status": "Approved",
+                                                                          "description": "Auto-Approved"}}}]}},
+                "pass: private endpoint connection ws-prod.pe-ws-1111 is Approved"),
+    ),
 )
 
 

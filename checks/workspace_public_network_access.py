@@ -1,6 +1,6 @@
 """workspace.public-network-access: the workspace's inbound setting, and whether endpoints can be scored with it."""
 
-from moediag.check import Doc, check
+from moediag.check import Doc, Example, check
 from moediag.evidence import dig, props, same_text, text, workspace_private_endpoint_ids
 from moediag.shell import Placeholder, command
 
@@ -23,6 +23,27 @@ DOC = Doc(
         "public_network_access=enabled`."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/concept-secure-online-endpoint#secure-inbound-scoring-requests",),
+    examples=(
+        Example({"workspace": {"properties": {"publicNetworkAccess": "Disabled",
+                                              "privateEndpointConnections":
+                                                  [{"name": "ws-prod.pe-ws-1111",
+                                                    "properties":
+                                                        {"privateLinkServiceConnectionState":
+                                                             {"status": "Pending"}}}]}},
+                 "endpoint": {"name": "ep-main", "properties": {"publicNetworkAccess": "Disabled"}}},
+                "warn: endpoint ep-main accepts scoring only through the workspace's private endpoint, but the "
+                "workspace has no approved one (workspace publicNetworkAccess Disabled, 0 approved private "
+                "endpoint(s)): no client can score it"),
+        Example({"workspace": {"properties": {"publicNetworkAccess": "Disabled",
+                                              "privateEndpointConnections":
+                                                  [{"name": "ws-prod.pe-ws-1111",
+                                                    "properties":
+                                                        {"privateLinkServiceConnectionState":
+                                                             {"status": "Approved"}}}]}},
+                 "endpoint": {"name": "ep-main", "properties": {"publicNetworkAccess": "Disabled"}}},
+                "pass: endpoint ep-main is scored only through the workspace's private endpoint; workspace "
+                "publicNetworkAccess Disabled, 1 approved private endpoint(s)"),
+    ),
 )
 
 

@@ -65,7 +65,9 @@ def _fixture(check_id: str) -> dict:
 
     return {"check": check_id, "cases": [
         {"name": "healthy", "facts": workspace("Succeeded"), "expect": [{"status": "pass", "resource_id": workspace_id}]},
-        {"name": "unhealthy", "facts": workspace("Failed"), "expect": [{"status": "fail", "resource_id": workspace_id}]},
+        # the verdict DOC's example quotes, word for word (tests/test_check_fixtures.py holds the two together)
+        {"name": "unhealthy", "facts": workspace("Failed"),
+         "expect": [{"status": "fail", "resource_id": workspace_id, "message": "workspace ws-prod is 'Failed'"}]},
         {"name": "unreadable", "facts": {"workspace": {"error": {"kind": "forbidden", "message": "forbidden"}}},
          "expect": [{"status": "error", "reason": "forbidden"}]},
     ]}

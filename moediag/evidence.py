@@ -1,7 +1,9 @@
 """Reading REST bodies the way checks need them, tolerant of the shapes real responses take.
 
 Real responses omit blocks, carry `null`, `""` or placeholder strings where ids belong, and vary casing.
-These helpers never raise on odd shapes: they return empty values and let checks say what was missing.
+These helpers never raise on odd shapes: they return empty values and let checks say what was missing. The
+exceptions (`listed`, `require_props`, `workspace_private_endpoint_ids`) raise FactError(unreadable) where an empty
+value would be read as evidence of absence.
 """
 
 from __future__ import annotations
@@ -55,10 +57,14 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def workspace_private_endpoint_ids(workspace: Any) -> list[tuple[dict[str, Any], str | None]]:
-    """(connection, private endpoint id) for each private endpoint connection of the workspace."""
+    """(connection, private endpoint id) for each private endpoint connection of the workspace.
+
+    A body without a `properties` object, or connections that are not a list, raise FactError(unreadable): that is
+    not a workspace without private endpoints, and checks read an empty list as "not applicable".
+    """
     out = []
-    connections = props(workspace).get("privateEndpointConnections")
-    for connection in connections if isinstance(connections, list) else []:
+    connections = require_props(workspace, "workspace").get("privateEndpointConnections")
+    for connection in listed(connections, "the workspace's privateEndpointConnections") if connections is not None else []:
         if isinstance(connection, dict):
             pe_id = dig(connection, "properties", "privateEndpoint", "id")
             out.append((connection, pe_id if isinstance(pe_id, str) and pe_id else None))

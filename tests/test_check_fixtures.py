@@ -2,7 +2,8 @@
 
 Each `tests/fixtures/checks/<check id>.json` holds cases: the facts a run would have read (snapshot-shaped:
 `{"fact|args": {"value": ...}}` or `{"error": {"kind", "message"}}`), and the results the check must give,
-in order, each compared on the fields it names (`status`, `reason`, `resource_id`, `message_contains`, `fix`).
+in order, each compared on the fields it names (`status`, `reason`, `resource_id`, `message` (whole),
+`message_contains`, `fix_contains`, ...). A check's Doc examples quote verdicts that a case expects word for word.
 The check runs through the real engine and runner from a replayed source: no network, no mocks.
 `python -m moediag.dev new-check ID` writes one of these beside each new check.
 """
@@ -57,6 +58,26 @@ def test_the_check_gives_the_fixture_verdicts(fixture, case):
             assert got["reason"] or got["status"] in ("fail", "warn")
         if got["status"] == "fail":
             assert got["fix"] and got["fix"]["summary"], "a failure names its fix"
+
+
+def test_every_built_in_check_has_a_fixture():
+    built_in = {cid for cid, chk in all_checks().items() if chk.origin.startswith("moediag.checks.")}
+    assert built_in and not {cid for cid in built_in if not (FIXTURES / f"{cid}.json").exists()}
+
+
+@pytest.mark.parametrize("chk", list(all_checks().values()), ids=list(all_checks()))
+def test_each_doc_example_verdict_is_one_a_fixture_case_expects_word_for_word(chk):
+    """The verdicts a check's page shows are what it really says: a fixture case of the check expects each of them
+    (`status` and the whole `message`), so a changed message fails here until the page (Doc.examples) follows."""
+    path = FIXTURES / f"{chk.id}.json"
+    if not path.exists():
+        pytest.skip(f"{chk.id} has no fixture (a third-party check)")
+    fixture = json.loads(path.read_text(encoding="utf-8"))
+    expected = {f"{want['status']}: {want['message']}" for case in fixture["cases"] for want in case["expect"]
+                if "message" in want}
+    for example in chk.doc.examples:
+        assert example.verdict in expected, (f"{chk.id}: no case in {path.name} expects the documented verdict "
+                                             f"{example.verdict!r} (give the case that shows it a \"message\")")
 
 
 def test_every_fixture_names_a_registered_check_and_covers_pass_and_a_non_pass():

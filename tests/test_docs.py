@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,23 @@ def test_the_docs_page_matches_the_metadata(chk):
 def test_no_orphan_docs_pages():
     ids = {c.id for c in CHECKS}
     assert {p.stem for p in DOCS.glob("*.md")} <= ids
+
+
+VERDICT_STATUSES = ("pass", "fail", "warn", "skip", "error")
+
+
+@pytest.mark.parametrize("chk", CHECKS, ids=[c.id for c in CHECKS])
+def test_each_check_shows_evidence_and_the_verdict_it_gets_at_least_once_not_passing(chk):
+    examples = chk.doc.examples
+    assert examples, f"{chk.id}: Doc.examples is empty"
+    statuses = []
+    for example in examples:
+        json.dumps(example.evidence)  # the page renders it as JSON: it must be JSON-serialisable
+        status, colon, said = example.verdict.partition(":")
+        assert colon and status in VERDICT_STATUSES and said.startswith(" ") and said.strip(), (
+            f"{chk.id}: a verdict reads '<status>: <message>', status one of {VERDICT_STATUSES}: {example.verdict!r}")
+        statuses.append(status)
+    assert set(statuses) - {"pass"}, f"{chk.id}: no example shows a verdict other than pass"
 
 
 def test_each_check_lives_in_its_own_module():
