@@ -296,11 +296,18 @@ PATHOLOGICAL = {
 
 @pytest.mark.parametrize("name", PATHOLOGICAL)
 def test_a_pathological_100kb_line_is_scrubbed_fast(name):
+    """Linear, not backtracking: a tenth of the text takes about a tenth of the time (a quadratic pattern takes a
+    hundredth), and the whole stays far from a hang. Measured as a ratio so a loaded machine cannot fail it."""
     text = PATHOLOGICAL[name]
     assert len(text) >= 90_000
-    started = time.perf_counter()
-    Redactor(ids=True).text(text)
-    assert time.perf_counter() - started < 1.0, f"{name}: {time.perf_counter() - started:.2f} s"
+
+    def seconds(sample: str) -> float:
+        started = time.perf_counter()
+        Redactor(ids=True).text(sample)
+        return time.perf_counter() - started
+
+    tenth, whole = seconds(text[: len(text) // 10]), seconds(text)
+    assert whole < 10.0 and whole < 40 * max(tenth, 0.005), f"{name}: {tenth:.3f} s for a tenth, {whole:.2f} s in all"
 
 
 def test_a_200_endpoint_report_is_redacted_in_well_under_a_second():
@@ -321,7 +328,8 @@ def test_a_200_endpoint_report_is_redacted_in_well_under_a_second():
     report = {"target": {"subscription_id": "00000000-1111-2222-3333-444444444444"}, "results": results}
     started = time.perf_counter()
     Redactor(ids=True)(report)
-    assert time.perf_counter() - started < 1.0
+    # About 0.2 s here (the benchmark measures it); the bound only catches a redactor gone quadratic, not a busy CI.
+    assert time.perf_counter() - started < 5.0
 
 
 def test_the_docs_page_carries_the_pattern_table():
