@@ -77,8 +77,8 @@ class Source:
     def collector(self, target: Target, deadline: float):
         from moediag.collector import Collector
 
-        if self.facts is not None:
-            return Collector(target, self.options, snapshot=self.facts, deadline=deadline)
+        if self.facts is not None:  # a replay waits on nothing: a few workers, not one per request in flight
+            return Collector(target, self.options, snapshot=self.facts, deadline=deadline, workers=4)
         return Collector(target, self.options, arm=self.arm, dns=self.dns, workers=self.workers, deadline=deadline,
                          shared=self.shared)
 
