@@ -48,3 +48,30 @@ def test_a_malformed_or_taken_id_is_refused_and_nothing_is_written(tmp_path, bad
     with pytest.raises(ValueError):
         new_check(bad, root=tmp_path)
     assert list((tmp_path / "checks").iterdir()) == []
+
+
+def test_new_check_writes_a_check_and_its_fixture_in_process(tmp_path):
+    (tmp_path / "checks").mkdir()
+    written = new_check("acme.in-process", root=tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [
+        "checks/acme_in_process.py", "tests/fixtures/checks/acme.in-process.json"]
+    source = written[0].read_text()
+    compile(source, str(written[0]), "exec")  # a module Python accepts, as written
+    assert 'id="acme.in-process"' in source and "examples=(Example(" in source
+
+
+def test_the_dev_command_says_how_to_call_it_and_refuses_a_bad_id(capsys):
+    from moediag.dev import main
+
+    assert main(["new-check"]) == 2 and "usage: python -m moediag.dev new-check ID" in capsys.readouterr().err
+    assert main(["new-check", "Not An Id"]) == 2 and "malformed check id" in capsys.readouterr().err
+
+
+def test_the_docs_are_written_from_the_registry_in_process(tmp_path):
+    from moediag.docs import write_all
+    from moediag.registry import all_checks
+
+    written = write_all(str(tmp_path / "docs" / "checks"))
+    pages = {p.name for p in (tmp_path / "docs" / "checks").glob("*.md")}
+    assert pages == {f"{cid}.md" for cid in all_checks()}
+    assert (tmp_path / "docs" / "permissions.md").exists() and len(written) == len(pages) + 1
