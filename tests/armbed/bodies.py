@@ -201,7 +201,7 @@ def workspace(s: WorkspaceScenario) -> dict:
             "privateLinkCount": 1 if s.private_endpoint else 0,
             "publicNetworkAccess": s.public_network_access,
             "allowPublicAccessWhenBehindVnet": False,
-            "ipAllowlist": [],
+            "ipAllowlist": list(s.ip_allowlist),
             "privateEndpointConnections": [workspace_pec(s)] if s.private_endpoint else [],
             "discoveryUrl": f"https://{s.location}.api.azureml.ms/discovery",
             "mlFlowTrackingUri": f"azureml://{s.location}.api.azureml.ms/mlflow/v1.0{s.workspace_arm_id}",

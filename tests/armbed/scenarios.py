@@ -129,6 +129,7 @@ class WorkspaceScenario:
     creation_time: str | None = "2023-05-09T01:25:09.1390024Z"
     v1_legacy_mode: bool | None = False
     public_network_access: str = "Disabled"
+    ip_allowlist: list[str] = field(default_factory=list)  # the workspace's selected IPs (with public access Enabled)
     key_vault: Any = AUTO  # raw properties.keyVault (AUTO: id with "Microsoft.Keyvault" casing)
     container_registry: Any = AUTO
     storage_account: Any = AUTO
