@@ -158,7 +158,7 @@ def test_commands_are_never_wrapped_or_split():
 def test_passes_are_one_count_line_and_verbose_lists_them():
     quiet = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table").stdout
     loud = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table", "-v").stdout
-    assert "Passed: 13 (-v lists them)" in quiet and "✓ PASS" not in quiet
+    assert "Passed: 15 (-v lists them)" in quiet and "✓ PASS" not in quiet
     assert loud.count("✓ PASS") == 13
 
 
