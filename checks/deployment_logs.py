@@ -33,6 +33,9 @@ LOG_CAUSES = (
     Cause("workspace.managed-network-provisioned", NETWORK), Cause("workspace.outbound-rules-active", NETWORK),
     Cause("keyvault.trusted-services-bypass", _patterns("storage-network", "storage-permission", "name-resolution",
                                                         "python-traceback")),
+    Cause("storage.network-access", _patterns("storage-network")),
+    Cause("deployment.egress-to-private-resources", _patterns("storage-network", "registry-firewall", "image-pull",
+                                                                "name-resolution")),
 )
 
 DOC = Doc(

@@ -76,7 +76,7 @@ def _fixture(check_id: str) -> dict:
 def new_check(check_id: str, root: Path = ROOT) -> list[Path]:
     """Write a new check's files under `root`; ValueError for an id that is malformed or taken."""
     if not ID.match(check_id):
-        raise ValueError(f"malformed check id {check_id!r}: lower-case words joined by dots, e.g. storage.network-access")
+        raise ValueError(f"malformed check id {check_id!r}: lower-case words joined by dots, e.g. acme.egress-firewall")
     module = re.sub(r"[.-]", "_", check_id)
     path = root / "checks" / f"{module}.py"
     fixture = root / "tests" / "fixtures" / "checks" / f"{check_id}.json"

@@ -284,7 +284,7 @@ def test_unreadable_endpoints_are_an_error_for_every_endpoint_check(bed):
 
 
 @pytest.mark.parametrize("workspace_access, expected", [
-    ("Disabled", {"ep-closed": "pass", "ep-open": "warn"}),
+    ("Disabled", {"ep-closed": "pass", "ep-open": "fail"}),  # not a supported combination
     ("Enabled", {"ep-closed": "pass", "ep-open": "pass"})])
 def test_public_network_access(bed, workspace_access, expected):
     endpoints = [Endpoint("ep-closed", public_network_access="Disabled"), Endpoint("ep-open", public_network_access="Enabled")]
@@ -293,7 +293,7 @@ def test_public_network_access(bed, workspace_access, expected):
     assert by_resource(run, "endpoint.public-network-access") == expected
     opened = one(run, "endpoint.public-network-access", "/ep-open")
     assert opened["evidence"]["observed"] == {"endpoint": "Enabled", "workspace": workspace_access}
-    if opened["status"] == "warn":
+    if opened["status"] == "fail":
         assert opened["fix"]["commands"] == [
             "az ml online-endpoint update -n ep-open -g rg-ml -w ws-prod --set public_network_access=disabled"]
 
@@ -434,7 +434,7 @@ def test_recorded_2022_endpoint_and_deployments_are_judged(bed):
     run = check(bed, scenario, *select(*ALL))
     assert run.statuses("endpoint.traffic-assignment") == ["pass"]  # {"<deployment>": 100}
     assert run.statuses("endpoint.provisioning-state") == ["pass"]
-    assert run.statuses("endpoint.public-network-access") == ["warn"]  # Enabled, workspace Disabled
+    assert run.statuses("endpoint.public-network-access") == ["fail"]  # Enabled, workspace Disabled: unsupported
     assert run.statuses("deployment.provisioning-state") == ["pass"]
     assert run.statuses("deployment.isolation-method") == ["pass"]  # egressPublicNetworkAccess Enabled
     assert run.statuses("deployment.logs") == ["skip"]
@@ -450,4 +450,4 @@ def test_the_2025_spec_endpoint_example_is_judged_without_crashing(bed):
     assert run.statuses("endpoint.traffic-assignment") == ["fail"]  # {"string": 1}: no such deployment, sum 1
     assert run.statuses("endpoint.provisioning-state") == ["warn"]  # Creating
     pna = run.results("endpoint.public-network-access")[0]
-    assert pna["status"] == "warn" and "default" in pna["message"]  # absent: the default, Enabled
+    assert pna["status"] == "fail" and "default" in pna["message"]  # absent: the default, Enabled

@@ -118,7 +118,7 @@ def test_all_active_rules_pass_once_for_the_workspace_and_rules_are_read_once(be
     scenario = healthy().install(bed)
     run = check(bed, scenario, "--select", "workspace.outbound-rules-active", "--select", "acr.sku-premium")
     result = only(run, "workspace.outbound-rules-active")
-    assert result["status"] == "pass" and len(result["evidence"]["observed"]) == 4
+    assert result["status"] == "pass" and len(result["evidence"]["observed"]) == 5  # storage has blob and file rules
     assert bed.count("GET", scenario.workspace_arm_id + "/outboundRules") == 1
     assert bed.duplicates() == []
 

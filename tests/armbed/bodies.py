@@ -95,6 +95,7 @@ def outbound_rules(s: WorkspaceScenario) -> dict[str, dict]:
     # The service writes the vault reference with "Microsoft.Keyvault" casing (seen in recordings).
     rules[f"__SYS_PE_{s.key_vault_name}_vault"] = pe_rule(s.key_vault_id_as_referenced, "vault")
     rules[f"__SYS_PE_{s.storage_name}_blob"] = pe_rule(s.storage_id, "blob")
+    rules[f"__SYS_PE_{s.storage_name}_file"] = pe_rule(s.storage_id, "file")
     rules["__SYS_ST_AzureActiveDirectory"] = {
         "type": "ServiceTag",
         "destination": {"serviceTag": "AzureActiveDirectory", "protocol": "*", "portRanges": "*"},
@@ -200,7 +201,7 @@ def workspace(s: WorkspaceScenario) -> dict:
             "privateLinkCount": 1 if s.private_endpoint else 0,
             "publicNetworkAccess": s.public_network_access,
             "allowPublicAccessWhenBehindVnet": False,
-            "ipAllowlist": [],
+            "ipAllowlist": list(s.ip_allowlist),
             "privateEndpointConnections": [workspace_pec(s)] if s.private_endpoint else [],
             "discoveryUrl": f"https://{s.location}.api.azureml.ms/discovery",
             "mlFlowTrackingUri": f"azureml://{s.location}.api.azureml.ms/mlflow/v1.0{s.workspace_arm_id}",
@@ -709,7 +710,80 @@ def container_registry(s: WorkspaceScenario) -> dict:
     }
 
 
+def storage_pec(s: WorkspaceScenario, group: str, status: str) -> dict:
+    """A storage private endpoint connection as Microsoft.Storage 2023-05-01 lists it: no group ids (those are on
+    the private endpoint), a name of `<pe>.<guid>`."""
+    pe_name = s.storage_pe_id(group).rsplit("/", 1)[-1]
+    name = f"{pe_name}.{s.workspace_id[:8]}-{group}"
+    return {
+        "id": f"{s.storage_id}/privateEndpointConnections/{name}",
+        "name": name,
+        "type": "Microsoft.Storage/storageAccounts/privateEndpointConnections",
+        "properties": {
+            "provisioningState": "Succeeded",
+            "privateEndpoint": {"id": s.storage_pe_id(group)},
+            "privateLinkServiceConnectionState": {
+                "status": status,
+                "description": "Auto-Approved" if status == "Approved" else "",
+                "actionRequired": "None",
+            },
+        },
+    }
+
+
+def storage_private_endpoint(s: WorkspaceScenario, group: str) -> dict:
+    """The storage account's private endpoint for one group id (the shape of PrivateEndpointGet, 2024-05-01)."""
+    pe_id = s.storage_pe_id(group)
+    name = pe_id.rsplit("/", 1)[-1]
+    status = s.storage_private_endpoints[group]
+    connection = {
+        "id": f"{pe_id}/privateLinkServiceConnections/{name}",
+        "name": name,
+        "type": "Microsoft.Network/privateEndpoints/privateLinkServiceConnections",
+        "etag": etag(name),
+        "properties": {
+            "provisioningState": "Succeeded",
+            "privateLinkServiceId": s.storage_id,
+            "groupIds": [group],
+            "privateLinkServiceConnectionState": {"status": status, "description": "Auto-Approved", "actionsRequired": "None"},
+        },
+    }
+    return {
+        "id": pe_id,
+        "name": name,
+        "type": "Microsoft.Network/privateEndpoints",
+        "location": s.location,
+        "etag": etag(pe_id),
+        "properties": {
+            "provisioningState": "Succeeded",
+            "subnet": {"id": s.subnet_id},
+            "privateLinkServiceConnections": [connection] if status == "Approved" else [],
+            "manualPrivateLinkServiceConnections": [] if status == "Approved" else [connection],
+            "customDnsConfigs": [],
+        },
+    }
+
+
 def storage_account(s: WorkspaceScenario) -> dict:
+    properties: dict[str, Any] = {
+        "provisioningState": "Succeeded",
+        "allowBlobPublicAccess": False,
+        "minimumTlsVersion": "TLS1_2",
+        "networkAcls": {
+            "bypass": s.storage_bypass,
+            "defaultAction": s.storage_default_action,
+            "ipRules": [],
+            "virtualNetworkRules": [],
+            "resourceAccessRules": [{"tenantId": s.tenant_id, "resourceId": r} for r in s.storage_resource_access_rules],
+        },
+        "privateEndpointConnections": [storage_pec(s, g, st) for g, st in s.storage_private_endpoints.items()],
+        "primaryEndpoints": {
+            "blob": f"https://{s.storage_name}.blob.core.windows.net/",
+            "file": f"https://{s.storage_name}.file.core.windows.net/",
+        },
+    }
+    if s.storage_public_network_access is not None:
+        properties["publicNetworkAccess"] = s.storage_public_network_access
     return {
         "id": s.storage_id,
         "name": s.storage_name,
@@ -718,17 +792,7 @@ def storage_account(s: WorkspaceScenario) -> dict:
         "kind": "StorageV2",
         "sku": {"name": "Standard_LRS", "tier": "Standard"},
         "tags": {},
-        "properties": {
-            "provisioningState": "Succeeded",
-            "publicNetworkAccess": "Disabled",
-            "allowBlobPublicAccess": False,
-            "minimumTlsVersion": "TLS1_2",
-            "networkAcls": {"bypass": "AzureServices", "defaultAction": "Deny", "ipRules": [], "virtualNetworkRules": []},
-            "primaryEndpoints": {
-                "blob": f"https://{s.storage_name}.blob.core.windows.net/",
-                "file": f"https://{s.storage_name}.file.core.windows.net/",
-            },
-        },
+        "properties": properties,
     }
 
 

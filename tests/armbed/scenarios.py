@@ -129,6 +129,7 @@ class WorkspaceScenario:
     creation_time: str | None = "2023-05-09T01:25:09.1390024Z"
     v1_legacy_mode: bool | None = False
     public_network_access: str = "Disabled"
+    ip_allowlist: list[str] = field(default_factory=list)  # the workspace's selected IPs (with public access Enabled)
     key_vault: Any = AUTO  # raw properties.keyVault (AUTO: id with "Microsoft.Keyvault" casing)
     container_registry: Any = AUTO
     storage_account: Any = AUTO
@@ -178,6 +179,13 @@ class WorkspaceScenario:
     acr_default_action: str = "Deny"  # the registry firewall's networkRuleSet.defaultAction
     acr_private_endpoint: bool = True  # the registry has its own private endpoint connection (pe-acr)
     legacy_egress: str | None = None  # status of the registry's egress PEC; None = no such PEC
+    # the storage account's network: publicNetworkAccess (None = key absent), its firewall, and its own private
+    # endpoints (group id -> connection status; each served as pe-<storage>-<group> in the network resource group)
+    storage_public_network_access: str | None = "Disabled"
+    storage_default_action: str = "Deny"
+    storage_bypass: str = "AzureServices"
+    storage_resource_access_rules: list[str] = field(default_factory=list)  # resource ids let through the firewall
+    storage_private_endpoints: dict[str, str] = field(default_factory=lambda: {"blob": "Approved", "file": "Approved"})
 
     # --- online endpoints
     endpoints: list[Endpoint] = field(default_factory=_default_endpoints)
@@ -233,6 +241,9 @@ class WorkspaceScenario:
     @property
     def storage_id(self) -> str:
         return f"{self._rg_ml}/providers/Microsoft.Storage/storageAccounts/{self.storage_name}"
+
+    def storage_pe_id(self, group: str) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/privateEndpoints/pe-{self.storage_name}-{group}"
 
     @property
     def app_insights_id(self) -> str:
@@ -343,6 +354,8 @@ class WorkspaceScenario:
         bed.put(self.registry_id, bodies.container_registry(self))
         bed.collection(f"{self.registry_id}/privateEndpointConnections", bodies.registry_pecs(self))
         bed.put(self.storage_id, bodies.storage_account(self))
+        for group in self.storage_private_endpoints:
+            bed.put(self.storage_pe_id(group), bodies.storage_private_endpoint(self, group))
         bed.put(self.app_insights_id, bodies.application_insights(self))
         return self
 
