@@ -40,8 +40,9 @@ DOC = Doc(
            "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"),
     examples=(Example({"deployment": {"name": "blue", "properties": {"egressPublicNetworkAccess": "Enabled"}},
                        "workspace": {"properties": {"publicNetworkAccess": "Disabled"}}},
-                      "fail: deployment blue of endpoint ep-main has egressPublicNetworkAccess Enabled, but workspace "
-                      "ws-prod (publicNetworkAccess Disabled) accepts only private access"),),
+                      "fail: deployment blue of endpoint ep-main has egressPublicNetworkAccess Enabled (no private path, "
+                      "no workspace managed network), but workspace ws-prod (publicNetworkAccess Disabled) accepts "
+                      "only private access: the deployment fails by design"),),
 )
 
 

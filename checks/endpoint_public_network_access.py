@@ -35,7 +35,11 @@ DOC = Doc(
     examples=(Example({"endpoint": {"name": "ep-main", "properties": {"publicNetworkAccess": "Enabled"}},
                        "workspace": {"properties": {"publicNetworkAccess": "Disabled"}}},
                       "fail: endpoint ep-main accepts scoring from the internet (Enabled) although workspace ws-prod "
-                      "disables public network access: not a supported combination"),),
+                      "disables public network access: not a supported combination (public scoring needs a public "
+                      "workspace)"),
+              Example({"workspace": {"name": "ws-prod", "properties": {"publicNetworkAccess": "Disabled"}},
+                       "endpoint": {"name": "ep-main", "properties": {"publicNetworkAccess": "Disabled"}}},
+                      "pass: endpoint ep-main accepts scoring only through the workspace's private endpoint")),
 )
 
 

@@ -52,8 +52,10 @@ DOC = Doc(
                        "properties": {"publicNetworkAccess": "Disabled",
                                       "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"},
                                       "privateEndpointConnections": []}},
-                      "fail: storage account stwsprod accepts only private access (publicNetworkAccess Disabled) and "
-                      "has no approved private endpoint for blob, file"),),
+                      "fail: storage account stwsprod accepts only private access (publicNetworkAccess Disabled, "
+                      "firewall default action Deny) and has no approved private endpoint for blob, file: deployments "
+                      "cannot download their model and code (a resource instance rule or the trusted-services "
+                      "exception would not help while public network access is Disabled)"),),
 )
 
 
