@@ -91,6 +91,6 @@ def load_all() -> None:
     global _loaded
     if _loaded:
         return
-    from moediag.facts import dns, endpoints, network, readiness, workspace  # noqa: F401  (registration)
+    from moediag.facts import dns, endpoints, hub, network, operations, readiness, workspace  # noqa: F401
 
     _loaded = True
