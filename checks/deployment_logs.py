@@ -26,6 +26,8 @@ def _patterns(*ids: str):
 
 REGISTRY = _patterns("registry-firewall", "registry-unauthorized", "registry-manifest-unknown", "image-pull")
 NETWORK = _patterns("storage-network", "name-resolution")
+PACKAGE_INDEX = _patterns("package-index-unreachable")
+MODEL_DOWNLOAD = _patterns("model-download")
 # Which configuration failures explain what the containers say (a closed Key Vault does not explain an import error).
 LOG_CAUSES = (
     Cause("acr.egress-connection-approved", REGISTRY), Cause("acr.sku-premium", REGISTRY),
@@ -36,6 +38,10 @@ LOG_CAUSES = (
     Cause("storage.network-access", _patterns("storage-network")),
     Cause("deployment.egress-to-private-resources", _patterns("storage-network", "registry-firewall", "image-pull",
                                                                 "name-resolution")),
+    Cause("workspace.managed-network-provisioned", PACKAGE_INDEX),
+    Cause("workspace.outbound-rules-active", PACKAGE_INDEX),
+    Cause("workspace.managed-network-provisioned", MODEL_DOWNLOAD),
+    Cause("workspace.outbound-rules-active", MODEL_DOWNLOAD),
 )
 
 DOC = Doc(
@@ -44,7 +50,8 @@ DOC = Doc(
         "`getLogs` action) of every deployment that is not `Succeeded` (of every deployment with `--logs`; of "
         "none with `--no-logs`) and looks for the lines that explain a failure: Python import errors, model "
         "files not found, storage authorization or firewall refusals, image pulls refused by the registry or "
-        "missing from it, host names that do not resolve, out-of-memory kills, failed health probes. Matching "
+        "missing from it, host names that do not resolve, a package index (pip, conda) that cannot be reached, a "
+        "model the storage initializer could not download, out-of-memory kills, failed health probes. Matching "
         "lines are in the result's evidence. Fails when they are found in an unhealthy deployment, warns when "
         "they are found in a healthy one; a failed deployment whose logs match nothing known warns with the "
         "last lines. Logs that cannot be read are an error, never a pass."

@@ -66,7 +66,7 @@ DOC = Doc(
 
 @check(id="dns.custom-dns-forwarding", title="Custom DNS servers forward the inference names to Azure DNS",
        severity="high", scope="endpoint",
-       facts=("workspace", "online_endpoints", "private_endpoint_inference", "virtual_network", "dns_resolution_via"),
+       facts=("workspace", "network_workspace", "online_endpoints", "private_endpoint_inference", "virtual_network", "dns_resolution_via"),
        doc=DOC,
        explained_by=(), hops=("scoring:client-resolver",), fix_risk="disruptive")
 def evaluate(ctx):

@@ -62,7 +62,7 @@ DOC = Doc(
 
 @check(id="dns.inference-a-record", title="Private DNS zone holds the inference record of the workspace private endpoint",
        severity="critical", scope="workspace",
-       facts=("workspace", "private_endpoint_inference", "private_dns_zone_groups", "private_dns_record"), doc=DOC,
+       facts=("workspace", "network_workspace", "private_endpoint_inference", "private_dns_zone_groups", "private_dns_record"), doc=DOC,
        explained_by=("workspace.private-endpoint-age", "workspace.private-endpoint-approved"), hops=("scoring:zone-record",), fix_risk="safe")
 def evaluate(ctx):
     return each_private_endpoint(ctx, record_verdicts,

@@ -90,7 +90,7 @@ DOC = Doc(
 
 @check(id="dns.scoring-resolution", title="Scoring host resolves to the workspace private endpoint",
        severity="critical", scope="endpoint",
-       facts=("workspace", "online_endpoints", "dns_resolution", "private_endpoint_inference", "virtual_network",
+       facts=("workspace", "network_workspace", "online_endpoints", "dns_resolution", "private_endpoint_inference", "virtual_network",
               "private_dns_zone_groups", "private_dns_record", "private_dns_zone_links"), doc=DOC,
        explained_by=("dns.inference-a-record", "dns.zone-vnet-link", "dns.custom-dns-forwarding", "workspace.private-endpoint-approved"), hops=("scoring:client-resolver", "scoring:private-name"), fix_risk="safe")
 def evaluate(ctx):

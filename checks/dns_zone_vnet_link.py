@@ -53,7 +53,7 @@ DOC = Doc(
 
 @check(id="dns.zone-vnet-link", title="Private DNS zone is linked to the private endpoint's VNet",
        severity="high", scope="workspace",
-       facts=("workspace", "private_endpoint_inference", "private_dns_zone_groups", "private_dns_zone_links",
+       facts=("workspace", "network_workspace", "private_endpoint_inference", "private_dns_zone_groups", "private_dns_zone_links",
               "virtual_network"), doc=DOC,
        explained_by=(), hops=("scoring:zone-link",), fix_risk="safe")
 def evaluate(ctx):

@@ -31,7 +31,7 @@ DOC = Doc(
 
 
 @check(id="endpoint.provisioning-state", title="Endpoints provisioned successfully", severity="high",
-       scope="endpoint", facts=("online_endpoints",), doc=DOC,
+       scope="endpoint", facts=("online_endpoints", "workspace"), doc=DOC,
        explained_by=("workspace.v1-legacy-mode", "workspace.private-endpoint-age"), hops=("scoring:endpoint",), fix_risk="disruptive")
 def evaluate(ctx):
     endpoints, gaps = endpoints_in_scope(ctx)

@@ -38,7 +38,7 @@ DOC = Doc(
 
 
 @check(id="endpoint.traffic-assignment", title="Endpoint traffic goes to deployments that exist",
-       severity="critical", scope="endpoint", facts=("online_endpoints", "deployments"), doc=DOC,
+       severity="critical", scope="endpoint", facts=("online_endpoints", "deployments", "workspace"), doc=DOC,
        explained_by=("deployment.provisioning-state",), hops=("scoring:endpoint",), fix_risk="disruptive")
 def evaluate(ctx):
     endpoints, gaps = endpoints_in_scope(ctx)

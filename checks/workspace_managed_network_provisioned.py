@@ -2,6 +2,7 @@
 
 from moediag.check import Doc, Example, check
 from moediag.evidence import dig, props, same_text
+from moediag.judge.scope import network_home
 from moediag.shell import command
 
 PROVISION_NOTE = "provisioning takes several minutes, up to about 30; the command waits until it is done"
@@ -11,7 +12,9 @@ DOC = Doc(
         "Where the workspace has a managed virtual network (`managedNetwork.isolationMode` "
         "`AllowInternetOutbound` or `AllowOnlyApprovedOutbound`), `managedNetwork.status.status` is `Active`. "
         "An absent status with isolation enabled means the network was never provisioned. Not applicable to "
-        "workspaces without a managed network (legacy per-deployment isolation, or none)."
+        "workspaces without a managed network (legacy per-deployment isolation, or none). A project (`kind` "
+        "`Project`) uses its hub's managed network: it is judged on the hub's body (`properties.hubResourceId`), "
+        "the message says so, and the fix provisions the hub's network; a hub that cannot be read is an error."
     ),
     why=(
         "Azure creates a workspace's managed network lazily: on the first compute, or when asked to. Online "
@@ -39,7 +42,8 @@ DOC = Doc(
 
 
 @check(id="workspace.managed-network-provisioned", title="Workspace managed network is provisioned",
-       severity="critical", scope="workspace", facts=("workspace", "isolation_mode"), doc=DOC,
+       severity="critical", scope="workspace", facts=("workspace", "isolation_mode", "network_workspace"),
+       doc=DOC,
        explained_by=(), hops=("deployment:outbound-network",), fix_risk="disruptive")
 def evaluate(ctx):
     mode = ctx.fact("isolation_mode")
@@ -47,17 +51,21 @@ def evaluate(ctx):
     if mode["mode"] != "managed":
         yield ctx.skipped(wid, f"not applicable: {mode['summary']}")
         return
-    status = dig(props(ctx.fact("workspace")), "managedNetwork", "status", "status")
+    home = network_home(ctx)
+    status = dig(props(home.body), "managedNetwork", "status", "status")
     observed = {"isolationMode": mode["isolation_mode"], "status": status}
+    if home.from_hub:
+        observed["hub"] = home.id
     if same_text(status, "Active"):
-        yield ctx.passed(wid, f"the managed network ({mode['isolation_mode']}) is provisioned (Active)",
+        yield ctx.passed(wid, f"the managed network ({mode['isolation_mode']}) is provisioned (Active){home.note}",
                          expected="Active", observed=observed)
         return
     why = ("has never been provisioned (no managedNetwork.status)" if status is None
            else f"is {status!r}, not provisioned")
-    yield ctx.failed(wid, f"workspace {t.workspace}'s managed network ({mode['isolation_mode']}) {why}: "
-                          "online deployments created now fail",
+    owner = f"hub {home.name} of project {t.workspace}" if home.from_hub else f"workspace {t.workspace}"
+    yield ctx.failed(wid, f"{owner}'s managed network ({mode['isolation_mode']}) {why}: "
+                          f"online deployments created now fail{home.note}",
                      expected="Active", observed=observed,
                      fix=(f"Provision the managed network before creating deployments ({PROVISION_NOTE})",
                           [command("az ml workspace provision-network -g {group} -n {workspace}",
-                                   group=t.resource_group, workspace=t.workspace)]))
+                                   group=home.resource_group, workspace=home.name)]))

@@ -3,6 +3,7 @@
 from moediag import resource_id
 from moediag.check import Doc, Example, check
 from moediag.evidence import dig, outbound_rule_items, props, same_text, text
+from moediag.judge.scope import network_home
 from moediag.shell import Command, command
 
 # Rules the workspace cannot do without; `Recommended` ones are optional.
@@ -20,7 +21,8 @@ DOC = Doc(
         "must exist. The rules are read from `GET .../outboundRules` (both the stable `{\"value\": [...]}` "
         "shape and the older previews' dict keyed by rule name), or from the workspace's "
         "`managedNetwork.outboundRules` where that list does not exist. Not applicable without a managed network; "
-        "skipped when the network itself is not provisioned (see workspace.managed-network-provisioned)."
+        "skipped when the network itself is not provisioned (see workspace.managed-network-provisioned). A "
+        "project's rules are its hub's: they are read from the hub (the message says so) and fixed there."
     ),
     why=(
         "Deployments in a managed network reach storage (model and code), Key Vault (secrets) and the registry "
@@ -54,7 +56,8 @@ DOC = Doc(
 
 
 @check(id="workspace.outbound-rules-active", title="Required outbound rules of the managed network are active",
-       severity="critical", scope="workspace", facts=("workspace", "isolation_mode", "outbound_rules"), doc=DOC,
+       severity="critical", scope="workspace", facts=("workspace", "isolation_mode", "outbound_rules", "network_workspace"),
+       doc=DOC,
        depends_on=("workspace.managed-network-provisioned",),
        explained_by=("workspace.managed-network-provisioned",), hops=("deployment:outbound-network",), fix_risk="disruptive")
 def evaluate(ctx):
@@ -68,16 +71,19 @@ def evaluate(ctx):
         yield ctx.errored(ctx.workspace_id, "the outbound rules came back in a shape moediag cannot read",
                           reason="unreadable", expected="Active", observed=evidence)
         return
+    home = network_home(ctx)
     required = [r for r in rules if _is_required(r)]
-    problems = [result for rule in required for result in _rule_verdict(ctx, rule)]
+    problems = [result for rule in required for result in _rule_verdict(ctx, home, rule)]
     if same_text(mode["isolation_mode"], "AllowOnlyApprovedOutbound"):
-        problems += list(_missing_private_endpoint_rules(ctx, rules))
+        problems += list(_missing_private_endpoint_rules(ctx, home, rules))
     if not problems:
         names = sorted(text(r.get("name")) for r in required)
         yield ctx.passed(ctx.workspace_id, f"all {len(required)} required outbound rules are Active (read from "
                                            f"{evidence.get('source') or 'the rules list'})",
                          expected="Active", observed={name: "Active" for name in names})
-    yield from problems
+    for problem in problems:
+        problem.message += home.note
+        yield problem
 
 
 def _is_required(rule: dict) -> bool:
@@ -85,10 +91,10 @@ def _is_required(rule: dict) -> bool:
     return category is None or any(same_text(category, c) for c in REQUIRED_CATEGORIES)
 
 
-def _rule_verdict(ctx, rule: dict):
-    t, p = ctx.target, props(rule)
+def _rule_verdict(ctx, home, rule: dict):
+    p = props(rule)
     name = text(rule.get("name")) or "<unnamed>"
-    rid = text(rule.get("id")) or f"{ctx.workspace_id}/outboundRules/{name}"
+    rid = text(rule.get("id")) or f"{home.id}/outboundRules/{name}"
     status = p.get("status")
     observed = {"status": status, "type": p.get("type"), "category": p.get("category"),
                 "destination": p.get("destination"), "errorInformation": p.get("errorInformation")}
@@ -106,16 +112,16 @@ def _rule_verdict(ctx, rule: dict):
                           f"{_destination_text(p)}",
                      expected="Active", observed=observed,
                      fix=(summary, [command("az ml workspace outbound-rule show --rule {name} --workspace-name {workspace} "
-                                            "-g {group}", name=name, workspace=t.workspace, group=t.resource_group),
-                                    _provision(t)]))
+                                            "-g {group}", name=name, workspace=home.name, group=home.resource_group),
+                                    _provision(home)]))
 
 
-def _missing_private_endpoint_rules(ctx, rules: list[dict]):
-    """AllowOnlyApprovedOutbound creates a private endpoint rule to storage, Key Vault and registry."""
-    t = ctx.target
+def _missing_private_endpoint_rules(ctx, home, rules: list[dict]):
+    """AllowOnlyApprovedOutbound creates a private endpoint rule to storage, Key Vault and registry (a project's are
+    its hub's, to the hub's resources, which its projects share)."""
     targets = [dig(props(r), "destination", "serviceResourceId") for r in rules
                if same_text(props(r).get("type"), "PrivateEndpoint")]
-    workspace = props(ctx.fact("workspace"))
+    workspace = props(home.body)
     for prop, label, subresource in PRIVATE_TARGETS:
         parsed = resource_id.parse(workspace.get(prop))
         if parsed is None or any(resource_id.same(parsed.text, target) for target in targets):
@@ -128,13 +134,13 @@ def _missing_private_endpoint_rules(ctx, rules: list[dict]):
                               [command("az ml workspace outbound-rule set --rule {rule} --type private_endpoint "
                                        "--service-resource-id {target} --subresource-target {subresource} "
                                        "--workspace-name {workspace} -g {group}", rule=rule, target=parsed.text,
-                                       subresource=subresource, workspace=t.workspace, group=t.resource_group),
-                               _provision(t)]))
+                                       subresource=subresource, workspace=home.name, group=home.resource_group),
+                               _provision(home)]))
 
 
-def _provision(t) -> Command:
-    return command("az ml workspace provision-network -g {group} -n {workspace}", group=t.resource_group,
-                   workspace=t.workspace)
+def _provision(home) -> Command:
+    return command("az ml workspace provision-network -g {group} -n {workspace}", group=home.resource_group,
+                   workspace=home.name)
 
 
 def _destination_text(p: dict) -> str:

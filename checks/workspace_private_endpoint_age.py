@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from moediag import resource_id
 from moediag.check import Doc, Example, check
 from moediag.evidence import dig, parse_time, props, workspace_private_endpoint_ids
+from moediag.judge.scope import network_home
 from moediag.shell import Placeholder, command
 
 CUTOFF = datetime(2022, 5, 24, tzinfo=timezone.utc)
@@ -14,7 +15,8 @@ DOC = Doc(
     what=(
         "Every private endpoint of the workspace was created on or after 2022-05-24. The creation time comes "
         "from Resource Manager's resource list (`$expand=createdTime`); when that is missing, the workspace's "
-        "own `creationTime` is a lower bound (a private endpoint to a workspace cannot predate it)."
+        "own `creationTime` is a lower bound (a private endpoint to a workspace cannot predate it). A project uses "
+        "its hub's private endpoints: they, and the hub's `creationTime`, are read from the hub's body."
     ),
     why=(
         "Workspace private endpoints created before 2022-05-24 were not set up for managed online endpoints: "
@@ -46,13 +48,16 @@ DOC = Doc(
 
 
 @check(id="workspace.private-endpoint-age", title="Workspace private endpoints are recent enough for online endpoints",
-       severity="high", scope="workspace", facts=("workspace", "created_times", "private_endpoint"), doc=DOC,
+       severity="high", scope="workspace", facts=("workspace", "created_times", "private_endpoint", "network_workspace"),
+       doc=DOC,
        explained_by=(), hops=("scoring:private-endpoint",), fix_risk="destructive")
 def evaluate(ctx):
-    workspace = ctx.fact("workspace")
+    home = network_home(ctx)
+    workspace = home.body
     endpoints = workspace_private_endpoint_ids(workspace)
     if not endpoints:
-        yield ctx.skipped(ctx.workspace_id, "the workspace has no private endpoint: nothing to age-check")
+        owner = f"its hub {home.name}" if home.from_hub else "the workspace"
+        yield ctx.skipped(ctx.workspace_id, f"{owner} has no private endpoint: nothing to age-check")
         return
     ws_created = parse_time(props(workspace).get("creationTime"))
     parsed = [(conn, pe_id, resource_id.parse(pe_id)) for conn, pe_id in endpoints]
@@ -68,7 +73,9 @@ def evaluate(ctx):
             continue
         times, error = listings[(pid.subscription, pid.resource_group)]
         created = parse_time(times.get(pid.text.lower()) if isinstance(times, dict) else None)
-        yield _verdict(ctx, pid, created, ws_created, error, _subnet(bodies[pid.text][0]))
+        result = _verdict(ctx, home, pid, created, ws_created, error, _subnet(bodies[pid.text][0]))
+        result.message += home.note
+        yield result
 
 
 def _subnet(body) -> tuple[str, str]:
@@ -79,7 +86,7 @@ def _subnet(body) -> tuple[str, str]:
     return subnet.names[0], subnet.names[1]
 
 
-def _verdict(ctx, pid, created, ws_created, error, subnet):
+def _verdict(ctx, home, pid, created, ws_created, error, subnet):
     expected = f"created on or after {CUTOFF.date()}"
     vnet_name, subnet_name = subnet
     fix = ("Recreate the workspace private endpoint with a private DNS zone group",
@@ -87,7 +94,7 @@ def _verdict(ctx, pid, created, ws_created, error, subnet):
             command("az network private-endpoint create -g {group} -n {name} --vnet-name {vnet} --subnet {subnet} "
                     "--private-connection-resource-id {workspace_id} --group-id amlworkspace --connection-name {name}",
                     group=pid.resource_group, name=pid.name, vnet=vnet_name, subnet=subnet_name,
-                    workspace_id=ctx.workspace_id),
+                    workspace_id=home.id),
             command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} "
                     "-n default --private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms",
                     group=pid.resource_group, name=pid.name)])
@@ -100,7 +107,7 @@ def _verdict(ctx, pid, created, ws_created, error, subnet):
                           expected=expected, observed=created.isoformat(), fix=fix)
     if ws_created is not None and ws_created >= CUTOFF:
         how = "its creation time is not in the resource list" if error is None else f"the resource list was unreadable ({error.message})"
-        return ctx.passed(pid.text, f"private endpoint {pid.name}: {how}, but the workspace was created "
+        return ctx.passed(pid.text, f"private endpoint {pid.name}: {how}, but the {'hub' if home.from_hub else 'workspace'} was created "
                                     f"{ws_created.date()}, so the endpoint cannot be older",
                           expected=expected, observed=f"on or after {ws_created.date()} (workspace creationTime)")
     if error is not None:

@@ -9,13 +9,15 @@ from moediag.evidence import (
     text,
     workspace_private_endpoint_ids,
 )
+from moediag.judge.scope import network_home
 from moediag.shell import command
 
 DOC = Doc(
     what=(
         "Each private endpoint connection of the workspace (`properties.privateEndpointConnections[]`) has "
         "`privateLinkServiceConnectionState.status` `Approved`. `Pending`, `Rejected` or `Disconnected` fail. "
-        "Not applicable when the workspace has no private endpoint."
+        "Not applicable when the workspace has no private endpoint. A project uses its hub's private endpoints: "
+        "they are read from the hub's body (the message says so)."
     ),
     why=(
         "Scoring requests to an endpoint with public network access disabled travel through the workspace's "
@@ -57,22 +59,26 @@ DOC = Doc(
 
 
 @check(id="workspace.private-endpoint-approved", title="Workspace private endpoint connections are approved",
-       severity="high", scope="workspace", facts=("workspace",), doc=DOC,
+       severity="high", scope="workspace", facts=("workspace", "network_workspace"), doc=DOC,
        explained_by=(), hops=("scoring:private-endpoint",), fix_risk="safe")
 def evaluate(ctx):
-    connections = workspace_private_endpoint_ids(ctx.fact("workspace"))
+    home = network_home(ctx)
+    connections = workspace_private_endpoint_ids(home.body)
     if not connections:
-        yield ctx.skipped(ctx.workspace_id, "the workspace has no private endpoint connection: nothing to approve")
+        owner = f"its hub {home.name}" if home.from_hub else "the workspace"
+        yield ctx.skipped(ctx.workspace_id, f"{owner} has no private endpoint connection: nothing to approve")
         return
     for connection, pe_id in connections:
-        yield _verdict(ctx, connection, pe_id)
+        result = _verdict(ctx, home, connection, pe_id)
+        result.message += home.note
+        yield result
 
 
-def _verdict(ctx, connection: dict, pe_id: str | None):
+def _verdict(ctx, home, connection: dict, pe_id: str | None):
     state = dig(props(connection), "privateLinkServiceConnectionState") or {}
     status = dig(state, "status")
     name = text(connection.get("name")) or "<unnamed>"
-    cid = text(connection.get("id")) or f"{ctx.workspace_id}/privateEndpointConnections/{name}"
+    cid = text(connection.get("id")) or f"{home.id}/privateEndpointConnections/{name}"
     observed = {"status": status, "description": dig(state, "description"), "privateEndpoint": pe_id}
     if same_text(status, "Approved"):
         return ctx.passed(cid, f"private endpoint connection {name} is Approved", expected="Approved", observed=observed)
@@ -85,18 +91,18 @@ def _verdict(ctx, connection: dict, pe_id: str | None):
     recreate = [command("az network private-endpoint delete -g {group} -n {name}", group=group, name=pe_name),
                 command("az network private-endpoint create -g {group} -n {name} --vnet-name <vnet> --subnet <subnet> "
                         "--private-connection-resource-id {workspace_id} --group-id amlworkspace --connection-name {name}",
-                        group=group, name=pe_name, workspace_id=ctx.workspace_id),
+                        group=group, name=pe_name, workspace_id=home.id),
                 command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} -n default "
                         "--private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms",
                         group=group, name=pe_name)]
     if same_text(status, "Pending"):
-        fix = (f"Approve the connection on workspace {ctx.target.workspace}", [approve])
+        fix = (f"Approve the connection on {'hub' if home.from_hub else 'workspace'} {home.name}", [approve])
     elif same_text(status, "Rejected"):
         fix = ("Approve the rejected connection; if Azure refuses, delete the private endpoint and create it again",
                [approve, *recreate])
     else:
         fix = (f"A {status} connection cannot be approved: delete the private endpoint and create it again", recreate)
-    return ctx.failed(cid, f"private endpoint connection {name} to workspace {ctx.target.workspace} is {status}: "
+    return ctx.failed(cid, f"private endpoint connection {name} to {'hub' if home.from_hub else 'workspace'} {home.name} is {status}: "
                            "traffic through private endpoint "
                            f"{pe_name if pe_id else '(unknown)'} does not reach the workspace or its endpoints",
                       expected="Approved", observed=observed, fix=fix)

@@ -122,3 +122,52 @@ def outbound_rule_items(outbound_rules: Any) -> list[dict[str, Any]] | None:
     """The rules of an `outbound_rules` fact (`{"source", "rules"}`); None when the value has another shape."""
     rules = outbound_rules.get("rules") if isinstance(outbound_rules, dict) else None
     return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else None
+
+
+def operation_error(status: Any) -> dict[str, Any] | None:
+    """The `error` object of an operation status body (ARM's Azure-AsyncOperation format: `{"status", "error":
+    {"code", "message", "details": [...], "additionalInfo": [...]}}`), or None when it carries none."""
+    error = status.get("error") if isinstance(status, dict) else None
+    return error if isinstance(error, dict) and (text(error.get("code")) or text(error.get("message"))) else None
+
+
+def error_codes(error: Any, depth: int = 0) -> list[str]:
+    """Every `code` of an ARM error and its nested `details`, outermost first (a generic code such as
+    `DeploymentFailed` often wraps the specific one)."""
+    if not isinstance(error, dict) or depth > 8:
+        return []
+    own = [text(error.get("code")).strip()] if text(error.get("code")).strip() else []
+    details = error.get("details")
+    return own + [c for d in (details if isinstance(details, list) else []) for c in error_codes(d, depth + 1)]
+
+
+def error_messages(error: Any, depth: int = 0) -> list[str]:
+    """Every `message` of an ARM error and its nested `details`, outermost first."""
+    if not isinstance(error, dict) or depth > 8:
+        return []
+    own = [text(error.get("message")).strip()] if text(error.get("message")).strip() else []
+    details = error.get("details")
+    return own + [m for d in (details if isinstance(details, list) else []) for m in error_messages(d, depth + 1)]
+
+
+def error_additional_info(error: Any, depth: int = 0) -> list[dict[str, Any]]:
+    """The `info` objects of every `additionalInfo` entry of an ARM error and its details (policy violations name
+    their assignment there: `{"type": "PolicyViolation", "info": {"policyAssignmentId", ...}}`)."""
+    if not isinstance(error, dict) or depth > 8:
+        return []
+    infos = error.get("additionalInfo")
+    own = [i["info"] for i in (infos if isinstance(infos, list) else []) if isinstance(i, dict) and isinstance(i.get("info"), dict)]
+    details = error.get("details")
+    return own + [i for d in (details if isinstance(details, list) else []) for i in error_additional_info(d, depth + 1)]
+
+
+WORKSPACE_KINDS = ("Default", "Hub", "Project", "FeatureStore")
+
+
+def workspace_kind(body: Any) -> str:
+    """`Default`, `Hub`, `Project` or `FeatureStore` as Azure spells it (compared case-insensitively); an absent
+    kind is `Default` (workspaces made before hubs existed); an unknown one is returned as written."""
+    raw = text(body.get("kind") if isinstance(body, dict) else None).strip()
+    if not raw:
+        return "Default"
+    return next((k for k in WORKSPACE_KINDS if k.lower() == raw.lower()), raw)

@@ -133,6 +133,41 @@ PATTERNS: tuple[Pattern, ...] = (
        ("az network private-endpoint-connection list --id {registry_id}",
         "az role assignment list --assignee {principal_id} --scope {registry_id} -o table"),
        fallback=True),
+    _p("package-index-unreachable",
+       [r"Could not find a version that satisfies the requirement[^\n]*",
+        r"No matching distribution found for[^\n]*",
+        r"Connection to (?:pypi\.org|files\.pythonhosted\.org|[\w.-]*anaconda\.(?:org|com)|conda\.anaconda\.org)"
+        r" timed out[^\n]*",
+        r"CondaHTTPError: HTTP 000 CONNECTION FAILED[^\n]*",
+        r"Failed to establish a new connection[^\n]*(?:/simple/|pypi\.org|pythonhosted\.org|anaconda\.(?:org|com))",
+        r"(?:pypi\.org|pythonhosted\.org|anaconda\.(?:org|com))[^\n]*Failed to establish a new connection"],
+       "the package index could not be reached",
+       "pip or conda could not reach {host} to install the environment's packages: the deployment's network allows "
+       "only approved outbound traffic (or no internet at all), and nothing approves the package index",
+       "Add FQDN outbound rules for {host} to the workspace managed VNet (pip needs pypi.org and "
+       "files.pythonhosted.org; conda needs conda.anaconda.org and repo.anaconda.com; FQDN rules need "
+       "AllowOnlyApprovedOutbound) and provision the network; or install from a private feed the network reaches, "
+       "or bake the packages into the image",
+       ("az ml workspace outbound-rule set -g {resource_group} -w {workspace} --rule allow-{host_rule} --type fqdn "
+        "--destination {host}",
+        "az ml workspace provision-network -g {resource_group} -n {workspace}"),
+       wording={"host": "the package index (pypi.org, files.pythonhosted.org or conda.anaconda.org)"},
+       extract={"host": r"Connection to ([\w.-]+[\w]) timed out|host='([^']+)'|CONNECTION FAILED for url "
+                        r"<https?://([\w.-]+[\w])"}),
+    _p("model-download",
+       [r"Failed to download (?:the )?model[^\n]*", r"Error downloading[^\n]*",
+        r"AzureMLException[^\n]*\bmodel\b[^\n]*", r"Model download failed[^\n]*"],
+       "the model could not be downloaded",
+       "the storage initializer could not download the model from the workspace storage: the storage account "
+       "is not reachable from the deployment's network (an inactive private endpoint outbound rule, a closed "
+       "firewall) or refused the endpoint's identity; the lines in the evidence say which",
+       "Give the deployment a path to the workspace storage account (its private endpoint outbound rule Active, "
+       "the network provisioned) and grant the endpoint's identity Storage Blob Data Reader on it, then update "
+       "the deployment",
+       ("az ml workspace outbound-rule list -g {resource_group} -w {workspace}",
+        "az role assignment list --assignee {principal_id} --scope {storage_id} -o table",
+        UPDATE_DEPLOYMENT),
+       fallback=True),
     _p("name-resolution",
        [r"Failed to resolve '[^']+'", r"Name or service not known",
         r"Temporary failure in name resolution", r"getaddrinfo (?:failed|ENOTFOUND)[^\n]*",

@@ -41,6 +41,23 @@ LINES = [
      "not allowed access. Refer https://aka.ms/acr/firewall to grant access.", "registry-firewall"),
     ("Failed to pull image: ImagePullFailed: the image azureml/azureml_abc could not be pulled", "image-pull"),
     ("UserContainerImagePull: Failed", "image-pull"),
+    ("ERROR: Could not find a version that satisfies the requirement lightgbm==4.3.0 (from versions: none)",
+     "package-index-unreachable"),
+    ("ERROR: No matching distribution found for lightgbm==4.3.0", "package-index-unreachable"),
+    ("WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken "
+     "by 'ConnectTimeoutError(<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f3c2a1b>, 'Connection to "
+     "pypi.org timed out. (connect timeout=15)')': /simple/lightgbm/", "package-index-unreachable"),
+    ("CondaHTTPError: HTTP 000 CONNECTION FAILED for url <https://conda.anaconda.org/conda-forge/linux-64/"
+     "current_repodata.json>", "package-index-unreachable"),
+    ("WARNING: Retrying (Retry(total=3, connect=None, read=None, redirect=None, status=None)) after connection broken "
+     "by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f3c2a1b>: Failed to "
+     "establish a new connection: [Errno 101] Network is unreachable')': /simple/lightgbm/", "package-index-unreachable"),
+    ("2024-02-12T09:18:41.902Z | ERROR | Failed to download model azureml://models/churn-model/versions/1",
+     "model-download"),
+    ("2024-02-12T09:18:41.950Z | ERROR | Error downloading blob azureml/ExperimentRun/dcid.x/outputs/model.pkl",
+     "model-download"),
+    ("2024-02-12T09:18:43.001Z | ERROR | AzureMLException: Message: model churn-model:1 could not be fetched from "
+     "the workspace storage", "model-download"),
 ]
 
 
@@ -128,3 +145,44 @@ def test_a_registry_firewall_refusal_points_at_the_network_path_never_at_acrpull
 def test_a_plain_image_pull_failure_is_recognised_when_nothing_more_specific_is():
     [finding] = scan("2024-02-12 ImagePullFailed: image could not be pulled")
     assert finding.pattern.id == "image-pull" and finding.pattern.fallback
+
+
+def test_an_unreachable_package_index_becomes_an_fqdn_outbound_rule_for_the_host_the_log_names():
+    [finding] = scan("WARNING: Retrying (Retry(total=4)) after connection broken by 'ConnectTimeoutError(<x>, "
+                     "'Connection to pypi.org timed out. (connect timeout=15)')': /simple/lightgbm/\n"
+                     "ERROR: Could not find a version that satisfies the requirement lightgbm (from versions: none)\n")
+    assert finding.pattern.id == "package-index-unreachable" and finding.count == 2
+    assert finding.groups["host"] == "pypi.org"
+    assert finding.commands(NAMES) == [
+        "az ml workspace outbound-rule set -g rg-ml -w ws-prod --rule allow-pypi-org --type fqdn --destination pypi.org",
+        "az ml workspace provision-network -g rg-ml -n ws-prod"]
+    assert "private feed" in finding.fix(NAMES)
+
+
+def test_a_package_index_host_that_is_not_an_fqdn_never_reaches_a_command():
+    [finding] = scan("CondaHTTPError: HTTP 000 CONNECTION FAILED for url <https://conda.anaconda.org;rm -rf ~/x>")
+    assert finding.groups["host"] == "conda.anaconda.org"  # the name stops where a host name stops
+    [hostile] = scan("after connection broken by x host='pypi.org$(id)' Failed to establish a new connection: "
+                     "/simple/x/")
+    assert hostile.groups["host"] == "pypi.org$(id)"
+    assert not any("--destination" in c for c in hostile.commands(NAMES))
+    assert hostile.commands(NAMES) == ["az ml workspace provision-network -g rg-ml -n ws-prod"]
+
+
+def test_an_unnamed_package_index_is_worded_in_prose_and_a_placeholder_in_commands():
+    [finding] = scan("ERROR: Could not find a version that satisfies the requirement torch (from versions: none)")
+    assert "could not reach the package index (pypi.org" in finding.explanation(NAMES)
+    assert "--destination <host>" in finding.commands(NAMES)[0]
+
+
+def test_a_model_download_failure_names_the_storage_path_and_yields_to_a_specific_storage_refusal():
+    [finding] = scan("Failed to download model azureml://models/churn-model/versions/1", "StorageInitializer")
+    assert finding.pattern.id == "model-download" and finding.pattern.fallback
+    assert f"--scope {NAMES['storage_id']}" in finding.commands(NAMES)[1]
+    [specific] = scan("Failed to download model churn-model:1\nAuthorizationPermissionMismatch", "StorageInitializer")
+    assert specific.pattern.id == "storage-permission"
+
+
+def test_out_of_memory_kills_are_already_covered():
+    for line in ("Container inference-server was OOMKilled", "process exited with code 137"):
+        assert [f.pattern.id for f in scan(line)] == ["out-of-memory"]

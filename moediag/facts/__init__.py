@@ -91,6 +91,15 @@ def load_all() -> None:
     global _loaded
     if _loaded:
         return
-    from moediag.facts import dns, endpoints, network, readiness, storage, workspace  # noqa: F401  (registration)
+    from moediag.facts import (  # noqa: F401
+        dns,
+        endpoints,
+        hub,
+        network,
+        operations,
+        readiness,
+        storage,
+        workspace,  # registration
+    )
 
     _loaded = True

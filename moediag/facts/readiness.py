@@ -13,7 +13,7 @@ from moediag.facts.workspace import ML_API
 ML = "Microsoft.MachineLearningServices/workspaces"
 
 
-@fact("isolation_mode", needs=("workspace", "online_endpoints", "deployments"), derived=True)
+@fact("isolation_mode", needs=("workspace", "network_workspace", "online_endpoints", "deployments"), derived=True)
 def isolation_mode(src: Source) -> dict[str, Any]:
     """How deployments reach the workspace's resources: `managed`, `legacy` or `none`.
 
@@ -21,13 +21,17 @@ def isolation_mode(src: Source) -> dict[str, Any]:
     AllowOnlyApprovedOutbound); decided from the workspace alone, deployments are not read.
     `legacy`: no managed VNet, and some deployment has `egressPublicNetworkAccess` = Disabled (its own VNet).
     `none`: neither. `unread` names endpoints whose deployments could not be read: with it, `none` may
-    really be `legacy` (checks that care say so rather than guess).
+    really be `legacy` (checks that care say so rather than guess). A project's managed network is its hub's
+    (`read_from` names the hub, and the summary says so).
     """
-    raw = dig(require_props(src.get("workspace"), "workspace"), "managedNetwork", "isolationMode")
+    home = src.get("network_workspace")
+    hub = home["name"] if home.get("from_hub") else None
+    raw = dig(require_props(home["body"], f"hub {hub}" if hub else "workspace"), "managedNetwork", "isolationMode")
     value: dict[str, Any] = {"isolation_mode": raw if isinstance(raw, str) else None,
-                             "legacy_deployments": [], "unread": {}}
+                             "legacy_deployments": [], "unread": {}, "read_from": hub}
     if isinstance(raw, str) and raw.strip() and not same_text(raw, "Disabled"):
-        return {**value, "mode": "managed", "summary": f"the workspace has a managed virtual network ({raw})"}
+        owner = f"the workspace's hub {hub} has" if hub else "the workspace has"
+        return {**value, "mode": "managed", "summary": f"{owner} a managed virtual network ({raw})"}
     try:
         endpoints = listed(src.get("online_endpoints"), "the online endpoint list")
     except FactError as error:
@@ -46,7 +50,7 @@ def isolation_mode(src: Source) -> dict[str, Any]:
             for d in deployments
             if same_text(props(d).get("egressPublicNetworkAccess"), "Disabled")
         ]
-    shown = "Disabled" if raw is not None else "absent"
+    shown = ("Disabled" if raw is not None else "absent") + (f", read from hub {hub}" if hub else "")
     if value["legacy_deployments"]:
         names = ", ".join(d.rsplit("/", 1)[-1] for d in value["legacy_deployments"])
         return {**value, "mode": "legacy",
@@ -58,7 +62,7 @@ def isolation_mode(src: Source) -> dict[str, Any]:
                        f"and no deployment with egressPublicNetworkAccess Disabled{unsure}"}
 
 
-@fact("outbound_rules", permissions=(f"{ML}/outboundRules/read",), needs=("workspace",))
+@fact("outbound_rules", permissions=(f"{ML}/outboundRules/read",), needs=("workspace", "network_workspace"))
 def outbound_rules(src: Source) -> dict[str, Any]:
     """The managed network's outbound rules: `{"source": ..., "rules": [{name, properties}, ...]}`.
 
@@ -66,20 +70,22 @@ def outbound_rules(src: Source) -> dict[str, Any]:
     carries its `errorInformation`, which the copy inside the workspace body lacks. Older previews answer
     it as a dict keyed by rule name instead of `{"value": [...]}`; `src.arm.list` reads both. Where the
     list does not exist (404: an API or workspace without it), the workspace body's
-    `managedNetwork.outboundRules` (a dict keyed by name) is the evidence.
+    `managedNetwork.outboundRules` (a dict keyed by name) is the evidence. A project's rules are its hub's.
     """
+    home = src.get("network_workspace")
+    hub = f" of hub {home['name']}" if home.get("from_hub") else ""
     try:
-        return {"source": "outboundRules", "rules": src.arm.list(f"{src.target.workspace_id}/outboundRules", ML_API)}
+        return {"source": f"outboundRules{hub}", "rules": src.arm.list(f"{home['id']}/outboundRules", ML_API)}
     except FactError as exc:
         if exc.kind != "not_found":
             raise
-    inline = dig(props(src.get("workspace")), "managedNetwork", "outboundRules")
+    inline = dig(props(home["body"]), "managedNetwork", "outboundRules")
     rules = []
     if isinstance(inline, dict):
         rules = [{"name": name, "properties": rule} for name, rule in inline.items() if isinstance(rule, dict)]
     elif isinstance(inline, list):
         rules = [rule for rule in inline if isinstance(rule, dict)]
-    return {"source": "workspace managedNetwork.outboundRules", "rules": rules}
+    return {"source": f"{'hub' if hub else 'workspace'} managedNetwork.outboundRules{hub}", "rules": rules}
 
 
 @fact("compute", permissions=(f"{ML}/computes/read",))

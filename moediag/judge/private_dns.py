@@ -24,7 +24,7 @@ from moediag.facts.network import (
     zone_configs,
     zone_group_names,
 )
-from moediag.judge.scope import workspace_private_endpoints
+from moediag.judge.scope import network_home, workspace_private_endpoints
 from moediag.model import Reason
 from moediag.shell import Command, Placeholder, command, is_fqdn, is_ip, kql_string
 
@@ -33,10 +33,14 @@ def each_private_endpoint(ctx, judge, none: str) -> list:
     """`judge(ctx, id, info)` for each workspace private endpoint, an error for one that cannot be read, or a skip
     saying `none` when the workspace has no private endpoint."""
     endpoints = workspace_private_endpoints(ctx)
+    note = network_home(ctx).note
     if not endpoints:
-        return [ctx.skipped(ctx.workspace_id, none)]
-    return [result for pe_id, info, error in endpoints
-            for result in ([ctx.errored(pe_id, error)] if error is not None else judge(ctx, pe_id, info))]
+        return [ctx.skipped(ctx.workspace_id, none + note)]
+    results = [result for pe_id, info, error in endpoints
+               for result in ([ctx.errored(pe_id, error)] if error is not None else judge(ctx, pe_id, info))]
+    for result in results:  # a project's private endpoints are its hub's: say where they were read
+        result.message += note
+    return results
 
 
 def zone_flags(zone_id: str, target_subscription: str) -> tuple[Command, Command]:
@@ -145,7 +149,7 @@ def _record_verdict(ctx, pe_id, info, zone, record, error, expected):
 
 def _other_endpoints(ctx, pe_id: str) -> dict[str, str]:
     """Inference IP -> name of each *other* approved private endpoint of the workspace."""
-    approved = {pid.lower() for connection, pid in workspace_private_endpoint_ids(ctx.fact("workspace"))
+    approved = {pid.lower() for connection, pid in workspace_private_endpoint_ids(network_home(ctx).body)
                 if pid and same_text(dig(connection, "properties", "privateLinkServiceConnectionState", "status"),
                                      "Approved")}
     return {info["ip"]: info["name"] for other, info, error in workspace_private_endpoints(ctx)
@@ -185,7 +189,7 @@ def _recreate_pe(ctx, pe_id: str, info: dict) -> tuple[str, list[Command]]:
         command("az network private-endpoint delete -g {group} -n {name}", group=group, name=name),
         command("az network private-endpoint create -g {group} -n {name} --subnet {subnet} --group-id amlworkspace "
                 "--private-connection-resource-id {workspace_id} --connection-name {name}", group=group, name=name,
-                subnet=subnet, workspace_id=ctx.workspace_id),
+                subnet=subnet, workspace_id=network_home(ctx).id),
         command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} -n default "
                 "--private-dns-zone {zone_id} --zone-name {zone}", group=group, name=name,
                 zone_id=Placeholder(f"id of the {API_ZONE} zone"), zone=API_ZONE)]

@@ -14,6 +14,7 @@ from moediag.evidence import (
     listed,
     provisioning_phase,
     text,
+    workspace_kind,
     workspace_private_endpoint_ids,
 )
 from moediag.shell import Command, command
@@ -49,8 +50,24 @@ def deployment_lists(ctx, endpoint_names: list[str]) -> list[tuple[list[dict[str
     return out
 
 
+def hub_skip(ctx) -> list[Any]:
+    """A skip when the workspace is a hub: a hub has no online endpoints of its own (they belong to its projects).
+    Only for checks that declare `workspace`; an unreadable workspace is left to the engine (it reads it first)."""
+    if "workspace" not in ctx.check.facts:
+        return []
+    workspace, error = ctx.try_fact("workspace")
+    if error is not None or workspace_kind(workspace) != "Hub":
+        return []
+    return [ctx.skipped(ctx.workspace_id, f"not applicable: workspace {ctx.target.workspace} is a hub, and a hub has "
+                                          "no online endpoints of its own (they belong to its projects: run moediag "
+                                          "on a project)")]
+
+
 def endpoints_in_scope(ctx) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
-    """(name, body) of each endpoint in scope, and a skip result when there is none to judge."""
+    """(name, body) of each endpoint in scope, and a skip result when there is none to judge (none, or a hub)."""
+    hub = hub_skip(ctx)
+    if hub:
+        return [], hub
     endpoints = [(text(e.get("name")), e) for e in listed(ctx.fact("online_endpoints"), "the online endpoint list")]
     if endpoints:
         return endpoints, []
@@ -69,7 +86,10 @@ class InScope(NamedTuple):
 
 def deployments_in_scope(ctx) -> tuple[list[InScope], list[Any]]:
     """The deployments in scope, and one result per endpoint whose deployments cannot be judged:
-    an error when they could not be read, a skip when it has none (or none named -d)."""
+    an error when they could not be read, a skip when it has none (or none named -d); for a hub, one skip."""
+    hub = hub_skip(ctx)
+    if hub:
+        return [], hub
     endpoints, per_endpoint = endpoint_deployments(ctx)
     if not endpoints:
         return [], endpoints_in_scope(ctx)[1]
@@ -110,13 +130,37 @@ def provisioning_result(ctx, rid: str, label: str, body: Any, *, failed_means: s
                       fix=("Look at it in the studio or with az", [show]), **kw)
 
 
-def workspace_private_endpoints(ctx) -> list[tuple[str, dict[str, Any] | None, FactError | None]]:
-    """(id, private_endpoint_inference or None, why unreadable) for each private endpoint of the workspace.
+class NetworkHome(NamedTuple):
+    """The workspace whose body holds the network truth (the hub of a project, else the workspace itself)."""
 
-    For checks declaring `workspace` and `private_endpoint_inference`; an empty list means the workspace
+    id: str
+    name: str
+    resource_group: str
+    body: dict[str, Any]
+    from_hub: bool
+    kind: str
+
+    @property
+    def note(self) -> str:
+        """` (read from hub H)` for a project's results judged on its hub's body, else nothing."""
+        return f" (read from hub {self.name})" if self.from_hub else ""
+
+
+def network_home(ctx) -> NetworkHome:
+    """From the `network_workspace` fact (which the check declares); raises FactError when it cannot be read."""
+    value = ctx.fact("network_workspace")
+    return NetworkHome(value["id"], value["name"], value["resource_group"], value["body"], bool(value["from_hub"]),
+                       value["kind"])
+
+
+def workspace_private_endpoints(ctx) -> list[tuple[str, dict[str, Any] | None, FactError | None]]:
+    """(id, private_endpoint_inference or None, why unreadable) for each private endpoint of the workspace (of its
+    hub, for a project: a project uses its hub's private endpoints).
+
+    For checks declaring `network_workspace` and `private_endpoint_inference`; an empty list means the workspace
     has no private endpoint. A connection naming no usable endpoint id is an `unreadable` entry.
     """
-    pairs = workspace_private_endpoint_ids(ctx.fact("workspace"))
+    pairs = workspace_private_endpoint_ids(network_home(ctx).body)
     ids = [pe_id for _, pe_id in pairs if pe_id]
     ctx.prefetch("private_dns_zone_groups", [(pe_id,) for pe_id in ids])  # keyed by the id alone: read alongside
     answers = dict(zip(ids, ctx.gather("private_endpoint_inference", [(pe_id,) for pe_id in ids])))

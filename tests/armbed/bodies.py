@@ -117,7 +117,7 @@ def outbound_rules_list(s: WorkspaceScenario) -> list[dict]:
             props["errorInformation"] = "The outbound rule has not been provisioned."
         items.append(
             {
-                "id": f"{s.workspace_arm_id}/outboundRules/{name}",
+                "id": f"{s.network_arm_id}/outboundRules/{name}",
                 "name": name,
                 "type": "workspace/outboundRules",
                 "properties": props,
@@ -149,7 +149,7 @@ def managed_network(s: WorkspaceScenario) -> dict | None:
 
 def workspace_pec(s: WorkspaceScenario) -> dict:
     return {
-        "id": f"{s.workspace_arm_id}/privateEndpointConnections/{s.workspace_pec_name}",
+        "id": f"{s.network_arm_id}/privateEndpointConnections/{s.workspace_pec_name}",
         "name": s.workspace_pec_name,
         "type": f"{ML}/workspaces/privateEndpointConnections",
         "location": s.location,
@@ -165,7 +165,18 @@ def workspace_pec(s: WorkspaceScenario) -> dict:
     }
 
 
-def workspace(s: WorkspaceScenario) -> dict:
+def hub_workspace(s: WorkspaceScenario) -> dict:
+    """The hub of a project scenario: it holds the managed network, the outbound rules and the private endpoint."""
+    body = workspace(s, role="hub")
+    body["properties"]["associatedWorkspaces"] = [s.workspace_arm_id]
+    return body
+
+
+def workspace(s: WorkspaceScenario, role: str = "self") -> dict:
+    """The workspace's body. `role`: "self" (a workspace of `s.kind`, its own network), "hub" (the hub of a project
+    scenario), or, when the scenario names a hub, the project itself: no managed network status, no private endpoint
+    connections (its network is the hub's), and `hubResourceId`."""
+    project = role == "self" and s.hub is not None
     props: dict[str, Any] = {
         "friendlyName": s.workspace,
         "description": "",
@@ -178,8 +189,12 @@ def workspace(s: WorkspaceScenario) -> dict:
         "provisioningState": "Succeeded",
     }
     block = managed_network(s)
+    if block is not None and project:  # a project shows its hub's isolation mode, never its status or rules
+        block = {"isolationMode": block["isolationMode"]}
     if block is not None:
         props["managedNetwork"] = block
+    if project:
+        props["hubResourceId"] = s.hub_arm_id
     props["allowRoleAssignmentOnRG"] = True
     if s.v1_legacy_mode is not None:
         props["v1LegacyMode"] = s.v1_legacy_mode
@@ -196,13 +211,13 @@ def workspace(s: WorkspaceScenario) -> dict:
                 "notebookPreparationError": None,
             },
             "storageHnsEnabled": False,
-            "workspaceId": s.workspace_id,
+            "workspaceId": s.hub_workspace_id if role == "hub" else s.workspace_id,
             "linkedModelInventoryArmId": None,
-            "privateLinkCount": 1 if s.private_endpoint else 0,
+            "privateLinkCount": 1 if s.private_endpoint and not project else 0,
             "publicNetworkAccess": s.public_network_access,
             "allowPublicAccessWhenBehindVnet": False,
             "ipAllowlist": list(s.ip_allowlist),
-            "privateEndpointConnections": [workspace_pec(s)] if s.private_endpoint else [],
+            "privateEndpointConnections": [workspace_pec(s)] if s.private_endpoint and not project else [],
             "discoveryUrl": f"https://{s.location}.api.azureml.ms/discovery",
             "mlFlowTrackingUri": f"azureml://{s.location}.api.azureml.ms/mlflow/v1.0{s.workspace_arm_id}",
             "enableDataIsolation": False,
@@ -210,16 +225,17 @@ def workspace(s: WorkspaceScenario) -> dict:
         }
     )
     created = s.creation_time or "2023-05-09T01:25:09.1390024Z"
+    kind = "Hub" if role == "hub" else "Project" if project else s.kind
     return {
-        "id": s.workspace_arm_id,
-        "name": s.workspace,
+        "id": s.hub_arm_id if role == "hub" else s.workspace_arm_id,
+        "name": s.hub if role == "hub" else s.workspace,
         "type": f"{ML}/workspaces",
         "location": s.location,
         "tags": {},
         "etag": None,
         "properties": props,
         "identity": {"type": "SystemAssigned", "principalId": "6b2f6c1e-3d4a-4b5c-9d8e-7f6a5b4c3d2e", "tenantId": s.tenant_id},
-        "kind": "Default",
+        "kind": kind,
         "sku": {"name": "Basic", "tier": "Basic"},
         "systemData": system_data(created),
     }
@@ -329,6 +345,9 @@ def deployment(s: WorkspaceScenario, e: Endpoint, d: Deployment) -> dict:
     }
     if d.egress_public_network_access is not None:
         props["egressPublicNetworkAccess"] = d.egress_public_network_access
+    if d.operation_error is not None:  # the latest operation's status resource, as azure-ai-ml's recordings show it
+        props["properties"]["AzureAsyncOperationUri"] = f"https://management.azure.com{s.operation_path(e.name, d.name)}" \
+                                                        "?api-version=2025-12-01"
     return {
         "id": s.deployment_id(e.name, d.name),
         "name": d.name,
@@ -371,7 +390,7 @@ def private_endpoint(s: WorkspaceScenario) -> dict:
                     "type": "Microsoft.Network/privateEndpoints/privateLinkServiceConnections",
                     "properties": {
                         "provisioningState": "Succeeded",
-                        "privateLinkServiceId": s.workspace_arm_id,
+                        "privateLinkServiceId": s.network_arm_id,
                         "groupIds": ["amlworkspace"],
                         "privateLinkServiceConnectionState": {
                             "status": s.pec_status,
@@ -825,3 +844,10 @@ def generic_resource(rid: str, rtype: str, location: str, created: str) -> dict:
         "createdTime": created,
         "changedTime": created,
     }
+
+
+def operation_status(s: WorkspaceScenario, e: Endpoint, d: Deployment) -> dict:
+    """GET of a deployment's latest operation (ARM's Azure-AsyncOperation format): Failed, with its error."""
+    path = s.operation_path(e.name, d.name)
+    return {"id": path, "name": path.rsplit("/", 1)[1], "status": "Failed", "startTime": "2024-02-12T09:16:37.1234567+00:00",
+            "endTime": "2024-02-12T09:48:02.7654321+00:00", "error": d.operation_error}

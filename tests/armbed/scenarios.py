@@ -84,6 +84,9 @@ class Deployment:
     instance_type: str = "Standard_DS3_v2"
     instance_count: int = 1
     logs: dict[str, str] = field(default_factory=_default_logs)  # containerType -> text
+    # The error of its latest operation (`{"code", "message", ...}`); set, the body records the operation's
+    # AzureAsyncOperationUri and the bed serves its status (Failed, with this error). None: no operation recorded.
+    operation_error: dict | None = None
 
 
 @dataclass
@@ -124,6 +127,11 @@ class WorkspaceScenario:
     net_resource_group: str = "rg-net"
     dns_resource_group: str = "rg-dns"
     dns_subscription_id: str | None = None  # the private DNS zones' subscription (None: the workspace's); fleets share one
+
+    # --- hubs and projects
+    kind: str = "Default"  # the workspace's kind when it is no project (Default, Hub, FeatureStore)
+    hub: str | None = None  # set: the workspace is a Project of this hub (same group), which holds its network
+    hub_workspace_id: str = "99999999-8888-7777-6666-555555555555"
 
     # --- workspace properties
     creation_time: str | None = "2023-05-09T01:25:09.1390024Z"
@@ -210,6 +218,23 @@ class WorkspaceScenario:
     @property
     def workspace_arm_id(self) -> str:
         return f"{self._rg_ml}/providers/{ML}/workspaces/{self.workspace}"
+
+    @property
+    def hub_arm_id(self) -> str:
+        return f"{self._rg_ml}/providers/{ML}/workspaces/{self.hub}"
+
+    @property
+    def network_arm_id(self) -> str:
+        """The workspace whose network (managed network, rules, private endpoint) it is: the hub of a project."""
+        return self.hub_arm_id if self.hub else self.workspace_arm_id
+
+    def operation_path(self, endpoint: str, deployment: str) -> str:
+        """The status resource of a deployment's latest operation (`mfeOperationsStatus`, on the subscription)."""
+        import uuid
+
+        op = uuid.uuid5(uuid.NAMESPACE_URL, self.deployment_id(endpoint, deployment))
+        return (f"/subscriptions/{self.subscription_id}/providers/{ML}/locations/{self.location}/mfeOperationsStatus/"
+                f"od:{op}:{self.workspace_id}")
 
     @property
     def managed_network_id(self) -> str:
@@ -360,8 +385,10 @@ class WorkspaceScenario:
         return self
 
     def _install_workspace(self, bed: Any) -> None:
-        ws = self.workspace_arm_id
-        bed.put(ws, bodies.workspace(self))
+        bed.put(self.workspace_arm_id, bodies.workspace(self))
+        if self.hub:
+            bed.put(self.hub_arm_id, bodies.hub_workspace(self))
+        ws = self.network_arm_id  # the network lives on the hub of a project
         bed.collection(
             f"{ws}/privateEndpointConnections",
             [bodies.workspace_pec(self)] if self.private_endpoint else [],
@@ -375,7 +402,7 @@ class WorkspaceScenario:
         if self.image_build_compute_exists:
             bed.put(self.compute_id, bodies.compute(self))
         bed.lro(
-            f"{ws}/diagnose",
+            f"{self.workspace_arm_id}/diagnose",
             bodies.diagnose_result(self),
             polls=self.diagnose_polls,
             never_completes=self.diagnose_never_completes,
@@ -396,6 +423,8 @@ class WorkspaceScenario:
             )
             for d in e.deployments:
                 bed.route("POST", f"{self.deployment_id(e.name, d.name)}/getLogs", _logs_handler(d))
+                if d.operation_error is not None:
+                    bed.put(self.operation_path(e.name, d.name), bodies.operation_status(self, e, d))
 
     def _install_network(self, bed: Any) -> None:
         bed.put(self.private_endpoint_id, bodies.private_endpoint(self))
