@@ -33,6 +33,8 @@ LOG_CAUSES = (
     Cause("workspace.managed-network-provisioned", NETWORK), Cause("workspace.outbound-rules-active", NETWORK),
     Cause("keyvault.trusted-services-bypass", _patterns("storage-network", "storage-permission", "name-resolution",
                                                         "python-traceback")),
+    # The endpoint's identity lacks AcrPull / blob read: a refused pull or a storage permission error (not a firewall).
+    Cause("endpoint.identity-roles", _patterns("registry-unauthorized", "image-pull", "storage-permission")),
 )
 
 DOC = Doc(

@@ -27,7 +27,7 @@ DOC = Doc(
 
 @check(id="deployment.provisioning-state", title="Deployments provisioned successfully", severity="critical",
        scope="deployment", facts=("online_endpoints", "deployments"), doc=DOC,
-       explained_by=("workspace.v1-legacy-mode", "workspace.managed-network-provisioned", "workspace.outbound-rules-active", "keyvault.trusted-services-bypass", "acr.egress-connection-approved", "acr.sku-premium", "workspace.image-build-compute", "deployment.isolation-method", "deployment.logs"), hops=("deployment:provisioning",), fix_risk="disruptive")
+       explained_by=("workspace.v1-legacy-mode", "workspace.managed-network-provisioned", "workspace.outbound-rules-active", "keyvault.trusted-services-bypass", "acr.egress-connection-approved", "acr.sku-premium", "workspace.image-build-compute", "deployment.isolation-method", "endpoint.identity-roles", "deployment.logs"), hops=("deployment:provisioning",), fix_risk="disruptive")
 def evaluate(ctx):
     found, gaps = deployments_in_scope(ctx)
     yield from gaps

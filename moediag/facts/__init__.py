@@ -91,6 +91,6 @@ def load_all() -> None:
     global _loaded
     if _loaded:
         return
-    from moediag.facts import dns, endpoints, network, readiness, workspace  # noqa: F401  (registration)
+    from moediag.facts import dns, endpoints, network, readiness, roles, workspace  # noqa: F401  (registration)
 
     _loaded = True
