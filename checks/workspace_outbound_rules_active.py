@@ -134,5 +134,5 @@ def _destination_text(p: dict) -> str:
 
 def _is_private_endpoint_rule(finding: dict) -> bool:
     """A finding about an inactive private endpoint rule (its connection waits for approval on the target)."""
-    observed = finding.get("observed")
+    observed = (finding.get("evidence") or {}).get("observed")
     return isinstance(observed, dict) and same_text(observed.get("type"), "PrivateEndpoint")
