@@ -201,7 +201,11 @@ def _verdict(ctx, name, eid, label, kind, principal, targets, scopes, vault, vau
             warnings[-1] += (" (a system-assigned identity needs it only when its deployments read the vault's "
                              "secrets)")
         return ctx.warned(eid, f"{who} " + "; ".join(warnings), reason=Reason.INCONCLUSIVE, fix=fix, **base)
-    return ctx.passed(eid, f"{who} may " + ", ".join(granted) if granted else f"{who}: nothing to judge", **base)
+    unjudged = [prop for prop, *_ in NEEDS if targets[prop] is None]
+    note = f" (not judged: the workspace's {', '.join(unjudged)}, not a resource id)" if unjudged else ""
+    if not granted:  # nothing to judge is never a pass (workspace.associated-resources reports the references)
+        return ctx.skipped(eid, f"{who}: nothing to judge{note}", **base)
+    return ctx.passed(eid, f"{who} may " + ", ".join(granted) + note, **base)
 
 
 def _needs(error: FactError) -> str:

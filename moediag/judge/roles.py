@@ -29,6 +29,11 @@ KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 NETWORK_CONNECTION_APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"  # Azure AI Enterprise Network Connection Approver
 
 
+READ_NOTE = ("role assignments that apply at the resource ($filter=atScope(): the resource and every scope above it, "
+             "resource group, subscription, management groups and root); not read: deny assignments, the members of "
+             "groups, ABAC conditions (not evaluated)")
+
+
 @lru_cache(maxsize=512)
 def _pattern(pattern: str) -> re.Pattern:
     return re.compile(".*".join(re.escape(part) for part in pattern.strip().split("*")), re.IGNORECASE)
@@ -78,7 +83,7 @@ class Access:
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {"verdict": self.verdict, "scope": self.scope, "granting_roles": self.roles,
-                               "assignments_of_the_principal": self.assignments}
+                               "assignments_of_the_principal": self.assignments, "read": READ_NOTE}
         if self.error is not None:
             out["unreadable"] = f"{self.error.kind}: {self.error.message}"
         return out
