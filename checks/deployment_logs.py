@@ -42,6 +42,8 @@ LOG_CAUSES = (
     Cause("workspace.outbound-rules-active", PACKAGE_INDEX),
     Cause("workspace.managed-network-provisioned", MODEL_DOWNLOAD),
     Cause("workspace.outbound-rules-active", MODEL_DOWNLOAD),
+    # The endpoint's identity lacks AcrPull / blob read: a refused pull or a storage permission error (not a firewall).
+    Cause("endpoint.identity-roles", _patterns("registry-unauthorized", "image-pull", "storage-permission")),
 )
 
 DOC = Doc(

@@ -89,6 +89,7 @@ CAUSES = (
     Cause("deployment.isolation-method", _code_is_not(*NOT_NETWORK)),
     Cause("storage.network-access", _code_is(*START)),
     Cause("deployment.egress-to-private-resources", _code_is(*NETWORK, *START, *IMAGE)),
+    Cause("endpoint.identity-roles", _code_is(*START, *IMAGE, *SECRETS)),
     "deployment.logs",
 )
 

@@ -2,6 +2,7 @@
 
 from moediag import resource_id
 from moediag.check import Doc, Example, check
+from moediag.diagnosis import Cause
 from moediag.evidence import dig, outbound_rule_items, props, same_text, text
 from moediag.judge.scope import network_home
 from moediag.shell import Command, command
@@ -59,7 +60,9 @@ DOC = Doc(
        severity="critical", scope="workspace", facts=("workspace", "isolation_mode", "outbound_rules", "network_workspace"),
        doc=DOC,
        depends_on=("workspace.managed-network-provisioned",),
-       explained_by=("workspace.managed-network-provisioned",), hops=("deployment:outbound-network",), fix_risk="disruptive")
+       explained_by=("workspace.managed-network-provisioned",
+                     Cause("workspace.network-approver-role", lambda finding: _is_private_endpoint_rule(finding))),
+       hops=("deployment:outbound-network",), fix_risk="disruptive")
 def evaluate(ctx):
     mode = ctx.fact("isolation_mode")
     if mode["mode"] != "managed":
@@ -150,3 +153,9 @@ def _destination_text(p: dict) -> str:
     target = dig(destination, "serviceResourceId") or dig(destination, "serviceTag")
     parsed = resource_id.parse(target)
     return parsed.name if parsed else text(target) or "its destination"
+
+
+def _is_private_endpoint_rule(finding: dict) -> bool:
+    """A finding about an inactive private endpoint rule (its connection waits for approval on the target)."""
+    observed = (finding.get("evidence") or {}).get("observed")
+    return isinstance(observed, dict) and same_text(observed.get("type"), "PrivateEndpoint")

@@ -614,8 +614,11 @@ class Arm:
                 return None
             raise
 
-    def list(self, path: str, api_version: str) -> list[dict[str, Any]]:
+    def list(self, path: str, api_version: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """GET a collection, following `nextLink` with azure-core's pager.
+
+        `query`: more query parameters of the first request (`{"$filter": "atScope()"}`); the nextLinks Azure
+        sends carry their own.
 
         Older preview APIs return some collections as a dict keyed by item name instead of
         `{"value": [...]}`; those items come back with their `name` filled in. Any other shape is
@@ -623,7 +626,7 @@ class Arm:
         """
         from azure.core.paging import ItemPaged
 
-        first = self._url(path, api_version)
+        first = self._url(path, api_version, query)
         what = self._what(first)
         seen: set[str] = set()
 
@@ -712,12 +715,13 @@ class Arm:
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _url(self, path: str, api_version: str) -> str:
+    def _url(self, path: str, api_version: str, query: dict[str, str] | None = None) -> str:
         from urllib.parse import quote
 
         if not path.startswith("/"):
             path = "/" + path
-        return f"{self.endpoint}{quote(path, safe='/@:')}?api-version={api_version}"
+        extra = "".join(f"&{quote(k, safe='$')}={quote(v, safe='()')}" for k, v in (query or {}).items())
+        return f"{self.endpoint}{quote(path, safe='/@:')}?api-version={api_version}{extra}"
 
     def _what(self, url: str) -> str:
         """How messages name a request: its decoded path under Resource Manager (else the whole URL, shown)."""

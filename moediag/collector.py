@@ -124,9 +124,10 @@ class Collector:
         entry, mine = self._claim(key)
         if mine:
             self._compute(key, entry)
-        elif not self._wait(entry):
-            why = "collection was interrupted" if self.interrupted.is_set() else "not collected before the run's deadline"
-            raise FactError("timed_out", f"{key_text(key)}: {why}")
+        elif not self._wait(entry):  # another thread's read: a Ctrl-C is `interrupted` here as for the reader
+            if self.interrupted.is_set():
+                raise FactError("interrupted", f"{key_text(key)}: collection was interrupted")
+            raise FactError("timed_out", f"{key_text(key)}: not collected before the run's deadline")
         if entry.error is not None:
             raise entry.error
         return entry.value
@@ -221,7 +222,7 @@ class Collector:
     def _compute(self, key: Key, entry: _Entry) -> None:
         try:
             if self.interrupted.is_set():
-                raise FactError("timed_out", f"{key_text(key)}: collection was interrupted")
+                raise FactError("interrupted", f"{key_text(key)}: collection was interrupted")
             if time.monotonic() > self.deadline:
                 raise FactError("timed_out", f"{key_text(key)}: the run's deadline passed before it was read")
             entry.value = self._produce(key)

@@ -7,7 +7,7 @@ class FactError(Exception):
     """Evidence that could not be collected, and why.
 
     `kind` is one of the report's reasons: forbidden, not_found, throttled, timed_out, unauthorized,
-    unreadable, refused, not_in_snapshot, crashed.
+    unreadable, refused, not_in_snapshot, crashed, interrupted.
     """
 
     def __init__(self, kind: str, message: str, *, status: int | None = None, resource_id: str | None = None):

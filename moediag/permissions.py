@@ -20,6 +20,19 @@ def missing_permission_hint(actions: list[str] | tuple[str, ...]) -> str:
     return "needs " + "; ".join(parts)
 
 
+# Why an action that is not obviously about the endpoint is read (shown in docs/permissions.md).
+WHY = {
+    "Microsoft.Authorization/roleAssignments/read": (
+        "endpoint.identity-roles and workspace.network-approver-role list the role assignments that apply at the "
+        "workspace's registry, storage account and Key Vault and at each private endpoint rule's target "
+        "(`$filter=atScope()`: the resource and every scope above it), to see whether the endpoint's identity may pull "
+        "images, read the model and read secrets, and whether the workspace's identity may approve private endpoint "
+        "connections. Without it those checks are errors, never passes."),
+    "Microsoft.Authorization/roleDefinitions/read": (
+        "the same two checks read the definitions of the roles those assignments name, to judge each role by its "
+        "actions and data actions (custom roles, wildcards and notActions), not by its name."),
+}
+
 # What `moediag scan` needs beyond the checks' own actions: the Resource Graph query that finds the fleet.
 SCAN_ACTIONS = ["Microsoft.ResourceGraph/resources/read"]
 
@@ -61,8 +74,11 @@ def render_permissions_doc(checks) -> str:
     ]
     for chk in checks:
         lines.append(f"| `{chk.id}` | {'<br>'.join(f'`{a}`' for a in chk.permissions)} |")
-    lines += ["", "## All actions", "", *[f"- `{a}` ({builtin_role_for(a)})" for a in actions_for(checks)], "",
-              "## A custom role", "", "```sh",
+    lines += ["", "## All actions", "", *[f"- `{a}` ({builtin_role_for(a)})" for a in actions_for(checks)], ""]
+    why = [a for a in actions_for(checks) if a in WHY]
+    if why:
+        lines += ["## Why moediag reads these", "", *[f"- `{a}`: {WHY[a]}" for a in why], ""]
+    lines += ["## A custom role", "", "```sh",
               "moediag permissions -o role -s <subscription-id> > moediag-role.json",
               "az role definition create --role-definition @moediag-role.json",
               "az role assignment create --role 'moediag diagnostics reader' --assignee <principal> \\",

@@ -32,10 +32,10 @@ SCENARIOS = {
 }
 
 
-def diagnose(bed, dns_server, scenario) -> dict:
+def diagnose(bed, dns_server, scenario, *args: str) -> dict:
     scenario.install(bed)
     dns_server.set_records(scenario.dns_records())
-    run = check(bed, scenario, "--dns-server", dns_server.address, "--logs")
+    run = check(bed, scenario, "--dns-server", dns_server.address, "--logs", *args)
     return run.report
 
 
@@ -131,9 +131,9 @@ def test_every_result_has_a_unique_id_and_every_link_points_at_a_result(reports)
 
 
 def test_hops_nothing_verified_say_what_was_assumed(bed, dns_server):
-    scenario = healthy(kv_network_acls=CLOSED_VAULT, endpoints=failed_blue()).install(bed)
-    dns_server.set_records(scenario.dns_records())
-    report = check(bed, scenario, "--dns-server", dns_server.address, "--ignore", "storage.network-access").report
+    # Only the Key Vault's checks run: nothing looks at the storage hop (endpoint.identity-roles would).
+    report = diagnose(bed, dns_server, healthy(kv_network_acls=CLOSED_VAULT, endpoints=failed_blue()),
+                      "--select", KV, "--select", DEPLOYMENT)
     hops = path(report, "deployment")["hops"]
     storage = next(h for h in hops if h["name"] == "storage")
     assert storage["status"] == "unknown" and storage["assumed"].startswith("not verified: assumed that")

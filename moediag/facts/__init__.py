@@ -98,6 +98,7 @@ def load_all() -> None:
         network,
         operations,
         readiness,
+        roles,
         storage,
         workspace,  # registration
     )

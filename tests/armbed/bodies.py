@@ -320,7 +320,8 @@ def endpoint(s: WorkspaceScenario, e: Endpoint) -> dict:
         "tags": {},
         "location": s.location,
         "kind": "Managed",
-        "identity": {"type": "SystemAssigned", "principalId": "0d7e6f5a-4b3c-4d2e-8f1a-9b8c7d6e5f4a", "tenantId": s.tenant_id},
+        "identity": e.identity if e.identity is not None else
+        {"type": "SystemAssigned", "principalId": ENDPOINT_PRINCIPAL, "tenantId": s.tenant_id},
     }
 
 
@@ -633,13 +634,13 @@ def key_vault(s: WorkspaceScenario) -> dict:
     props: dict[str, Any] = {
         "sku": {"family": "A", "name": "standard"},
         "tenantId": s.tenant_id,
-        "accessPolicies": [],
+        "accessPolicies": list(s.kv_access_policies),
         "enabledForDeployment": False,
         "enabledForDiskEncryption": False,
         "enabledForTemplateDeployment": False,
         "enableSoftDelete": True,
         "softDeleteRetentionInDays": 90,
-        "enableRbacAuthorization": True,
+        "enableRbacAuthorization": s.kv_rbac,
         "vaultUri": f"https://{s.key_vault_name}.vault.azure.net/",
         "provisioningState": "Succeeded",
         "publicNetworkAccess": "Enabled",
@@ -851,3 +852,137 @@ def operation_status(s: WorkspaceScenario, e: Endpoint, d: Deployment) -> dict:
     path = s.operation_path(e.name, d.name)
     return {"id": path, "name": path.rsplit("/", 1)[1], "status": "Failed", "startTime": "2024-02-12T09:16:37.1234567+00:00",
             "endTime": "2024-02-12T09:48:02.7654321+00:00", "error": d.operation_error}
+
+
+# --- role-based access: role assignments and definitions (Microsoft.Authorization, api-version 2022-04-01) --------
+
+# Principals of the identities the default bodies carry.
+ENDPOINT_PRINCIPAL = "0d7e6f5a-4b3c-4d2e-8f1a-9b8c7d6e5f4a"
+WORKSPACE_PRINCIPAL = "6b2f6c1e-3d4a-4b5c-9d8e-7f6a5b4c3d2e"
+ADMIN_USER = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
+PIPELINE_SP = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+# Built-in roles as `GET /providers/Microsoft.Authorization/roleDefinitions/{id}` answers them (the approver's list
+# of actions is shortened to the resource types these scenarios use; the real role lists more).
+BUILTIN_ROLES: dict[str, tuple[str, str, dict]] = {
+    ACR_PULL: ("AcrPull", "acr pull", {"actions": ["Microsoft.ContainerRegistry/registries/pull/read"],
+                                       "notActions": [], "dataActions": [], "notDataActions": []}),
+    STORAGE_BLOB_DATA_READER: ("Storage Blob Data Reader", "Allows for read access to Azure Storage blob containers "
+                               "and data", {
+        "actions": ["Microsoft.Storage/storageAccounts/blobServices/containers/read",
+                    "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"],
+        "notActions": [], "dataActions": ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"],
+        "notDataActions": []}),
+    KEY_VAULT_SECRETS_USER: ("Key Vault Secrets User", "Read secret contents.", {
+        "actions": [], "notActions": [],
+        "dataActions": ["Microsoft.KeyVault/vaults/secrets/getSecret/action",
+                        "Microsoft.KeyVault/vaults/secrets/readMetadata/action"], "notDataActions": []}),
+    APPROVER: ("Azure AI Enterprise Network Connection Approver",
+               "Can approve private endpoint connections to Azure AI common dependency resources", {
+        "actions": ["Microsoft.ContainerRegistry/registries/privateEndpointConnectionsApproval/action",
+                    "Microsoft.ContainerRegistry/registries/privateEndpointConnections/read",
+                    "Microsoft.ContainerRegistry/registries/privateEndpointConnections/write",
+                    "Microsoft.KeyVault/vaults/privateEndpointConnectionsApproval/action",
+                    "Microsoft.KeyVault/vaults/privateEndpointConnections/read",
+                    "Microsoft.KeyVault/vaults/privateEndpointConnections/write",
+                    "Microsoft.Storage/storageAccounts/privateEndpointConnectionsApproval/action",
+                    "Microsoft.Storage/storageAccounts/privateEndpointConnections/read",
+                    "Microsoft.Storage/storageAccounts/privateEndpointConnections/write",
+                    "Microsoft.MachineLearningServices/workspaces/privateEndpointConnectionsApproval/action",
+                    "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/read",
+                    "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write"],
+        "notActions": [], "dataActions": [], "notDataActions": []}),
+    OWNER: ("Owner", "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
+            {"actions": ["*"], "notActions": [], "dataActions": [], "notDataActions": []}),
+    CONTRIBUTOR: ("Contributor", "Grants full access to manage all resources, but does not allow you to assign roles "
+                  "in Azure RBAC.", {
+        "actions": ["*"],
+        "notActions": ["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
+                       "Microsoft.Authorization/elevateAccess/Action", "Microsoft.Blueprint/blueprintAssignments/write",
+                       "Microsoft.Blueprint/blueprintAssignments/delete",
+                       "Microsoft.Compute/galleries/share/action", "Microsoft.Purview/consents/write",
+                       "Microsoft.Purview/consents/delete"],
+        "dataActions": [], "notDataActions": []}),
+    READER: ("Reader", "View all resources, but does not allow you to make any changes.",
+             {"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}),
+}
+
+
+def role_definition(definition_id: str, guid: str, name: str, description: str, permissions: dict,
+                    custom: bool = False) -> dict:
+    return {
+        "id": definition_id,
+        "name": guid,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": name,
+            "type": "CustomRole" if custom else "BuiltInRole",
+            "description": description,
+            "assignableScopes": ["/"],
+            "permissions": [permissions],
+            "createdOn": "2018-02-22T02:26:32.2417813Z",
+            "updatedOn": "2024-11-19T20:31:59.6407003Z",
+            "createdBy": None,
+            "updatedBy": None,
+        },
+    }
+
+
+def custom_role(s: WorkspaceScenario, guid: str, name: str, actions: list[str], not_actions: list[str] = (),
+                data_actions: list[str] = (), not_data_actions: list[str] = ()) -> dict:
+    """A custom role of the scenario's subscription (served at its subscription-prefixed id)."""
+    return role_definition(f"/subscriptions/{s.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
+                           guid, name, f"{name} (custom)", {"actions": list(actions), "notActions": list(not_actions),
+                                                            "dataActions": list(data_actions),
+                                                            "notDataActions": list(not_data_actions)}, custom=True)
+
+
+def role_assignment(s: WorkspaceScenario, scope: str, role: str, principal: str, principal_type: str = "ServicePrincipal",
+                    *, tenant_form: bool = False, condition: str | None = None) -> dict:
+    """One role assignment as `GET .../roleAssignments` lists it. `tenant_form`: the roleDefinitionId without the
+    `/subscriptions/<id>` prefix (as assignments made at a management group carry it)."""
+    import uuid
+
+    guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{role}|{principal}"))
+    prefix = "" if tenant_form else f"/subscriptions/{s.subscription_id}"
+    return {
+        "id": f"{scope.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments/{guid}",
+        "name": guid,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+            "principalId": principal,
+            "principalType": principal_type,
+            "scope": scope,
+            "condition": condition,
+            "conditionVersion": "2.0" if condition else None,
+            "createdOn": "2024-02-12T09:15:02.4391220Z",
+            "updatedOn": "2024-02-12T09:15:02.4391220Z",
+            "createdBy": ADMIN_USER,
+            "updatedBy": ADMIN_USER,
+            "delegatedManagedIdentityResourceId": None,
+            "description": None,
+        },
+    }
+
+
+def healthy_role_assignments(s: WorkspaceScenario) -> list[dict]:
+    """What a working workspace holds: the endpoint identity's three roles on the registry, storage and vault, the
+    workspace identity's approver role on its resource group, and assignments of other principals around them."""
+    sub, rg = f"/subscriptions/{s.subscription_id}", f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
+    return [
+        role_assignment(s, sub, OWNER, ADMIN_USER, "User"),
+        role_assignment(s, rg, CONTRIBUTOR, PIPELINE_SP),
+        role_assignment(s, rg, APPROVER, WORKSPACE_PRINCIPAL),
+        role_assignment(s, s.registry_id, ACR_PULL, ENDPOINT_PRINCIPAL),
+        role_assignment(s, s.storage_id, STORAGE_BLOB_DATA_READER, ENDPOINT_PRINCIPAL),
+        role_assignment(s, s.key_vault_id, KEY_VAULT_SECRETS_USER, ENDPOINT_PRINCIPAL),
+    ]

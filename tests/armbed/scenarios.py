@@ -100,6 +100,7 @@ class Endpoint:
     provisioning_state: str = "Succeeded"
     public_network_access: str = "Disabled"
     auth_mode: str = "Key"
+    identity: dict | None = None  # the endpoint's identity block; None: system-assigned (bodies.ENDPOINT_PRINCIPAL)
 
 
 def _default_endpoints() -> list[Endpoint]:
@@ -194,6 +195,14 @@ class WorkspaceScenario:
     storage_bypass: str = "AzureServices"
     storage_resource_access_rules: list[str] = field(default_factory=list)  # resource ids let through the firewall
     storage_private_endpoints: dict[str, str] = field(default_factory=lambda: {"blob": "Approved", "file": "Approved"})
+
+    # --- role-based access (endpoint.identity-roles, workspace.network-approver-role)
+    role_assignments: Any = AUTO  # AUTO: bodies.healthy_role_assignments; else a list of assignment bodies
+    custom_roles: list[dict] = field(default_factory=list)  # role definition bodies served at their ids
+    role_assignments_page_size: int | None = 2  # the assignments list is paged (nextLink with $skiptoken)
+    role_scopes: list[str] = field(default_factory=list)  # more scopes whose assignments can be listed
+    kv_rbac: bool = True  # the vault's enableRbacAuthorization (False: access policies)
+    kv_access_policies: list[dict] = field(default_factory=list)
 
     # --- online endpoints
     endpoints: list[Endpoint] = field(default_factory=_default_endpoints)
@@ -382,7 +391,24 @@ class WorkspaceScenario:
         for group in self.storage_private_endpoints:
             bed.put(self.storage_pe_id(group), bodies.storage_private_endpoint(self, group))
         bed.put(self.app_insights_id, bodies.application_insights(self))
+        self._install_roles(bed)
         return self
+
+    def _install_roles(self, bed: Any) -> None:
+        """Role assignments listed at each resource (`$filter=atScope()` only: the assignments at the scope and
+        above it, management groups and the root included), and the role definitions they name, served both with
+        and without the `/subscriptions/<id>` prefix."""
+        assignments = bodies.healthy_role_assignments(self) if self.role_assignments is AUTO else self.role_assignments
+        scopes = [self.registry_id, self.storage_id, self.key_vault_id, self.workspace_arm_id, *self.role_scopes]
+        for scope in scopes:
+            bed.route("GET", f"{scope}/providers/Microsoft.Authorization/roleAssignments",
+                      _role_assignments_handler(bed, scope, assignments, self.role_assignments_page_size))
+        for guid, (name, description, permissions) in bodies.BUILTIN_ROLES.items():
+            for prefix in ("", f"/subscriptions/{self.subscription_id}"):
+                rid = f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+                bed.put(rid, bodies.role_definition(rid, guid, name, description, permissions))
+        for role in self.custom_roles:
+            bed.put(role["id"], role)
 
     def _install_workspace(self, bed: Any) -> None:
         bed.put(self.workspace_arm_id, bodies.workspace(self))
@@ -482,6 +508,39 @@ class WorkspaceScenario:
             records[wildcard] = [("A", zone[self.inference_record_name])]
         records[api_host] = [("A", zone[f"{w}.workspace.{loc}"])]
         return records
+
+
+def _applies_at(assignment_scope: str, scope: str) -> bool:
+    """An assignment at `assignment_scope` applies at `scope`: the same scope or one above it (management groups
+    and the root hold every subscription of these scenarios)."""
+    a, s = assignment_scope.rstrip("/").lower(), scope.rstrip("/").lower()
+    return a in ("", "/") or a.startswith("/providers/microsoft.management/managementgroups/") or s == a or \
+        s.startswith(a + "/")
+
+
+def _role_assignments_handler(bed: Any, scope: str, assignments: list[dict], page_size: int | None):
+    """GET {scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope(), paged like ARM."""
+    from urllib.parse import urlencode
+
+    from . import arm
+
+    def handle(request) -> tuple[int, dict, Any]:
+        flt = (request.param("$filter") or "").replace(" ", "")
+        if flt.lower() != "atscope()":
+            return 400, {}, arm.error_body("UnsupportedQuery", f"the test bed lists role assignments only with "
+                                                               f"$filter=atScope(), not {flt!r}")
+        found = [a for a in assignments if _applies_at(str(a.get("properties", {}).get("scope", "")), scope)]
+        start = int(request.param("$skipToken") or 0)
+        if not page_size:
+            return 200, {}, {"value": found}
+        body: dict[str, Any] = {"value": found[start : start + page_size]}
+        if start + page_size < len(found):
+            query = {k: v for k, v in request.query.items() if k.lower() != "$skiptoken"}
+            query["$skipToken"] = str(start + page_size)
+            body["nextLink"] = f"{bed.url}{request.path}?{urlencode(query, safe='$()')}"
+        return 200, {}, body
+
+    return handle
 
 
 def _logs_handler(d: Deployment):
