@@ -68,6 +68,8 @@ def _no_real_azure_identity(tmp_path_factory: pytest.TempPathFactory):
                 env.delenv(name)
         env.setenv("AZURE_CONFIG_DIR", str(tmp_path_factory.mktemp("empty-azure-config")))
         env.setenv("NO_COLOR", "1")
+        env.setenv("COLUMNS", "100")  # the table wraps its prose to COLUMNS: the same in every runner and worker
+        env.delenv("FORCE_COLOR", raising=False)
         yield
 
 
