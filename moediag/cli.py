@@ -140,11 +140,20 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Also run Azure's workspace diagnose (a long-running, read-only POST; waited for up to --timeout).")
 @click.option("--save-snapshot", type=click.Path(dir_okay=False), help="Write every fact read to FILE (JSON, no secrets).")
 @click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False), help="Replay a saved snapshot: no network at all.")
+@click.option("--example", is_flag=True,
+              help="Replay the bundled example (a broken workspace, shipped with moediag): no network, no credentials.")
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
                   timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
-                  snapshot_path, debug, fail_on, config_path, redact, verbose) -> None:
-    """Run the checks against a workspace and its online endpoints."""
+                  snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
+    """Run the checks against a workspace and its online endpoints.
+
+    \b
+    Examples:
+      moediag check -g rg-ml -w ws-prod                     # every endpoint of the workspace
+      moediag check -g rg-ml -w ws-prod -e ep-main -o json  # one endpoint, the JSON report on stdout
+      moediag check --example                               # the bundled broken workspace, offline
+    """
     from moediag import session
     from moediag import snapshot as snapshots
     from moediag.engine import Budget, TargetRun
@@ -152,6 +161,10 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 
     redactor = _start(debug, redact)
     try:
+        if example:
+            if snapshot_path:
+                raise UsageError("give --example or --snapshot, not both")
+            snapshot_path = data_file("broken-workspace.snapshot.json")
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
         arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                      [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
@@ -402,6 +415,21 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
         _write_outputs(redactor(report) if redactor else report, formats, verbose)
     except UsageError as exc:
         _fail(str(exc))
+
+
+def data_file(name: str) -> str:
+    """The path of a file moediag ships (moediag/data): the report's JSON Schema, the bundled example."""
+    from importlib.resources import files
+
+    return str(files("moediag") / "data" / name)
+
+
+@cli.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the report (`-o json`), the contract support tooling parses."""
+    from pathlib import Path
+
+    _echo_stdout(Path(data_file("report.schema.json")).read_text(encoding="utf-8"))
 
 
 @cli.command("diff")

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from armbed import broken, healthy
-from moe import check, moediag, target_args
+from moe import SCHEMA, check, moediag, target_args
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "broken-workspace.snapshot.json")
 
@@ -168,3 +168,18 @@ def test_force_color_colours_a_pipe_and_no_color_wins(env, coloured, monkeypatch
     monkeypatch.delenv("NO_COLOR", raising=False)
     out = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table", env=env).stdout
     assert ("\x1b[" in out) == coloured
+
+
+def test_the_bundled_example_and_the_report_schema_ship_with_the_package():
+    from moediag.cli import data_file
+
+    run = moediag(None, "check", "--example", "-o", "json")
+    assert run.code == 1 and run.report["mode"] == "snapshot" and run.report["summary"]["error"] == 0
+    schema = moediag(None, "schema")
+    assert schema.code == 0 and json.loads(schema.stdout) == SCHEMA
+    assert os.path.realpath(EXAMPLE) == os.path.realpath(data_file("broken-workspace.snapshot.json"))
+
+
+def test_example_and_snapshot_together_are_one_line_and_exit_2():
+    run = moediag(None, "check", "--example", "--snapshot", EXAMPLE)
+    assert run.code == 2 and run.stderr.strip() == "moediag: error: give --example or --snapshot, not both"
