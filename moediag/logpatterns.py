@@ -17,7 +17,6 @@ import re
 import string
 from dataclasses import dataclass, field
 
-from moediag.redact import scrub
 from moediag.shell import Command, Placeholder, command, is_fqdn, is_python_module
 
 MAX_LINES = 5  # distinct matching lines kept per finding: enough to read, short enough for a report
@@ -266,6 +265,8 @@ def scan(text: str, container: str = "") -> list[Finding]:
     """Findings in one log, in table order; fallback patterns only when nothing specific matched."""
     if not isinstance(text, str) or not text:
         return []
+    from moediag.redact import scrub  # here: `moediag list` loads this module and need not compile the table
+
     text = scrub(text)  # before any line is cut to MAX_LINE_CHARS (a replayed snapshot may hold raw text)
     found: dict[str, Finding] = {}
     for line in text.splitlines():
@@ -295,6 +296,8 @@ def last_lines(text: str, count: int = 10) -> list[str]:
     """The last non-empty lines of a log, for a result that found nothing it recognises."""
     if not isinstance(text, str):
         return []
+    from moediag.redact import scrub
+
     text = scrub(text)  # before any line is cut
     lines = [line.rstrip()[:MAX_LINE_CHARS] for line in text.splitlines() if line.strip()]
     return lines[-count:]
