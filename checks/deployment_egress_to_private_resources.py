@@ -4,9 +4,8 @@ from moediag import resource_id
 from moediag.check import Doc, Example, check
 from moediag.errors import FactError
 from moediag.evidence import dig, props, same_text
-from moediag.judge.scope import deployments_in_scope
+from moediag.judge.scope import deployments_in_scope, recreate_deployment
 from moediag.judge.storage import storage_access
-from moediag.shell import Placeholder, command, is_map_key
 
 MANAGED_MODES = ("AllowOnlyApprovedOutbound", "AllowInternetOutbound")
 EXPECTED = ("egressPublicNetworkAccess Disabled when the workspace, its registry or its storage accept only private "
@@ -71,7 +70,7 @@ def evaluate(ctx):
                 yield ctx.warned(did, f"deployment {d} of endpoint {e} sets the legacy egressPublicNetworkAccess=Disabled, "
                                       f"which no longer applies: workspace {ctx.target.workspace} has a managed virtual "
                                       f"network ({mode}) that governs its outbound traffic",
-                                 expected=EXPECTED, observed=observed, fix=_recreate(ctx, ref, with_flag=False))
+                                 expected=EXPECTED, observed=observed, fix=recreate_deployment(ctx, ref, with_flag=False))
             else:
                 yield ctx.skipped(did, f"deployment {d} of endpoint {e}: egressPublicNetworkAccess {flag} (the default) "
                                        f"does not apply, the workspace's managed virtual network ({mode}) governs its "
@@ -94,7 +93,7 @@ def evaluate(ctx):
             yield ctx.failed(did, f"deployment {d} of endpoint {e} has egressPublicNetworkAccess Enabled (no private "
                                   f"path, no workspace managed network), but {'; '.join(closed)} accept"
                                   f"{'s' if len(closed) == 1 else ''} only private access: the deployment fails by design",
-                             expected=EXPECTED, observed=observed, fix=_recreate(ctx, ref, with_flag=True))
+                             expected=EXPECTED, observed=observed, fix=recreate_deployment(ctx, ref, with_flag=True))
         elif unread:
             first = unread[0]
             yield ctx.errored(did, f"deployment {d} of endpoint {e} has egressPublicNetworkAccess Enabled; whether the "
@@ -143,33 +142,3 @@ def _private_only(ctx, workspace):
                 closed.append(f"storage account {access.name} ({access.describe()})")
     return closed, unread, seen
 
-
-def _recreate(ctx, ref, *, with_flag: bool):
-    """A new deployment (egress disabled, or without the flag under a managed network), the traffic moved, the old
-    one deleted; with the flag, moving the workspace to a managed network is the alternative."""
-    t = ctx.target
-    e, d = ref.endpoint_name, ref.name
-    where = command("-g {group} -w {workspace}", group=t.resource_group, workspace=t.workspace)
-    traffic = props(ref.endpoint).get("traffic")
-    share = traffic.get(d) if isinstance(traffic, dict) else None
-    share = share if isinstance(share, int) and not isinstance(share, bool) and share > 0 else Placeholder("its share")
-    move = ([command("az ml online-endpoint update -n {e} {where} --traffic {traffic}", e=e, where=where,
-                     traffic=f"{d}=0 {d}-v2={share}")] if is_map_key(d) else [])
-    create = (command("az ml online-deployment create -e {e} -n {d}-v2 {where} -f <deployment.yml> "
-                      "--set egress_public_network_access=disabled", e=e, d=d, where=where) if with_flag else
-              command("az ml online-deployment create -e {e} -n {d}-v2 {where} -f <deployment.yml>  "
-                      "# the YAML without egress_public_network_access", e=e, d=d, where=where))
-    commands = [create, *move, command("az ml online-deployment delete -e {e} -n {d} {where} --yes", e=e, d=d,
-                                       where=where)]
-    moved = "" if move else (" (its name cannot be written into a --traffic value: move the traffic in the studio or "
-                             "with the endpoint's YAML)")
-    if not with_flag:
-        return ("Create a new deployment without egress_public_network_access, move the traffic to it, then delete "
-                "this one" + moved, commands)
-    commands += [command("az ml workspace update -n {workspace} -g {group} --managed-network allow_only_approved_outbound",
-                         workspace=t.workspace, group=t.resource_group),
-                 command("az ml workspace provision-network -g {group} -n {workspace}", group=t.resource_group,
-                         workspace=t.workspace)]
-    return ("Create a new deployment with egress public network access disabled, move the traffic to it, then delete "
-            "this one" + moved + "; or move the workspace to a managed network (the last two commands) and recreate "
-            "the deployment without the flag", commands)

@@ -3,8 +3,7 @@
 from moediag.check import Doc, Example, check
 from moediag.errors import FactError
 from moediag.evidence import dig, props, require_props, same_text
-from moediag.judge.scope import deployments_in_scope
-from moediag.shell import Placeholder, command, is_map_key
+from moediag.judge.scope import deployments_in_scope, recreate_deployment
 
 MANAGED_MODES = ("AllowOnlyApprovedOutbound", "AllowInternetOutbound")
 EXPECTED = "egressPublicNetworkAccess not set (or Enabled) when the workspace has a managed virtual network"
@@ -76,22 +75,9 @@ def evaluate(ctx):
             yield ctx.passed(did, f"deployment {d} of endpoint {e} uses the legacy outbound method consistently "
                                   f"(workspace isolationMode {mode or 'not set'})", expected=EXPECTED, observed=observed)
             continue
-        where = command("-g {group} -w {workspace}", group=t.resource_group, workspace=t.workspace)
-        traffic = props(ref.endpoint).get("traffic")
-        share = traffic.get(d) if isinstance(traffic, dict) else None
-        share = share if isinstance(share, int) and not isinstance(share, bool) and share > 0 else Placeholder("its share")
-        # The --traffic value is a `name=percent ...` list: only a plain name can be written into it.
-        move = ([command("az ml online-endpoint update -n {e} {where} --traffic {traffic}", e=e, where=where,
-                         traffic=f"{d}=0 {d}-v2={share}")] if is_map_key(d) else [])
         yield ctx.warned(
             did, f"deployment {d} of endpoint {e} sets egressPublicNetworkAccess=Disabled (legacy method) in workspace "
                  f"{t.workspace}, which has a managed virtual network ({mode}): the flag must not be set with a "
                  "workspace managed VNet, and it cannot be changed after creation",
             expected=EXPECTED, observed=observed,
-            fix=("Create a new deployment without egress_public_network_access, move the traffic to it, then delete "
-                 "this one" + ("" if move else " (its name cannot be written into a --traffic value: move the "
-                                               "traffic in the studio or with the endpoint's YAML)"),
-                 [command("az ml online-deployment create -e {e} -n {d}-v2 {where} -f <deployment.yml>  "
-                          "# the YAML without egress_public_network_access", e=e, d=d, where=where),
-                  *move,
-                  command("az ml online-deployment delete -e {e} -n {d} {where} --yes", e=e, d=d, where=where)]))
+            fix=recreate_deployment(ctx, ref, with_flag=False))

@@ -12,12 +12,13 @@ from typing import Any, NamedTuple
 from moediag.errors import FactError
 from moediag.evidence import (
     listed,
+    props,
     provisioning_phase,
     text,
     workspace_kind,
     workspace_private_endpoint_ids,
 )
-from moediag.shell import Command, command
+from moediag.shell import Command, Placeholder, command, is_map_key
 
 
 def endpoint_deployments(ctx) -> tuple[list[dict[str, Any]], dict[str, tuple[list[dict[str, Any]], FactError | None]]]:
@@ -172,3 +173,36 @@ def workspace_private_endpoints(ctx) -> list[tuple[str, dict[str, Any] | None, F
         else:
             out.append((pe_id, *answers[pe_id]))
     return out
+
+
+def recreate_deployment(ctx, ref, *, with_flag: bool) -> tuple[str, list[Command]]:
+    """The fix for a deployment whose egress setting cannot change after creation (deployment.isolation-method,
+    deployment.egress-to-private-resources): a new deployment (egress disabled, or without the flag under a managed
+    network), the traffic moved (when the name can be written into --traffic), the old one deleted; with the flag,
+    moving the workspace to a managed network is the alternative."""
+    t = ctx.target
+    e, d = ref.endpoint_name, ref.name
+    where = command("-g {group} -w {workspace}", group=t.resource_group, workspace=t.workspace)
+    traffic = props(ref.endpoint).get("traffic")
+    share = traffic.get(d) if isinstance(traffic, dict) else None
+    share = share if isinstance(share, int) and not isinstance(share, bool) and share > 0 else Placeholder("its share")
+    move = ([command("az ml online-endpoint update -n {e} {where} --traffic {traffic}", e=e, where=where,
+                     traffic=f"{d}=0 {d}-v2={share}")] if is_map_key(d) else [])
+    create = (command("az ml online-deployment create -e {e} -n {d}-v2 {where} -f <deployment.yml> "
+                      "--set egress_public_network_access=disabled", e=e, d=d, where=where) if with_flag else
+              command("az ml online-deployment create -e {e} -n {d}-v2 {where} -f <deployment.yml>  "
+                      "# the YAML without egress_public_network_access", e=e, d=d, where=where))
+    commands = [create, *move, command("az ml online-deployment delete -e {e} -n {d} {where} --yes", e=e, d=d,
+                                       where=where)]
+    moved = "" if move else (" (its name cannot be written into a --traffic value: move the traffic in the studio or "
+                             "with the endpoint's YAML)")
+    if not with_flag:
+        return ("Create a new deployment without egress_public_network_access, move the traffic to it, then delete "
+                "this one" + moved, commands)
+    commands += [command("az ml workspace update -n {workspace} -g {group} --managed-network allow_only_approved_outbound",
+                         workspace=t.workspace, group=t.resource_group),
+                 command("az ml workspace provision-network -g {group} -n {workspace}", group=t.resource_group,
+                         workspace=t.workspace)]
+    return ("Create a new deployment with egress public network access disabled, move the traffic to it, then delete "
+            "this one" + moved + "; or move the workspace to a managed network (the last two commands) and recreate "
+            "the deployment without the flag", commands)
