@@ -265,11 +265,15 @@ def step_of(report: dict[str, Any]) -> dict[str, int]:
 
 def _paths(results: list[dict[str, Any]], meta: dict[str, Meta],
            endpoints: dict[str, list[tuple[str, list[str]]]]) -> list[dict[str, Any]]:
-    # Results indexed once by (workspace, path:hop): a fleet has thousands of results and hundreds of paths.
-    on_hop: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    # Results indexed once by (workspace, path:hop, endpoint) (None: about the whole workspace): a fleet has
+    # thousands of results and hundreds of paths, and a path reads only its own endpoint's and the workspace's.
+    on_hop: dict[tuple[str, str, str | None], list[tuple[str | None, dict[str, Any]]]] = {}
     for r in results:
-        for hop in meta.get(r["check_id"], Meta()).hops:
-            on_hop.setdefault((_scope(r)[0], hop), []).append(r)
+        hops = meta.get(r["check_id"], Meta()).hops
+        if hops:
+            workspace, endpoint, deployment = _scope(r)
+            for hop in hops:
+                on_hop.setdefault((workspace, hop, endpoint), []).append((deployment, r))
     roots = {r["id"] for r in results if r["status"] == "fail" and not r.get("caused_by")}
     paths = []
     for workspace, eps in endpoints.items():
@@ -279,17 +283,14 @@ def _paths(results: list[dict[str, Any]], meta: dict[str, Meta],
     return paths
 
 
-def _path(on_hop: dict[tuple[str, str], list[dict[str, Any]]], roots: set[str], workspace: str, kind: str,
-          endpoint: str, deployment: str | None) -> dict[str, Any]:
+def _path(on_hop: dict[tuple[str, str, str | None], list[tuple[str | None, dict[str, Any]]]], roots: set[str],
+          workspace: str, kind: str, endpoint: str, deployment: str | None) -> dict[str, Any]:
     pe, pd = endpoint.lower(), deployment.lower() if deployment else None
     hops = []
     for hop in PATHS[kind]:
-        mine = []
-        for r in on_hop.get((workspace, f"{kind}:{hop}"), ()):
-            _, re_, rd = _scope(r)
-            if (re_ is not None and re_ != pe) or (rd is not None and pd is not None and rd != pd):
-                continue
-            mine.append(r)
+        key = f"{kind}:{hop}"
+        candidates = on_hop.get((workspace, key, None), []) + on_hop.get((workspace, key, pe), [])
+        mine = [r for rd, r in candidates if rd is None or pd is None or rd == pd]
         statuses = [r["status"] for r in mine]
         status = next((s for s in _WORST if s in statuses), "unknown")
         entry: dict[str, Any] = {"name": hop, "status": status, "results": [r["id"] for r in mine]}
