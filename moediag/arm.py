@@ -848,6 +848,9 @@ def _classify(exc: Exception, what: str) -> FactError:
 def _reason(exc: Exception, what: str) -> FactError:
     from azure.core import exceptions as ex
 
+    if isinstance(exc, ex.ClientAuthenticationError) and getattr(exc, "response", None) is None:
+        # No answer from Resource Manager at all: no credential could get a token (nothing was refused).
+        return FactError("no_credential", no_credential_message(exc))
     if isinstance(exc, ex.ClientAuthenticationError) and getattr(exc, "status_code", None) != 403:
         return FactError("unauthorized", f"{what}: credentials were refused ({_first_line(exc)})")
     if isinstance(exc, ex.HttpResponseError):
@@ -879,6 +882,17 @@ def _reason(exc: Exception, what: str) -> FactError:
     if isinstance(exc, ex.AzureError):
         return FactError("unreadable", f"{what}: {_first_line(exc)}")
     raise exc
+
+
+def no_credential_message(exc: Exception) -> str:
+    """What azure-identity tried, in one line: `AzureCliCredential (Azure CLI not found on path); ...`."""
+    tried = []
+    for line in str(exc).splitlines():
+        name, sep, why = line.strip().partition(":")
+        if sep and name.endswith("Credential") and " " not in name:
+            tried.append(f"{name} ({why.strip().split('. ')[0].rstrip('.')})")
+    return "no Azure credential could get a token" + (f"; tried {'; '.join(tried)}" if tried else
+                                                        f" ({_first_line(exc)})")
 
 
 def _api_version_of(exc: Any) -> str:

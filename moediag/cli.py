@@ -240,9 +240,18 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
 
 
 def _start(debug: bool, redact: bool):
-    """--debug logging on, and the --redact masker (or None)."""
+    """--debug logging on (else the Azure SDKs say nothing: what went wrong is moediag's one line), and the --redact
+    masker (or None)."""
+    import logging
+
+    azure = logging.getLogger("azure")
     if debug:
+        azure.propagate = True
         _enable_debug_logging()
+    else:
+        azure.propagate = False  # azure-identity logs each credential it tried at WARNING: Python would print them
+        if not any(isinstance(h, logging.NullHandler) for h in azure.handlers):
+            azure.addHandler(logging.NullHandler())
     return _redactor(redact)
 
 

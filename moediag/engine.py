@@ -101,7 +101,7 @@ def unreadable_target(error: FactError | None) -> str | None:
     or None (readable, or a passing fault that each check reports itself)."""
     if error is None:
         return None
-    return {"not_found": "missing", "unauthorized": "refused", "forbidden": "refused",
+    return {"not_found": "missing", "unauthorized": "refused", "no_credential": "refused", "forbidden": "refused",
             "not_in_snapshot": "absent"}.get(error.kind)
 
 
@@ -227,7 +227,14 @@ def _unreadable_error(target: Target, error: FactError) -> TargetUnreadable:
     if error.kind == "unauthorized":
         return TargetUnreadable(f"Azure refused the credentials ({error.message}); run `az login`, "
                                 f"or set {TOKEN_ENV} to a token from `az account get-access-token`")
+    if error.kind == "no_credential":
+        return TargetUnreadable(no_credential_help(error.message))
     return TargetUnreadable(f"the snapshot has no workspace: {error.message}")
+
+
+def no_credential_help(message: str) -> str:
+    return (f"{message}. Run `az login`, or set {TOKEN_ENV} to a token from `az account get-access-token`, or pick "
+            "the credential with AZURE_TOKEN_CREDENTIALS (e.g. ManagedIdentityCredential on a self-hosted runner)")
 
 
 def _unreadable_result(run: TargetRun, error: FactError) -> Result:

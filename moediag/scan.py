@@ -71,6 +71,10 @@ def _inventory(graph, scope: ScanScope):
     try:
         return graph.inventory(list(scope.subscriptions), list(scope.management_groups))
     except FactError as exc:
+        if exc.kind == "no_credential":
+            from moediag.engine import no_credential_help
+
+            raise TargetUnreadable(no_credential_help(exc.message)) from exc
         if exc.kind == "unauthorized":
             raise TargetUnreadable(f"Azure refused the credentials ({exc.message}); run `az login`, or set "
                                    f"{TOKEN_ENV} to a token from `az account get-access-token`") from exc

@@ -183,3 +183,16 @@ def test_the_bundled_example_and_the_report_schema_ship_with_the_package():
 def test_example_and_snapshot_together_are_one_line_and_exit_2():
     run = moediag(None, "check", "--example", "--snapshot", EXAMPLE)
     assert run.code == 2 and run.stderr.strip() == "moediag: error: give --example or --snapshot, not both"
+
+
+def test_with_no_credential_at_all_it_is_one_line_naming_what_was_tried_and_exit_2(tmp_path):
+    # Developer credentials only (no managed identity probe leaves the machine), no az on the PATH, an empty home.
+    env = {"AZURE_TOKEN_CREDENTIALS": "dev", "PATH": str(tmp_path), "HOME": str(tmp_path),
+           "AZURE_CONFIG_DIR": str(tmp_path / "az")}
+    run = moediag(None, "check", "-s", "00000000-1111-2222-3333-444444444444", "-g", "rg-ml", "-w", "ws-prod",
+                  "--dns-server", "127.0.0.1:5399", env=env, process=True)
+    assert run.code == 2, run.stderr
+    [line] = run.stderr.strip().splitlines()  # azure-identity's own log lines stay silent without --debug
+    assert line.startswith("moediag: error: no Azure credential could get a token; tried ")
+    assert "AzureCliCredential (Azure CLI not found on path)" in line and "az login" in line
+    assert "refused" not in line  # nothing was refused: nothing was obtained
