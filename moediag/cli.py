@@ -396,11 +396,12 @@ def _enable_debug_logging() -> None:
 
     from moediag.redact import LogScrubber
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(LogScrubber())  # debug output is output too: no secret in it
-    for name in ("moediag", "azure.core.pipeline.policies"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    # One line per request attempt (method, path, status, time: moediag.arm), so a retry shows as a second line;
+    # azure-core's multi-line request and response dumps stay off.
+    logging.getLogger("moediag").setLevel(logging.DEBUG)
 
 
 @cli.command("render")
