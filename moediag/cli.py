@@ -215,28 +215,46 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
                  max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
                  debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
+    from moediag import registry
     from moediag import scan as scans
+    from moediag.render import FORMATS
+    from moediag.render.jsonl import Stream
     from moediag.target import Options
 
     redactor = _start(debug, redact)
+    streams: list = []
     try:
-        formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        formats = arguments.outputs(outputs, choices=(*FORMATS, "jsonl"))
+        checks, suppressions = registry.select(select, ignore), _suppressions(config_path)
         arguments.paths(formats, [], [(f"--config {config_path}", config_path)])
         scope = arguments.scope(subscriptions, management_groups)
         options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
                           timeout_s=timeout, logs=LOG_MODES[logs])
         endpoint = arguments.arm_endpoint(arm_endpoint)
+        # -o jsonl: a line per workspace as it finishes, so a scan cut short still leaves what it finished
+        streams = [Stream(path, suppressions, redactor) for fmt, path in formats if fmt == "jsonl"]
+        formats = [(fmt, path) for fmt, path in formats if fmt != "jsonl"]
         with _progress("workspace(s)") as progress:
             report = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
                                max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
-                               progress=progress)
+                               progress=progress, on_done=_each(streams))
         report, _ = _finish(report, None, suppressions, redactor)
         _write_outputs(report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))
         return
+    finally:
+        for stream in streams:
+            stream.close()
 
     _exit(report, fail_on)
+
+
+def _each(callbacks: list):
+    """One callback calling each of `callbacks` (None when there are none)."""
+    if not callbacks:
+        return None
+    return lambda item: [callback(item) for callback in callbacks]
 
 
 def _start(debug: bool, redact: bool):

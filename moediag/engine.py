@@ -93,6 +93,7 @@ class Plan:
     strict: bool = False  # `check`: an unreadable workspace or a wrong -e/-d ends the run (exit 2)
     record: bool = False  # keep each target's facts for a snapshot
     progress: Callable[[list[str]], None] | None = None
+    on_done: Callable[[TargetRun], None] | None = None  # called in the worker as each target finishes (JSONL)
 
 
 def unreadable_target(error: FactError | None) -> str | None:
@@ -159,6 +160,11 @@ def _work(plan: Plan, todo: queue.SimpleQueue, interrupted: threading.Event, fai
             run.results = [_target_result(run.target, Status.ERROR, f"the run of workspace {run.target.workspace} "
                                           f"crashed: {type(exc).__name__}: {exc}", Reason.CRASHED)]
         finally:
+            if plan.on_done is not None and run.started and not interrupted.is_set():
+                try:
+                    plan.on_done(run)
+                except Exception:  # a stream that cannot be written must not lose the run (the report says it)
+                    pass
             run.done.set()
 
 

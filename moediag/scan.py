@@ -41,7 +41,8 @@ class ScanScope:
 
 def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, max_concurrency: int,
         max_per_subscription: int, parallel_workspaces: int,
-        progress: Callable[[list[str]], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[list[str]], None] | None = None,
+        on_done: Callable[[TargetRun], None] | None = None) -> dict[str, Any]:
     """Scan the fleet in `scope`; returns the aggregate report. TargetUnreadable when nothing can be scanned."""
     from moediag import session
     from moediag.graph import Graph
@@ -57,7 +58,7 @@ def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, 
     runs = [TargetRun(Target(w.subscription_id, w.resource_group, w.name), inventory.endpoints.get(w.id.lower(), []))
             for w in inventory.workspaces]
     result = session.run(
-        "scan", checks, runs, source, budget, parallel=max(1, parallel_workspaces), progress=progress,
+        "scan", checks, runs, source, budget, parallel=max(1, parallel_workspaces), progress=progress, on_done=on_done,
         scope=scope.to_json(),
         inventory={"source": "Azure Resource Graph", "workspaces": len(inventory.workspaces),
                    "endpoints": sum(len(v) for v in inventory.endpoints.values()),

@@ -119,12 +119,12 @@ def options_json(options: Options) -> dict[str, Any]:
 
 def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: Budget, *, mode: str = "live",
         parallel: int = 1, save_snapshot: bool = False, progress: Callable[[list[str]], None] | None = None,
-        **blocks: Any) -> RunResult:
+        on_done: Callable[[TargetRun], None] | None = None, **blocks: Any) -> RunResult:
     """Run `checks` on every target and build the report (`kind` check: exactly one target, strict about it)."""
     from moediag.report import build_report
 
     plan = Plan(checks, source.collector, budget, parallel=parallel, strict=kind == "check", record=save_snapshot,
-                progress=progress)
+                progress=progress, on_done=on_done)
     try:
         interrupted = run_targets(plan, runs)
     finally:

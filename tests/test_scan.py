@@ -393,3 +393,44 @@ def test_the_scan_report_groups_a_root_cause_shared_by_many_workspaces(acceptanc
     assert set(zone["root_causes"]) <= roots and len(zone["root_causes"]) == len(MISSING)
     scoring = {r["id"] for r in report["results"] if r["check_id"] == SCORING and r["status"] == "fail"}
     assert scoring <= set(zone["results"])  # what the missing records explain belongs to the group
+
+
+def test_jsonl_streams_a_line_per_workspace_that_agrees_with_the_report(bed, dns_server, tmp_path):
+    the_fleet = fleet(2, 2, 1, overrides={(1, 0): lambda s: s.replace(v1_legacy_mode=True)}).install(bed)
+    lines_path = tmp_path / "scan.jsonl"
+    run = scan(bed, the_fleet, "-o", f"jsonl={lines_path}", dns=dns_server)
+    assert run.code == 1, run.stderr
+    lines = [json.loads(line) for line in lines_path.read_text().splitlines()]
+    assert sorted(line["workspace_id"] for line in lines) == sorted(s.workspace_arm_id for s in the_fleet.scenarios)
+    report = run.report
+    for line in lines:
+        mine = [r for r in report["results"] if r["workspace"] == line["workspace_id"]]
+        assert [r["check_id"] for r in line["results"]] == [r["check_id"] for r in mine]
+        assert line["summary"] == next(t["summary"] for t in report["targets"] if t["workspace_id"] == line["workspace_id"])
+
+
+def test_a_scan_killed_half_way_leaves_a_valid_jsonl_of_the_workspaces_it_finished(bed, dns_server, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    the_fleet = fleet(1, 4, 1).install(bed)
+    dns_server.set_records(the_fleet.dns_records())
+    hung = the_fleet.scenarios[-1]
+    bed.hang(hung.key_vault_id)  # one workspace never finishes
+    lines_path = tmp_path / "scan.jsonl"
+    env = subprocess_env(dict(os.environ, **bed.env()))
+    proc = subprocess.Popen([sys.executable, "-m", "moediag", "scan", "-s", the_fleet.subscriptions[0], "--dns-server",
+                             dns_server.address, "-o", f"jsonl={lines_path}", "-o", "json=/dev/null",
+                             "--timeout", "60", "--max-workspaces", "4"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not lines_path.exists() or lines_path.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up: what is on disk must stand on its own
+    proc.wait(timeout=10)
+    text = lines_path.read_text()
+    assert text.endswith("\n") and text.count("\n") == 3
+    finished = [json.loads(line) for line in text.splitlines()]
+    assert hung.workspace_arm_id not in {line["workspace_id"] for line in finished}
