@@ -62,10 +62,32 @@ def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, 
         scope=scope.to_json(),
         inventory={"source": "Azure Resource Graph", "workspaces": len(inventory.workspaces),
                    "endpoints": sum(len(v) for v in inventory.endpoints.values()),
-                   "subscriptions": len(inventory.subscriptions), "pages": inventory.pages},
-        notes=[] if runs else ["Resource Graph found no Machine Learning workspace in scope"],
+                   "subscriptions": len(inventory.subscriptions), "pages": inventory.pages,
+                   "limited_to_readable": True, "workspaces_by_subscription": _by_subscription(inventory)},
+        notes=_visibility_notes(inventory, runs),
         unreadable_subscriptions=_invisible(scope, inventory))
     return result.report
+
+
+def _by_subscription(inventory) -> dict[str, int]:
+    """Workspaces Resource Graph showed in each visible subscription (0 included), in subscription order."""
+    counts = {sub: 0 for sub in sorted(inventory.subscriptions)}
+    for w in inventory.workspaces:
+        counts[w.subscription_id.lower()] = counts.get(w.subscription_id.lower(), 0) + 1
+    return counts
+
+
+def _visibility_notes(inventory, runs: list) -> list[str]:
+    """Partial visibility said out loud: Resource Graph shows only what this identity can read."""
+    notes = ["The inventory is limited to what this identity can read: Resource Graph leaves out, without a word, "
+             "the workspaces and subscriptions it may not see"]
+    if not runs:
+        notes.append("Resource Graph found no Machine Learning workspace in scope")
+    empty = [sub for sub, n in _by_subscription(inventory).items() if n == 0]
+    if empty:
+        notes.append(f"{len(empty)} visible subscription(s) in scope hold no workspace this identity can see: "
+                     + ", ".join(empty))
+    return notes
 
 
 def _inventory(graph, scope: ScanScope):

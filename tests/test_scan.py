@@ -434,3 +434,16 @@ def test_a_scan_killed_half_way_leaves_a_valid_jsonl_of_the_workspaces_it_finish
     assert text.endswith("\n") and text.count("\n") == 3
     finished = [json.loads(line) for line in text.splitlines()]
     assert hung.workspace_arm_id not in {line["workspace_id"] for line in finished}
+
+
+def test_partial_visibility_is_said_out_loud_with_the_workspaces_seen_per_subscription(bed, dns_server):
+    the_fleet = fleet(2, 1, 1, hidden=1).install(bed)
+    the_fleet.graph.rows = [r for r in the_fleet.graph.rows
+                            if not (r["type"].lower().endswith("/workspaces") and r["subscriptionId"] == the_fleet.subscriptions[1])]
+    report = scan(bed, the_fleet, dns=dns_server).report
+    inventory = report["inventory"]
+    assert inventory["limited_to_readable"] is True
+    assert inventory["workspaces_by_subscription"] == {the_fleet.subscriptions[0]: 1, the_fleet.subscriptions[1]: 0}
+    assert any("limited to what this identity can read" in n for n in report["notes"])
+    assert any(the_fleet.subscriptions[1] in n and "hold no workspace" in n for n in report["notes"])
+    assert [u["subscription_id"] for u in report["unreadable_subscriptions"]] == the_fleet.hidden
