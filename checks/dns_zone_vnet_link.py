@@ -12,7 +12,9 @@ DOC = Doc(
         f"For each private endpoint of the workspace, each `{API_ZONE}` zone its zone groups register in has a "
         "virtual network link to the endpoint's VNet (the VNet of its subnet) in state `Completed`. When that VNet "
         "uses custom DNS servers and the zone is linked to other VNets instead, the result is a warning: the zone "
-        "only has to be linked where the DNS forwarder runs (see dns.custom-dns-forwarding)."
+        "only has to be linked where the DNS forwarder runs (see dns.custom-dns-forwarding). A link whose "
+        "`properties.resolutionPolicy` is `NxDomainRedirect` warns too: a name the zone lacks is then answered by "
+        "public DNS instead of NXDOMAIN, which hides a missing inference record."
     ),
     why=(
         "Azure DNS answers from a private zone only inside the VNets linked to it. Without the link, clients in the "

@@ -345,3 +345,12 @@ def test_explain_says_where_each_dns_check_must_run_from(check_id, where):
     out = moediag(None, "explain", check_id).stdout
     section = out.split("## Where to run it from", 1)[1].split("##", 1)[0]
     assert where in section
+
+
+def test_a_link_that_falls_back_to_public_resolution_warns_that_it_hides_a_missing_record(bed, dns_server):
+    run = dns_check(bed, dns_server, healthy(link_resolution_policy="NxDomainRedirect"), "--select", "dns.zone-vnet-link")
+    [link] = run.results("dns.zone-vnet-link")
+    assert link["status"] == "warn" and "NxDomainRedirect" in link["message"]
+    assert link["evidence"]["observed"]["resolutionPolicy"] == "NxDomainRedirect"
+    assert any(c.endswith("-n vnet-ml-link --resolution-policy Default") for c in link["fix"]["commands"])
+    assert {r.method for r in bed.requests} <= {"GET"}

@@ -10,6 +10,7 @@ from moediag.evidence import (
     az_group_and_name,
     dig,
     listed,
+    props,
     same_text,
     text,
     workspace_private_endpoint_ids,
@@ -237,6 +238,20 @@ def _link_verdict(ctx, zone_id, vnet_id, vnet, links, error):
     if link is not None:
         state, rid, name = link_state(link), text(link.get("id")) or zone_id, text(link.get("name"))
         observed = {"link": name, "state": state}
+        policy = text(props(link).get("resolutionPolicy")) or "Default"
+        observed["resolutionPolicy"] = policy
+        if state.lower() == "completed" and policy.lower() == "nxdomainredirect":
+            flags, sub = zone_flags(zone_id, ctx.target.subscription_id)
+            return ctx.warned(rid, f"zone {API_ZONE} is linked to VNet {vnet_name} ({name}), but with resolutionPolicy "
+                                   "NxDomainRedirect: a name the zone lacks is answered by public DNS instead of "
+                                   "NXDOMAIN, so a missing inference record looks like a public endpoint rather than a "
+                                   "broken private one", expected={**expected, "resolutionPolicy": "Default"},
+                              observed=observed,
+                              fix=("Let the zone answer for its names alone (a missing record then shows as NXDOMAIN); "
+                                   "keep NxDomainRedirect only if clients in the VNet must reach other public names "
+                                   "under this zone",
+                                   [command("az network private-dns link vnet update {flags} -n {link} "
+                                            "--resolution-policy Default{sub}", flags=flags, link=name, sub=sub)]))
         if state.lower() == "completed":
             return ctx.passed(rid, f"zone {API_ZONE} is linked to VNet {vnet_name} ({name}, Completed)",
                               expected=expected, observed=observed)

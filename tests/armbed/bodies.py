@@ -619,7 +619,7 @@ def vnet_links(s: WorkspaceScenario, zone_name: str) -> list[dict]:
             "properties": {
                 "virtualNetwork": {"id": s.vnet_id},
                 "registrationEnabled": False,
-                "resolutionPolicy": "Default",
+                "resolutionPolicy": s.link_resolution_policy,
                 "virtualNetworkLinkState": s.vnet_link_state,
                 "provisioningState": "Succeeded",
             },

@@ -165,6 +165,7 @@ class WorkspaceScenario:
     zone_group: bool = True
     zone_linked: bool = True
     vnet_link_state: str = "Completed"
+    link_resolution_policy: str = "Default"  # NxDomainRedirect: a name the zone lacks is answered publicly
     inference_record_ip: Any = AUTO  # AUTO = pe_inference_ip; None = record absent (404)
     public_inference_ip: str = "20.44.17.190"  # what public DNS answers for the inference host
 
