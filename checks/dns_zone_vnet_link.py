@@ -2,10 +2,7 @@
 
 from moediag.check import Doc, Example, check
 from moediag.facts.dns import API_ZONE
-from moediag.judge.private_dns import (
-    each_private_endpoint,
-    link_verdicts,
-)
+from moediag.judge.private_dns import copies_of_the_zone, each_private_endpoint, link_verdicts
 
 DOC = Doc(
     what=(
@@ -14,7 +11,8 @@ DOC = Doc(
         "uses custom DNS servers and the zone is linked to other VNets instead, the result is a warning: the zone "
         "only has to be linked where the DNS forwarder runs (see dns.custom-dns-forwarding). A link whose "
         "`properties.resolutionPolicy` is `NxDomainRedirect` warns too: a name the zone lacks is then answered by "
-        "public DNS instead of NXDOMAIN, which hides a missing inference record."
+        "public DNS instead of NXDOMAIN, which hides a missing inference record. Private endpoints of one workspace "
+        "registering in several zones of that name (hub and spoke copies) warn once, naming each copy: they drift."
     ),
     why=(
         "Azure DNS answers from a private zone only inside the VNets linked to it. Without the link, clients in the "
@@ -59,6 +57,7 @@ DOC = Doc(
               "virtual_network"), doc=DOC,
        explained_by=(), hops=("scoring:zone-link",), fix_risk="safe")
 def evaluate(ctx):
-    return each_private_endpoint(ctx, link_verdicts, "the workspace has no private endpoint: no private zone to link")
+    results = each_private_endpoint(ctx, link_verdicts, "the workspace has no private endpoint: no private zone to link")
+    return results + copies_of_the_zone(ctx)
 
 

@@ -297,3 +297,32 @@ def forwarder_fix(vnet_name: str, servers: list[str]) -> tuple[str, list[Command
     return (f"Add conditional forwarders for {' and '.join(FORWARDED_ZONES)} to Azure DNS ({AZURE_DNS}) on the custom "
             f"DNS servers of VNet {vnet_name} ({', '.join(servers)}); they must run in a VNet linked to the private zone",
             list(FORWARDERS))
+
+
+def copies_of_the_zone(ctx) -> list:
+    """A warning when the workspace's private endpoints register in several zones named like the inference zone
+    (hub and spoke copies): each copy is kept by its own endpoint's DNS integration, and the copies drift (a record
+    added or corrected in one is missing or stale in the other). Nothing when they share one zone."""
+    zones: dict[str, tuple[str, list[str]]] = {}
+    for pe_id, info, error in workspace_private_endpoints(ctx):
+        if error is not None or not info:
+            continue
+        groups, group_error = zone_groups(ctx, pe_id)
+        if group_error is not None:
+            continue  # the endpoint's own result says why
+        for zone_id, _, _ in zone_configs(groups, API_ZONE):
+            zones.setdefault(zone_id.lower(), (zone_id, []))[1].append(info["name"])
+    if len(zones) < 2:
+        return []
+    copies = sorted(zones.values())
+    named = "; ".join(f"{zone_id} (private endpoint {', '.join(names)})" for zone_id, names in copies)
+    return [ctx.warned(ctx.workspace_id, f"the private endpoints of workspace {ctx.target.workspace} register in "
+                                         f"{len(copies)} different zones named {API_ZONE}: {named}. Each copy is kept "
+                                         "by its own endpoint and they drift: a record in one is missing or stale in "
+                                         "the other, and which one a client sees depends on its VNet's link",
+                       expected=f"one {API_ZONE} zone for the workspace's private endpoints (or copies on purpose, "
+                                "one per isolated VNet)",
+                       observed={"zones": [zone_id for zone_id, _ in copies]},
+                       fix=("Keep one zone and link it to every VNet that needs it (then point the other private "
+                            "endpoints' zone groups at it and delete the copy); keep copies only for VNets that must "
+                            "resolve to their own private endpoint", []))]
