@@ -538,7 +538,9 @@ def explain_command(check_id: str) -> None:
 
     chk = registry.all_checks().get(check_id)
     if chk is None:
-        _fail(f"unknown check {check_id!r} (see `moediag list`)")
+        from moediag.registry import did_you_mean
+
+        _fail(f"unknown check {check_id!r}{did_you_mean(check_id, registry.all_checks())} (see `moediag list`)")
     _echo_stdout(render_check_doc(chk))
 
 

@@ -90,6 +90,15 @@ def matches(check_id: str, patterns: Iterable[str]) -> bool:
     return False
 
 
+def did_you_mean(text: str, checks) -> str:
+    """`; did you mean a, b?` with the closest check ids (or their dotted prefixes), or nothing."""
+    import difflib
+
+    candidates = sorted(set(checks) | {cid.split(".", 1)[0] for cid in checks})
+    close = difflib.get_close_matches(text.strip().lower(), candidates, n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
 def select(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[Check]:
     """The checks to run. Unknown patterns are a usage error (a typo must not silently run nothing)."""
     from moediag.errors import UsageError
@@ -98,6 +107,6 @@ def select(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[Check
     select, ignore = list(select), list(ignore)
     for pattern in select + ignore:
         if not any(matches(cid, [pattern]) for cid in checks):
-            raise UsageError(f"no check matches {pattern!r} (see `moediag list`)")
+            raise UsageError(f"no check matches {pattern!r}{did_you_mean(pattern, checks)} (see `moediag list`)")
     chosen = [c for cid, c in checks.items() if (not select or matches(cid, select)) and not matches(cid, ignore)]
     return chosen

@@ -110,7 +110,9 @@ def _entry(entry: Any, where: str, source: str) -> Suppression:
     if not isinstance(check, str) or not check.strip():
         raise UsageError(f"{where}: 'check' (a check id) is required")
     if not any(matches(cid, [check]) for cid in all_checks()):
-        raise UsageError(f"{where}: no check matches {check!r} (see `moediag list`)")
+        from moediag.registry import did_you_mean
+
+        raise UsageError(f"{where}: no check matches {check!r}{did_you_mean(check, all_checks())} (see `moediag list`)")
     if not isinstance(reason, str) or not reason.strip():
         raise UsageError(f"{where}: 'reason' is required (why is the risk accepted?)")
     if resource is not None and (not isinstance(resource, str) or not resource.lower().startswith("/subscriptions/")):

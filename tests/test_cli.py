@@ -196,3 +196,13 @@ def test_with_no_credential_at_all_it_is_one_line_naming_what_was_tried_and_exit
     assert line.startswith("moediag: error: no Azure credential could get a token; tried ")
     assert "AzureCliCredential (Azure CLI not found on path)" in line and "az login" in line
     assert "refused" not in line  # nothing was refused: nothing was obtained
+
+
+@pytest.mark.parametrize("args, suggestion", [
+    (["explain", "keyvault.trusted-service-bypass"], "did you mean keyvault.trusted-services-bypass?"),
+    (["check", "--example", "--select", "dns.zone-link"], "did you mean dns.zone-vnet-link?"),
+    (["check", "--example", "--ignore", "workspce"], "did you mean workspace, "),
+])
+def test_an_unknown_check_id_or_prefix_suggests_the_closest_ones(args, suggestion):
+    run = moediag(None, *args)
+    assert run.code == 2 and suggestion in run.stderr and len(run.stderr.strip().splitlines()) == 1
