@@ -126,3 +126,24 @@ def check(bed: ArmTestBed, scenario: WorkspaceScenario, *args: str, **kw) -> Run
     """`moediag check` on the scenario's workspace, JSON on stdout (DNS from a loopback server)."""
     dns = [] if "--dns-server" in args else ["--dns-server", quiet_dns()]
     return moediag(bed, "check", *target_args(scenario), "-o", "json", *dns, *args, **kw)
+
+
+def add_private_endpoint(facts: dict, name: str, inference_ip: str | None = None) -> tuple[str, str]:
+    """Snapshot facts with a second, approved workspace private endpoint `name` beside the first (same subnet and
+    zone groups; `inference_ip`: its own IP for the inference name). Returns (the first's id, the new one's id)."""
+    import copy
+
+    pe_id = next(k.split("|", 1)[1] for k in facts if k.startswith("private_endpoint|"))
+    new_id = pe_id[: pe_id.rindex("/") + 1] + name
+    body = copy.deepcopy(facts[f"private_endpoint|{pe_id}"])
+    body["value"].update(id=new_id, name=name)
+    if inference_ip:
+        for config in body["value"]["properties"]["customDnsConfigs"]:
+            config["ipAddresses"] = [inference_ip]
+    facts[f"private_endpoint|{new_id}"] = body
+    facts[f"private_dns_zone_groups|{new_id}"] = copy.deepcopy(facts[f"private_dns_zone_groups|{pe_id}"])
+    connections = facts["workspace"]["value"]["properties"]["privateEndpointConnections"]
+    connection = copy.deepcopy(connections[0])
+    connection["properties"]["privateEndpoint"]["id"] = new_id
+    connections.append(connection)
+    return pe_id, new_id

@@ -240,14 +240,12 @@ def test_a_consequence_junit_failure_names_its_root_cause():
 
 def test_a_zone_record_holding_another_approved_private_endpoints_ip_is_a_shared_zone_conflict_not_a_rewrite(
         bed, dns_server, tmp_path):
-    import copy
     import json
 
+    from moe import add_private_endpoint
     from moe import check as run_check
     from moediag import session
-    from moediag.engine import Budget, TargetRun
     from moediag.registry import all_checks
-    from moediag.target import Target
 
     scenario = healthy()
     scenario.install(bed)
@@ -256,24 +254,11 @@ def test_a_zone_record_holding_another_approved_private_endpoints_ip_is_a_shared
     run_check(bed, scenario, "--dns-server", dns_server.address, "--select", RECORD, "--save-snapshot", str(snap))
     data = json.loads(snap.read_text())
     facts = data["facts"]
-    pe_id = next(k.split("|", 1)[1] for k in facts if k.startswith("private_endpoint|"))
-    other_id = pe_id[: pe_id.rindex("/") + 1] + "pe-ws-spoke"
-    other = copy.deepcopy(facts[f"private_endpoint|{pe_id}"])
-    other["value"].update(id=other_id, name="pe-ws-spoke")
-    for config in other["value"]["properties"]["customDnsConfigs"]:
-        config["ipAddresses"] = ["10.9.1.5"]
-    facts[f"private_endpoint|{other_id}"] = other
-    facts[f"private_dns_zone_groups|{other_id}"] = facts[f"private_dns_zone_groups|{pe_id}"]
-    workspace = facts["workspace"]["value"]["properties"]
-    connection = copy.deepcopy(workspace["privateEndpointConnections"][0])
-    connection["properties"]["privateEndpoint"]["id"] = other_id
-    workspace["privateEndpointConnections"].append(connection)
+    add_private_endpoint(facts, "pe-ws-spoke", inference_ip="10.9.1.5")
     record_key = next(k for k in facts if k.startswith("private_dns_record|"))
     facts[record_key]["value"]["properties"]["aRecords"] = [{"ipv4Address": "10.9.1.5"}]  # the spoke registered last
 
-    source = session.Source(session.replay_source(data, 10)[1].options, facts=facts)
-    report = session.run("check", [all_checks()[RECORD]], [TargetRun(Target.from_json(data["target"]))], source,
-                         Budget(10), mode="snapshot").report
+    report = session.replay(data, [all_checks()[RECORD]], 10).report
     conflict = next(r for r in report["results"] if r["status"] == "fail")
     assert "another approved private endpoint" in conflict["message"] and "pe-ws-spoke" in conflict["message"]
     assert conflict["fix"]["risk"] == "destructive"

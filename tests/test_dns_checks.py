@@ -357,41 +357,27 @@ def test_a_link_that_falls_back_to_public_resolution_warns_that_it_hides_a_missi
 
 
 def test_two_copies_of_the_inference_zone_for_one_workspace_warn_naming_both(bed, dns_server, tmp_path):
-    import copy
     import json as jsonlib
 
+    from moe import add_private_endpoint
     from moediag import session
-    from moediag.engine import Budget, TargetRun
     from moediag.registry import all_checks
-    from moediag.target import Target
 
-    scenario = healthy()
     snap = tmp_path / "snap.json"
-    dns_check(bed, dns_server, scenario, "--save-snapshot", str(snap))
+    dns_check(bed, dns_server, healthy(), "--save-snapshot", str(snap))
     data = jsonlib.loads(snap.read_text())
     facts = data["facts"]
-    pe_id = next(k.split("|", 1)[1] for k in facts if k.startswith("private_endpoint|"))
-    spoke_id = pe_id[: pe_id.rindex("/") + 1] + "pe-ws-spoke"
-    spoke = copy.deepcopy(facts[f"private_endpoint|{pe_id}"])
-    spoke["value"].update(id=spoke_id, name="pe-ws-spoke")
-    facts[f"private_endpoint|{spoke_id}"] = spoke
-    groups = copy.deepcopy(facts[f"private_dns_zone_groups|{pe_id}"])
+    _, spoke_id = add_private_endpoint(facts, "pe-ws-spoke")
+    groups = facts[f"private_dns_zone_groups|{spoke_id}"]  # the spoke registers in a copy of the zone
     hub_zone = next(c["properties"]["privateDnsZoneId"] for g in groups["value"]
                     for c in g["properties"]["privateDnsZoneConfigs"] if c["name"].startswith("privatelink-api"))
     spoke_zone = hub_zone.replace("/resourceGroups/rg-dns/", "/resourceGroups/rg-spoke-dns/")
     for g in groups["value"]:
         for c in g["properties"]["privateDnsZoneConfigs"]:
             c["properties"]["privateDnsZoneId"] = c["properties"]["privateDnsZoneId"].replace(hub_zone, spoke_zone)
-    facts[f"private_dns_zone_groups|{spoke_id}"] = groups
     facts[f"private_dns_zone_links|{spoke_zone}"] = facts[f"private_dns_zone_links|{hub_zone}"]
-    workspace = facts["workspace"]["value"]["properties"]
-    connection = copy.deepcopy(workspace["privateEndpointConnections"][0])
-    connection["properties"]["privateEndpoint"]["id"] = spoke_id
-    workspace["privateEndpointConnections"].append(connection)
 
-    source = session.Source(session.replay_source(data, 10)[1].options, facts=facts)
-    report = session.run("check", [all_checks()[LINK]], [TargetRun(Target.from_json(data["target"]))], source,
-                         Budget(10), mode="snapshot").report
+    report = session.replay(data, [all_checks()[LINK]], 10).report
     [copies] = [r for r in report["results"] if r["status"] == "warn"]
     assert "2 different zones named privatelink.api.azureml.ms" in copies["message"]
     assert hub_zone in copies["message"] and spoke_zone in copies["message"] and "pe-ws-spoke" in copies["message"]
