@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
@@ -19,6 +19,16 @@ from dnsbed import DnsTestServer
 from netguard import ENV_LOG, subprocess_env
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "report.schema.json").read_text())
+_VALIDATOR_CLASS = jsonschema.validators.validator_for(SCHEMA)
+_VALIDATOR_CLASS.check_schema(SCHEMA)
+SCHEMA_VALIDATOR = _VALIDATOR_CLASS(SCHEMA)  # built once: jsonschema.validate() rebuilds and rechecks it on each call
+
+
+def validate_report(report) -> None:
+    """`jsonschema.validate(report, SCHEMA)` (the same best-matching error) without re-checking the schema."""
+    error = jsonschema.exceptions.best_match(SCHEMA_VALIDATOR.iter_errors(report))
+    if error is not None:
+        raise error
 
 
 @dataclass
@@ -26,11 +36,15 @@ class Run:
     code: int
     stdout: str
     stderr: str
+    _validated: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def report(self) -> dict:
+        """stdout parsed (a fresh dict on every read: tests may change it), validated against the schema once."""
         report = json.loads(self.stdout)
-        jsonschema.validate(report, SCHEMA)
+        if self._validated != self.stdout:
+            validate_report(report)
+            self._validated = self.stdout
         return report
 
     def results(self, check_id: str) -> list[dict]:

@@ -17,7 +17,7 @@ import pytest
 
 from armbed.fleet import fleet, peak_in_flight_by_subscription
 from armbed.graph import PATH as GRAPH
-from moe import SCHEMA, moediag
+from moe import SCHEMA_VALIDATOR, moediag
 from moediag.collector import Collector, SharedFacts
 from moediag.facts import FACTS, fact
 from moediag.report import exit_code, invalid
@@ -265,7 +265,7 @@ def test_suppressions_recount_the_workspace_summaries(bed, dns_server, tmp_path)
 # --- concurrency: overall and per subscription ------------------------------------------------------------
 
 def test_requests_in_flight_stay_within_the_overall_and_per_subscription_bounds(bed, dns_server):
-    the_fleet = fleet(3, 6, 2).install(bed)
+    the_fleet = fleet(3, 3, 1).install(bed)  # 3 subscriptions x 2 allowed = 6 wanted at once > the overall 5
     bed.latency = 0.03
     run = scan(bed, the_fleet, "--max-per-subscription", "2", "--max-concurrency", "5", dns=dns_server)
     assert run.code == 0, run.stdout[-2000:]
@@ -306,14 +306,11 @@ def test_collectors_share_shared_facts_and_keep_their_own():
 def test_the_schema_accepts_a_scan_report_and_requires_its_blocks(acceptance):
     import copy
 
-    import jsonschema
-
     report = json.loads(acceptance[2].stdout)
     for key in ("targets", "unreadable_subscriptions"):
         broken = copy.deepcopy(report)
         broken.pop(key)
-        with pytest.raises(jsonschema.ValidationError):
-            jsonschema.validate(broken, SCHEMA)
+        assert not SCHEMA_VALIDATOR.is_valid(broken)  # docs/report.schema.json refuses it
         assert key in invalid(broken)
     broken = copy.deepcopy(report)
     broken["targets"][0]["summary"]["pass"] += 1
