@@ -36,7 +36,7 @@ from moediag.target import Options, Target
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "examples" / "broken-workspace.snapshot.json").read_text())
-EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 # Text a shell (or a reader) would take for something else, and any other character at all (surrogates included).

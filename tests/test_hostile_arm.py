@@ -301,9 +301,9 @@ def test_a_retry_backoff_beyond_the_deadline_is_not_slept(bed, make_arm):
 def test_a_body_trickling_in_is_cut_at_the_deadline(bed, make_arm):
     bed.put(WS, trickle({"name": "ws-prod", "properties": {"v1LegacyMode": False}}, interval=0.1))
     started = time.monotonic()
-    error = failure(lambda: make_arm(deadline_s=1.5).get(WS, ML_API))
+    error = failure(lambda: make_arm(deadline_s=0.8).get(WS, ML_API))
     elapsed = time.monotonic() - started
-    assert 1.4 < elapsed < 2.2, elapsed
+    assert 0.7 < elapsed < 1.5, elapsed
     assert error.kind == "timed_out" and "still arriving" in error.message
 
 
@@ -344,22 +344,22 @@ def test_a_retired_api_version_is_an_error_naming_it_and_saying_to_upgrade(bed, 
 
 
 def test_a_long_running_action_with_retry_after_zero_is_polled_promptly(bed, make_arm):
-    bed.lro(f"{WS}/diagnose", {"value": {"otherResults": []}}, polls=3)  # every 202 says Retry-After: 0
+    bed.lro(f"{WS}/diagnose", {"value": {"otherResults": []}}, polls=2)  # every 202 says Retry-After: 0
     started = time.monotonic()
     assert make_arm().post_long_running(f"{WS}/diagnose", ML_API, {"value": {}}, timeout_s=20) == {
         "value": {"otherResults": []}}
     assert time.monotonic() - started < 4  # azure-core alone would wait 30 s per poll
-    assert [r.status for r in bed.requests if r.method == "GET"] == [202, 202, 202, 200]
+    assert [r.status for r in bed.requests if r.method == "GET"] == [202, 202, 200]
 
 
 def test_a_long_running_action_is_never_polled_past_its_timeout(bed, make_arm):
     bed.lro(f"{WS}/diagnose", None, never_completes=True)
     started = time.monotonic()
-    error = failure(lambda: make_arm().post_long_running(f"{WS}/diagnose", ML_API, {"value": {}}, timeout_s=1.5))
-    assert time.monotonic() - started < 2.2
-    assert error.kind == "timed_out" and "did not complete within 1.5 s (still 'InProgress'" in error.message
+    error = failure(lambda: make_arm().post_long_running(f"{WS}/diagnose", ML_API, {"value": {}}, timeout_s=0.8))
+    assert time.monotonic() - started < 1.5
+    assert error.kind == "timed_out" and "did not complete within 0.8 s (still 'InProgress'" in error.message
     polled = [r for r in bed.requests if r.method == "GET"]
-    assert polled and all(r.started_at - bed.requests[0].started_at < 1.5 for r in polled)
+    assert polled and all(r.started_at - bed.requests[0].started_at < 0.8 for r in polled)
 
 
 def test_a_long_running_action_asking_to_wait_beyond_its_timeout_ends_at_once(bed, make_arm):
@@ -454,10 +454,10 @@ def test_the_first_workspace_read_asking_to_wait_an_hour_ends_within_the_timeout
 
 def test_a_body_trickling_in_byte_by_byte_ends_at_the_deadline(bed):
     scenario = healthy().install(bed)
-    bed.put(scenario.key_vault_id, trickle(bed.get(scenario.key_vault_id), interval=0.2))
+    bed.put(scenario.key_vault_id, trickle(bed.get(scenario.key_vault_id), interval=0.1))
     started = time.monotonic()
-    run = check(bed, scenario, "--select", "keyvault", "--select", "workspace.v1-legacy-mode", "--timeout", "4")
-    assert time.monotonic() - started < 4 + 3
+    run = check(bed, scenario, "--select", "keyvault", "--select", "workspace.v1-legacy-mode", "--timeout", "1.5")
+    assert time.monotonic() - started < 1.5 + 1  # the bound (in process: no interpreter start-up)
     [result] = run.results("keyvault.trusted-services-bypass")
     assert (result["status"], result["reason"]) == ("error", "timed_out")
     assert "still arriving" in result["message"]  # cut by the read itself, just before the checks are given up

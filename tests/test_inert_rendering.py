@@ -33,7 +33,7 @@ from moediag.report import build_report, finish
 from moediag.shell import command
 from moediag.target import Target
 
-EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 JUNIT = xmlschema.XMLSchema(str(Path(__file__).with_name("junit.xsd")))
 SUB = "00000000-1111-2222-3333-444444444444"

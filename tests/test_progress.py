@@ -15,7 +15,7 @@ from netguard import subprocess_env
 
 def test_on_a_terminal_stderr_shows_which_checks_are_still_waiting(bed):
     scenario = healthy().install(bed)
-    bed.latency = 0.3
+    bed.latency = 0.05  # checks finish one by one, each a change of the progress line
     master, slave = pty.openpty()
     env = subprocess_env(dict(os.environ, **bed.env()))
     proc = subprocess.Popen([sys.executable, "-m", "moediag", "check", *target_args(scenario), "--dns-server", quiet_dns(),

@@ -41,7 +41,7 @@ from moediag.target import Options, Target
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "broken-workspace.snapshot.json"
 DIAGNOSE_EXAMPLE = Path("/work/shared/arm-examples/Microsoft.MachineLearningServices/Workspaces_Diagnose__2025-12-01.json")
-EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "25"))
 
 
 @pytest.fixture
