@@ -312,8 +312,8 @@ def test_a_diagnose_that_never_completes_is_an_error_within_the_timeout(bed):
     scenario = healthy(diagnose_never_completes=True).install(bed)
     started = time.monotonic()
     run = check(bed, scenario, "--select", "workspace.diagnose", "--select", "workspace.v1-legacy-mode",
-                "--include-diagnose", "--timeout", "1.2")
-    assert time.monotonic() - started < 1.2 + 1  # the run's timeout (in process: no interpreter start-up)
+                "--include-diagnose", "--timeout", "2")
+    assert time.monotonic() - started < 2 + 1  # the run's timeout (in process: no interpreter start-up)
     assert bed.count("GET") >= 1  # it was polled, in vain
     result = only(run, "workspace.diagnose")
     assert (result["status"], result["reason"]) == ("error", "timed_out")
