@@ -302,9 +302,15 @@ def test_a_pathological_100kb_line_is_scrubbed_fast(name):
     assert len(text) >= 90_000
 
     def seconds(sample: str) -> float:
-        started = time.perf_counter()
-        Redactor(ids=True).text(sample)
-        return time.perf_counter() - started
+        """The best of three: another process taking the CPU (a parallel test run) only ever adds time."""
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            Redactor(ids=True).text(sample)
+            best = min(best, time.perf_counter() - started)
+            if best >= 10.0:
+                break  # already far too slow: one measure says so
+        return best
 
     tenth, whole = seconds(text[: len(text) // 10]), seconds(text)
     assert whole < 10.0 and whole < 40 * max(tenth, 0.005), f"{name}: {tenth:.3f} s for a tenth, {whole:.2f} s in all"
