@@ -431,7 +431,7 @@ def real_report() -> dict:
     return report
 
 
-@settings(max_examples=EXAMPLES * 3, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES * 2, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_render_never_crashes_on_a_hostile_report_it_either_refuses_it_or_renders_it(real_report, data):
     report = real_report
