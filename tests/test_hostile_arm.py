@@ -474,7 +474,7 @@ def test_a_list_body_that_never_ends_is_unreadable_at_32_mb(bed):
 
 
 def test_a_log_tail_over_a_megabyte_is_kept_as_its_last_lines_with_a_note(bed, tmp_path):
-    lines = [f"2026-01-01T00:00:{i % 60:02d} worker {i}: " + "." * 10_000 + "\n" for i in range(300)]
+    lines = [f"2026-01-01T00:00:{i % 60:02d} worker {i}: " + "." * 10_000 + "\n" for i in range(120)]  # 1.2 MB
     blue = Deployment("blue", provisioning_state="Failed", logs={"InferenceServer": "".join(lines),
                                                                   "StorageInitializer": "ok\n"})
     scenario = healthy(endpoints=[Endpoint("ep-main", traffic={"blue": 100}, deployments=[blue])]).install(bed)

@@ -591,8 +591,7 @@ def test_sigterm_during_collection_writes_the_reports_marked_interrupted_and_exi
     proc = subprocess.Popen([sys.executable, "-m", "moediag", "check", *target_args(scenario), "-o", f"json={out}",
                              "-o", f"table={table}", "--timeout", "30", "--dns-server", quiet_dns()],
                             env={**guarded_env, **bed.env()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: bed.count("GET", scenario.workspace_arm_id) > 0)  # the checks are running now
-    time.sleep(0.3)
+    wait_for(lambda: bed.arrived("GET", scenario.key_vault_id) > 0)  # the checks are running, one read hangs
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 143, stderr
@@ -611,8 +610,7 @@ def test_sigterm_while_waiting_for_the_workspace_still_writes_a_report_and_exits
     proc = subprocess.Popen([sys.executable, "-m", "moediag", "check", *target_args(scenario), "-o", f"json={out}",
                              "--timeout", "30", "--dns-server", quiet_dns()],
                             env={**guarded_env, **bed.env()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: bed.max_in_flight > 0)  # the bed logs a request when it is answered: never, here
-    time.sleep(0.2)
+    wait_for(lambda: bed.arrived("GET", scenario.workspace_arm_id) > 0)  # counted on arrival; never answered
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 143 and "Traceback" not in stderr, stderr
