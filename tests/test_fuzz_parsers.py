@@ -24,7 +24,7 @@ from moediag.registry import all_checks
 from moediag.runner import run_checks
 from moediag.target import Options, Target
 
-EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "60"))
 GARBAGE = [None, "", "Sanitized", 0, -1, True, [], {}, "string", {"properties": None}, [None], "\u0000"]
 
 

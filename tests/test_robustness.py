@@ -41,7 +41,7 @@ from moediag.target import Options, Target
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "broken-workspace.snapshot.json"
 DIAGNOSE_EXAMPLE = Path("/work/shared/arm-examples/Microsoft.MachineLearningServices/Workspaces_Diagnose__2025-12-01.json")
-EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("MOEDIAG_FUZZ_EXAMPLES", "60"))
 
 
 @pytest.fixture
@@ -431,7 +431,7 @@ def real_report() -> dict:
     return report
 
 
-@settings(max_examples=EXAMPLES * 2, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_render_never_crashes_on_a_hostile_report_it_either_refuses_it_or_renders_it(real_report, data):
     report = real_report
