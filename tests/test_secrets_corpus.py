@@ -302,18 +302,19 @@ def test_a_pathological_100kb_line_is_scrubbed_fast(name):
     assert len(text) >= 90_000
 
     def seconds(sample: str) -> float:
-        """The best of three: another process taking the CPU (a parallel test run) only ever adds time."""
-        best = float("inf")
-        for _ in range(3):
-            started = time.perf_counter()
-            Redactor(ids=True).text(sample)
-            best = min(best, time.perf_counter() - started)
-            if best >= 10.0:
-                break  # already far too slow: one measure says so
-        return best
+        started = time.perf_counter()
+        Redactor(ids=True).text(sample)
+        return time.perf_counter() - started
+
+    def linear(tenth: float, whole: float) -> bool:
+        return whole < 10.0 and whole < 40 * max(tenth, 0.005)
 
     tenth, whole = seconds(text[: len(text) // 10]), seconds(text)
-    assert whole < 10.0 and whole < 40 * max(tenth, 0.005), f"{name}: {tenth:.3f} s for a tenth, {whole:.2f} s in all"
+    for _ in range(2):  # another process taking the CPU (a parallel run) only adds time: the best of three decides
+        if linear(tenth, whole) or whole >= 10.0:
+            break
+        tenth, whole = min(tenth, seconds(text[: len(text) // 10])), min(whole, seconds(text))
+    assert linear(tenth, whole), f"{name}: {tenth:.3f} s for a tenth, {whole:.2f} s in all"
 
 
 def test_a_200_endpoint_report_is_redacted_in_well_under_a_second():
