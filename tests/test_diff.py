@@ -20,9 +20,16 @@ def snapshot_of(bed, dns_server, scenario, path) -> str:
     return str(path)
 
 
-@pytest.fixture
-def before(bed, dns_server, tmp_path):
-    return snapshot_of(bed, dns_server, healthy(), tmp_path / "before.json")
+@pytest.fixture(scope="module")
+def before(tmp_path_factory):
+    """The healthy workspace's snapshot, recorded once for the module's tests (they only read it)."""
+    from armbed import ArmTestBed
+    from dnsbed import DnsTestServer
+
+    with ArmTestBed() as bed, DnsTestServer() as dns_server:
+        path = snapshot_of(bed, dns_server, healthy(), tmp_path_factory.mktemp("diff") / "before.json")
+        assert bed.errors == []
+    return path
 
 
 # (planted change, the check whose verdict it changes, the JSON path in the body it read, old value, new value)
