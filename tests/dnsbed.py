@@ -94,7 +94,7 @@ class DnsTestServer:
             server.dns = self
             threading.Thread(
                 target=server.serve_forever,
-                kwargs={"poll_interval": 0.01},
+                kwargs={"poll_interval": 0.005},
                 name=f"dnsbed-{transport}-{self.port}",
                 daemon=True,
             ).start()

@@ -226,7 +226,7 @@ class ArmTestBed:
         self.url = f"https://127.0.0.1:{server.server_address[1]}"
         self._released.clear()
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="armbed", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.005}, name="armbed", daemon=True
         )
         self._thread.start()
         return self
@@ -245,7 +245,7 @@ class ArmTestBed:
             if self._foreign is None:
                 server = self._listen()
                 server.origin = ForeignOrigin(self, server)
-                threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="armbed-foreign",
+                threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005}, name="armbed-foreign",
                                  daemon=True).start()
                 self._foreign = server.origin
             return self._foreign
