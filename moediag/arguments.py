@@ -9,6 +9,7 @@ moediag.target.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from moediag.errors import UsageError
@@ -58,6 +59,28 @@ def dns_server(value: str, flag: str) -> str:
 
 def dns_servers(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dns_server(v, "--dns-server") for v in values)
+
+
+def client_vnets(values: tuple[str, ...], configured: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """--client-vnet VNET_ID (repeatable) and moediag.toml's `client_vnets`: virtual network ids, each once
+    (ids compare case-insensitively), the flags' first."""
+    found: dict[str, str] = {}
+    for value in (*values, *configured):
+        found.setdefault(vnet_id(value, "--client-vnet").lower(), vnet_id(value, "--client-vnet"))
+    return tuple(found.values())
+
+
+def vnet_id(value: str, flag: str) -> str:
+    """One virtual network's ARM id, checked so a typo is a usage error rather than a failed check."""
+    from moediag.resource_id import parse
+    from moediag.target import _GUID, _NAME
+
+    parsed = parse(value) if isinstance(value, str) else None
+    if (parsed is None or not parsed.is_type("Microsoft.Network/virtualNetworks") or not _GUID.match(parsed.subscription)
+            or not _NAME.match(parsed.resource_group) or not re.fullmatch(r"[\w.-]{1,80}", parsed.name)):
+        raise UsageError(f"bad {flag} {value!r}: expected a virtual network id like /subscriptions/<guid>/resourceGroups/"
+                         "<group>/providers/Microsoft.Network/virtualNetworks/<name>")
+    return parsed.text.rstrip("/")
 
 
 def azure_dns(value: str | None) -> str | None:

@@ -136,6 +136,9 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Seconds the whole run may take; evidence not read by then is reported as an error.")
 @MAX_CONCURRENCY
 @READING
+@click.option("--client-vnet", "client_vnets", multiple=True, metavar="VNET_ID",
+              help="A client network whose scoring path to analyse from configuration (repeatable; also client_vnets "
+                   "in moediag.toml). Default: the VNets linked to the private zone and the private endpoint's VNet.")
 @click.option("--include-diagnose", is_flag=True,
               help="Also run Azure's workspace diagnose (a long-running, read-only POST; waited for up to --timeout).")
 @click.option("--save-snapshot", type=click.Path(dir_okay=False), help="Write every fact read to FILE (JSON, no secrets).")
@@ -145,7 +148,7 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
                   timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
-                  snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
+                  snapshot_path, example, debug, fail_on, config_path, redact, verbose, client_vnets) -> None:
     """Run the checks against a workspace and its online endpoints.
 
     \b
@@ -165,11 +168,14 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
             if snapshot_path:
                 raise UsageError("give --example or --snapshot, not both")
             snapshot_path = data_file("broken-workspace.snapshot.json")
-        formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        formats, checks, config = _selection(outputs, select, ignore, config_path)
+        suppressions = config.suppressions
         arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                      [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         budget = Budget(timeout)
         if snapshot_path:
+            if client_vnets:
+                raise UsageError("--client-vnet reads live: a snapshot replays the client VNets it was taken with")
             data = snapshots.load(snapshot_path)
             arguments.same_target(data["target"], subscription, resource_group, workspace_name)
             target, source = session.replay_source(data, timeout)
@@ -177,6 +183,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         else:
             target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
             options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
+                              client_vnets=arguments.client_vnets(client_vnets, config.client_vnets),
                               timeout_s=timeout, logs=LOG_MODES[logs], include_diagnose=include_diagnose)
             source = session.live_source(options, budget, arguments.arm_endpoint(arm_endpoint), target.subscription_id,
                                          max_concurrency)
@@ -273,11 +280,11 @@ def _start(debug: bool, redact: bool):
     return _redactor(redact)
 
 
-def _selection(outputs, select, ignore, config_path) -> tuple[list, list, list]:
-    """The output formats, the checks to run and the suppressions: UsageError for any of them."""
-    from moediag import registry
+def _selection(outputs, select, ignore, config_path) -> tuple[list, list, object]:
+    """The output formats, the checks to run and moediag.toml (suppressions, client VNets): UsageError for any."""
+    from moediag import registry, suppress
 
-    return arguments.outputs(outputs), registry.select(select, ignore), _suppressions(config_path)
+    return arguments.outputs(outputs), registry.select(select, ignore), suppress.load_config(config_path)
 
 
 @contextlib.contextmanager

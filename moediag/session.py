@@ -104,6 +104,7 @@ def replay_source(snapshot: dict[str, Any], timeout_s: float) -> tuple[Target, S
     stored = snapshot.get("options") or {}
     options = Options(
         dns_servers=tuple(stored.get("dns_servers") or ()),
+        client_vnets=tuple(stored.get("client_vnets") or ()),
         azure_dns=stored.get("azure_dns"),
         logs=stored.get("logs", "auto"),
         include_diagnose=bool(stored.get("include_diagnose")),
@@ -113,7 +114,7 @@ def replay_source(snapshot: dict[str, Any], timeout_s: float) -> tuple[Target, S
 
 
 def options_json(options: Options) -> dict[str, Any]:
-    return {"dns_servers": list(options.dns_servers), "azure_dns": options.azure_dns, "logs": options.logs,
+    return {"dns_servers": list(options.dns_servers), "client_vnets": list(options.client_vnets), "azure_dns": options.azure_dns, "logs": options.logs,
             "include_diagnose": options.include_diagnose}
 
 

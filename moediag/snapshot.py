@@ -219,6 +219,8 @@ def load(path: str | Path) -> dict[str, Any]:
             raise UsageError(f"snapshot {path} has a malformed fact error")
     if not (isinstance(options, dict) and _optional(options, "dns_servers", list)
             and all(isinstance(s, str) for s in options.get("dns_servers") or ())
+            and _optional(options, "client_vnets", list)
+            and all(isinstance(v, str) for v in options.get("client_vnets") or ())
             and _optional(options, "azure_dns", str) and options.get("logs", "auto") in ("auto", "all", "none")
             and _optional(options, "include_diagnose", bool)):
         raise UsageError(f"snapshot {path} has malformed options")

@@ -64,6 +64,7 @@ class Options:
     """How to collect: knobs that change which evidence is read, not what a check concludes."""
 
     dns_servers: tuple[str, ...] = ()
+    client_vnets: tuple[str, ...] = ()  # VNet ids whose scoring path network.client-vnet-path analyses
     azure_dns: str | None = None
     logs: str = "auto"  # auto: only deployments that are not Succeeded; all; none
     include_diagnose: bool = False

@@ -98,8 +98,10 @@ def load_all() -> None:
         network,
         operations,
         readiness,
+        resolvers,
         roles,
         storage,
+        vnets,
         workspace,  # registration
     )
 

@@ -21,6 +21,12 @@ API_ZONE = "privatelink.api.azureml.ms"
 AZURE_DNS = "168.63.129.16"
 # Zones a custom DNS server must forward to Azure DNS for managed online endpoints (Microsoft's custom DNS guide).
 FORWARDED_ZONES = ("api.azureml.ms", "inference.ml.azure.com")
+NOTEBOOKS_ZONE = "notebooks.azure.net"
+INSTANCES_ZONE = "instances.azureml.ms"
+# Names a DNS Private Resolver forwarding ruleset sends on to an inbound endpoint for a workspace (the public zones:
+# the privatelink ones are reached through their CNAMEs).
+RESOLVER_FORWARDED_ZONES = (*FORWARDED_ZONES, NOTEBOOKS_ZONE, INSTANCES_ZONE)
+PRIVATELINK_PREFIX = "privatelink."
 
 
 @dataclass(frozen=True)

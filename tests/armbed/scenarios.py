@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import bodies
+from . import bodies, clients
 
 
 class _Auto:
@@ -177,6 +177,9 @@ class WorkspaceScenario:
     vnet_address_prefixes: list[str] = field(default_factory=lambda: ["10.0.0.0/16"])
     dns_servers: list[str] = field(default_factory=list)  # [] = Azure DNS
     custom_dns_forwards: bool = True  # custom DNS has a conditional forwarder to 168.63.129.16
+
+    # --- client networks around it: application VNets, peerings, DNS Private Resolvers (armbed.clients)
+    client_network: Any = None  # a clients.ClientNetwork; None: none (empty resolver and ruleset lists)
 
     # --- associated resources
     key_vault_name: str = "kv-ws-prod"
@@ -384,6 +387,7 @@ class WorkspaceScenario:
         if self.private_endpoint:
             self._install_network(bed)
         self._install_dns(bed)
+        clients.install(self, bed, self.client_network)
 
         bed.put(self.key_vault_id, bodies.key_vault(self))
         bed.put(self.registry_id, bodies.container_registry(self))
