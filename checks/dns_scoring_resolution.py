@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from moediag.check import Doc, Example, check
 from moediag.errors import FactError
@@ -15,6 +16,7 @@ from moediag.evidence import (
 )
 from moediag.facts.dns import (
     API_ZONE,
+    AZURE_DNS,
     NO_VERDICT,
     is_kubernetes,
     is_public,
@@ -36,7 +38,9 @@ DOC = Doc(
         "private IP a workspace private endpoint has for the inference name, inside that endpoint's VNet. NXDOMAIN "
         "or a public address fails, naming the causes that fit the evidence read from Resource Manager (record "
         "missing or wrong, zone not linked, custom DNS without forwarder, this machine outside the VNet); a "
-        "resolver that gives no answer is an error. The result says which resolver answered, and the CNAME chain."
+        "resolver that gives no answer is an error. A public answer from a resolver that is certainly outside the "
+        "VNet (not Azure DNS, not inside it, not one of its DNS servers) is skipped as not judged from here, "
+        "unless `--dns-server` named the resolver: network.client-vnet-path judges the clients' path instead. The result says which resolver answered, and the CNAME chain."
     ),
     why=(
         "Clients reach a network-isolated endpoint only at the private endpoint's IP. If the name resolves "
@@ -51,7 +55,7 @@ DOC = Doc(
     run_from=(
         "From a client inside the VNet of the workspace private endpoint (or connected to it and using its DNS), "
         "where scoring requests come from: the answer depends on where the query is made. From anywhere else a "
-        "public answer is normal and the result names \"this machine is outside the VNet\" as the likely cause. "
+        "public answer is normal and the result is skipped, not judged from here. "
         "`--dns-server HOST[:PORT]` asks those servers instead of this machine's resolver."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint",
@@ -66,11 +70,13 @@ DOC = Doc(
                             "addresses": ["20.44.17.190"],
                             "chain": ["ep-main.eastus2.inference.ml.azure.com",
                                       "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms"]}},
-                "fail: ep-main.eastus2.inference.ml.azure.com resolves from this machine via system resolver "
+                "skip: ep-main.eastus2.inference.ml.azure.com resolves from this machine via system resolver "
                 "(192.168.1.1) to public 20.44.17.190 (ep-main.eastus2.inference.ml.azure.com -> "
-                "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms). Likely "
-                "cause: (1) this machine is outside vnet-ml or does not use its DNS (the answer came via system "
-                "resolver (192.168.1.1)): from there the scoring host is public by design"),
+                "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms): not judged "
+                "from here: the answer came via system resolver (192.168.1.1), which is not Azure DNS, not inside "
+                "vnet-ml and not one of its DNS servers, so this machine is outside the VNet, where the scoring host "
+                "is public by design. network.client-vnet-path judges the clients' path from configuration; "
+                "--dns-server with the VNet's DNS server judges the answer"),
         Example({"endpoint": {"name": "ep-main",
                               "properties": {"scoringUri": "https://ep-main.eastus2.inference.ml.azure.com/score",
                                              "publicNetworkAccess": "Disabled"}},
@@ -152,6 +158,20 @@ class _PrivatePath:
                 continue
         return False
 
+    def outside(self, answer: dict) -> bool:
+        """Whether the answering resolver is certainly outside the private endpoints' VNets: a known address that is
+        not Azure DNS, not inside them, not one of their DNS servers and not a local stub (127.0.0.53 forwards to
+        an upstream moediag cannot see)."""
+        addresses = _addresses(answer.get("answered_by") or "") or _addresses(answer.get("resolver") or "")
+        if not addresses:
+            return False
+        servers = {s for vnet in self.vnets.values() for s in vnet_dns_servers(vnet)}
+        for address in addresses:
+            ip = ipaddress.ip_address(address)
+            if ip.is_loopback or ip.is_link_local or address in (AZURE_DNS, *servers) or self.inside(address):
+                return False
+        return True
+
     def zone_causes(self) -> list[tuple[str, str, Fix | None]]:
         """(kind, text, fix) from dns.inference-a-record and dns.zone-vnet-link (kind `zone`, or `unknown` when
         unreadable), and custom DNS in the VNets (kind `custom_dns`): computed once for all endpoints."""
@@ -200,6 +220,15 @@ def _verdict(ctx, rid, endpoint, host, source, answer, path):
                                    "through the workspace private endpoint", reason=Reason.INCONCLUSIVE, **kw,
                               fix=(f"Resolve from inside {path.vnet_names()} to check the private path (expect "
                                    f"{_expect(path)})", _from_inside(ctx, host, path)))
+        if not ctx.options.dns_servers and path.outside(answer):
+            return ctx.skipped(rid, f"{said}: not judged from here: the answer came via {answer['resolver']}, which is "
+                                    f"not Azure DNS, not inside {path.vnet_names()} and not one of its DNS servers, so "
+                                    "this machine is outside the VNet, where the scoring host is public by design. "
+                                    "network.client-vnet-path judges the clients' path from configuration; "
+                                    "--dns-server with the VNet's DNS server judges the answer",
+                               reason=Reason.INCONCLUSIVE, **kw,
+                               fix=(f"Resolve from a client inside {path.vnet_names()} (expect {_expect(path)})",
+                                    _from_inside(ctx, host, path)))
         return _failed(ctx, rid, said, "public", answer, path, host, kw)
     if not path.ips:
         if path.errors:
@@ -250,6 +279,19 @@ def _failed(ctx, rid, said, kind, answer, path, host, kw):
     summary = summary or "Find which resolver answers, and where it gets the zone"
     numbered = " ".join(f"({i}) {t}" for i, t in enumerate(texts, 1))
     return ctx.failed(rid, f"{said}. Likely cause{'s' if len(texts) > 1 else ''}: {numbered}", fix=(summary, commands), **kw)
+
+
+def _addresses(text: str) -> list[str]:
+    """The IP addresses in a resolver's description (`system resolver (192.168.1.1, ...)`, `10.0.0.10:53`)."""
+    found = []
+    for word in re.split(r"[\s(),]+", text):
+        word = word.strip("[]")
+        host = word.rsplit(":", 1)[0].strip("[]") if word.count(":") == 1 or "]:" in word else word
+        try:
+            found.append(str(ipaddress.ip_address(host)))
+        except ValueError:
+            continue
+    return found
 
 
 def _expect(path) -> str:
