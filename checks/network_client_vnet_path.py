@@ -80,7 +80,7 @@ def evaluate(ctx):
     for pe_id, _, error in endpoints:
         if error is not None:
             yield ctx.errored(pe_id, error)
-    clients, gaps = _client_vnets(ctx, paths)
+    clients, gaps = paths.vnets_in_play()
     yield from gaps
     for vnet_id in clients:
         vnet, error = paths.vnet(vnet_id)
@@ -89,26 +89,6 @@ def evaluate(ctx):
             continue
         for pe_id, info in paths.pes:
             yield _verdict(ctx, paths, vnet_id, vnet, pe_id, info)
-
-
-def _client_vnets(ctx, paths):
-    """--client-vnet / client_vnets, else the VNets linked to the zones and the private endpoints' VNets."""
-    if ctx.options.client_vnets:
-        return list(ctx.options.client_vnets), []
-    found, gaps = {}, []
-    for pe_id, info in paths.pes:
-        zone_ids, error = paths.zones(pe_id)
-        for zone_id in zone_ids if error is None else ():
-            links, link_error = paths.links(zone_id)
-            if link_error is not None:
-                gaps.append(ctx.errored(zone_id, link_error))
-            for link in links:
-                vnet_id = str(((link.get("properties") or {}).get("virtualNetwork") or {}).get("id") or "")
-                if vnet_id:
-                    found.setdefault(vnet_id.lower(), vnet_id)
-        if info.get("vnet_id"):
-            found.setdefault(info["vnet_id"].lower(), info["vnet_id"])
-    return sorted(found.values(), key=str.lower), gaps
 
 
 def _verdict(ctx, paths, vnet_id, vnet, pe_id, info):

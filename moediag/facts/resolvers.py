@@ -61,7 +61,7 @@ def _listed(value: Any, what: str) -> list[dict[str, Any]]:
                                   "dns_forwarding_rules", "dns_ruleset_vnet_links"), derived=True)
 def private_resolvers(src: Source, *subscriptions: str) -> dict[str, Any]:
     """The resolvers and rulesets of these subscriptions, shaped: `resolvers` [{id, name, vnet_id, inbound_ips}],
-    `rulesets` [{id, name, vnet_ids, rules: [{name, domain, targets, enabled}]}], and `unread` [{what, message,
+    `rulesets` [{id, name, vnet_ids, vnet_links: [{name, vnet_id}], rules: [{name, domain, targets, enabled}]}], and `unread` [{what, message,
     kind}] for what could not be read (a subscription not readable leaves its resolvers unknown)."""
     unread: list[dict[str, str]] = []
 
@@ -118,6 +118,9 @@ def private_resolvers(src: Source, *subscriptions: str) -> dict[str, Any]:
             "id": rid, "name": name,
             "vnet_ids": None if links is None else [v for link in links
                                                     if (v := text(dig(props(link), "virtualNetwork", "id")))],
+            "vnet_links": None if links is None else [{"name": text(link.get("name")),
+                                                       "vnet_id": text(dig(props(link), "virtualNetwork", "id"))}
+                                                      for link in links],
             "rules": None if rules is None else [_rule(rule) for rule in rules],
         })
     return {"resolvers": shaped_resolvers, "rulesets": shaped_rulesets, "unread": unread}

@@ -22,7 +22,7 @@ from typing import Any
 
 from moediag import resource_id
 from moediag.errors import FactError
-from moediag.evidence import az_group_and_name
+from moediag.evidence import az_group_and_name, dig, text
 from moediag.facts.dns import API_ZONE, AZURE_DNS, FORWARDED_ZONES, PRIVATELINK_PREFIX
 from moediag.facts.network import dicts, link_state, link_to, zone_configs
 from moediag.facts.vnets import peering_to, peerings, same_id, vnet_dns_servers
@@ -104,6 +104,47 @@ class ClientPaths:
         unread = self.resolvers()["unread"]
         return (f" ({len(unread)} resolver read(s) failed, e.g. the {unread[0]['what']}: {unread[0]['message']})"
                 if unread else "")
+
+    def vnets_in_play(self) -> tuple[list[str], list]:
+        """--client-vnet / client_vnets, else the VNets linked to the zones and the private endpoints' own VNets;
+        and an error result for each zone whose links could not be read."""
+        if self.ctx.options.client_vnets:
+            return list(self.ctx.options.client_vnets), []
+        found: dict[str, str] = {}
+        gaps = []
+        for pe_id, info in self.pes:
+            zone_ids, error = self.zones(pe_id)
+            for zone_id in zone_ids if error is None else ():
+                links, link_error = self.links(zone_id)
+                if link_error is not None:
+                    gaps.append(self.ctx.errored(zone_id, link_error))
+                for link in links:
+                    vnet_id = text(dig(link, "properties", "virtualNetwork", "id"))
+                    if vnet_id:
+                        found.setdefault(vnet_id.lower(), vnet_id)
+            if info.get("vnet_id"):
+                found.setdefault(info["vnet_id"].lower(), info["vnet_id"])
+        return sorted(found.values(), key=str.lower), gaps
+
+    def zone_linked(self, vnet_id: str, zone_ids: list[str]) -> bool | None:
+        """Whether a zone of `zone_ids` is linked (Completed) to `vnet_id`; None when a link list is unreadable."""
+        for zone_id in zone_ids:
+            links, error = self.links(zone_id)
+            if error is not None:
+                return None
+            link = link_to(links, vnet_id)
+            if link is not None and link_state(link).lower() == "completed":
+                return True
+        return False
+
+    def all_zones(self) -> list[str]:
+        """The inference zones the workspace private endpoints register in (readable zone groups only)."""
+        found: dict[str, str] = {}
+        for pe_id, _ in self.pes:
+            zone_ids, error = self.zones(pe_id)
+            for zone_id in zone_ids if error is None else ():
+                found.setdefault(zone_id.lower(), zone_id)
+        return list(found.values())
 
     # --- the DNS hop --------------------------------------------------------------------------------------
 
@@ -300,8 +341,9 @@ class ClientPaths:
         return (summary, commands, risk)
 
 
-def rule_fix(rs: dict, targets: list[str]) -> tuple:
-    """A forwarding rule for each public name to the given targets (an inbound endpoint's IP), in ruleset `rs`."""
+def rule_fix(rs: dict, targets: list[str], zones: tuple[str, ...] = FORWARDED_ZONES) -> tuple:
+    """A forwarding rule for each of `zones` (public names) to the given targets (an inbound endpoint's IP), in
+    ruleset `rs`."""
     group, name = az_group_and_name(rs["id"])
     ips = [t for t in targets if is_ip(t)]
     value = ("[" + ",".join(f"{{ip-address:{ip},port:53}}" for ip in ips) + "]" if ips
@@ -309,8 +351,8 @@ def rule_fix(rs: dict, targets: list[str]) -> tuple:
     commands = [command("az dns-resolver forwarding-rule create -g {group} --ruleset-name {ruleset} -n {rule} "
                         "--domain-name {domain} --forwarding-rule-state Enabled --target-dns-servers {targets}",
                         group=group, ruleset=name, rule=zone.replace(".", "-"), domain=zone + ".", targets=value)
-                for zone in FORWARDED_ZONES]
-    return (f"In ruleset {name}, forward {' and '.join(FORWARDED_ZONES)} (the public zones, never "
+                for zone in zones]
+    return (f"In ruleset {name}, forward {' and '.join(zones)} (the public zones, never "
             f"{PRIVATELINK_PREFIX}*) to an inbound endpoint of a DNS Private Resolver whose VNet is linked to "
             f"{API_ZONE}", commands)
 
