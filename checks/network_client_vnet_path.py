@@ -3,7 +3,7 @@
 from moediag.check import Doc, Example, check
 from moediag.diagnosis import Cause
 from moediag.facts.dns import API_ZONE
-from moediag.facts.vnets import same_id
+from moediag.facts.vnets import peerings, same_id
 from moediag.judge.client_path import BLOCKED, HOP_LABELS, NOT_JUDGED, OK, UNREAD, ClientPaths, name_of, worst_record
 from moediag.judge.private_dns import record_verdicts
 from moediag.judge.scope import network_home, workspace_private_endpoints
@@ -19,7 +19,8 @@ DOC = Doc(
         "inbound endpoint whose VNet is linked; custom DNS servers must each be such an inbound endpoint (servers "
         "that are not are not judged: moediag cannot see inside them). Reachability: the same VNet, or a peering "
         "`Connected` in both directions (both peering objects are read); through a hub it is not judged, since "
-        "peering is not transitive. When the zone lacks the inference record every path is blocked there: "
+        "peering is not transitive. Without `--client-vnet`, a VNet linked to the zone that the private endpoint's "
+        "VNet is not peered with is not read (one skip names them all): not one of its clients. When the zone lacks the inference record every path is blocked there: "
         "dns.inference-a-record reports it and this check skips."
     ),
     why=(
@@ -82,13 +83,43 @@ def evaluate(ctx):
             yield ctx.errored(pe_id, error)
     clients, gaps = paths.vnets_in_play()
     yield from gaps
+    if not ctx.options.client_vnets:
+        clients, others = _peered_candidates(paths, clients)
+        if others:
+            yield ctx.skipped(ctx.workspace_id, f"VNet {', '.join(name_of(v) for v in others)}: linked to zone "
+                                                f"{API_ZONE} but not peered with the VNet of a workspace private "
+                                                "endpoint, so not analysed as a client (name a VNet with --client-vnet "
+                                                "to judge it as one)", reason=Reason.NOT_APPLICABLE,
+                              details={"not_peered": others})
     for vnet_id in clients:
         vnet, error = paths.vnet(vnet_id)
+        if error is not None and not ctx.options.client_vnets and not _own_vnet(paths, vnet_id):
+            # only a candidate (a VNet the zone is linked to, perhaps another team's in a subscription not readable)
+            yield ctx.skipped(vnet_id, f"VNet {name_of(vnet_id)} is linked to zone {API_ZONE} but could not be read "
+                                       f"({error.message}): its path was not analysed (name it with --client-vnet to "
+                                       "require it)", reason=error.kind)
+            continue
         if error is not None:
             yield ctx.errored(vnet_id, error)
             continue
         for pe_id, info in paths.pes:
             yield _verdict(ctx, paths, vnet_id, vnet, pe_id, info)
+
+
+def _peered_candidates(paths, candidates):
+    """(the private endpoints' own VNets and the zone-linked VNets their bodies peer with, the other zone-linked VNets):
+    without --client-vnet nothing else is read (another team's VNet, a subscription this identity cannot read)."""
+    peered = set()
+    for _, info in paths.pes:
+        body, error = paths.vnet(info["vnet_id"]) if info.get("vnet_id") else (None, True)
+        if error is None:
+            peered |= {p.remote_id.rstrip("/").lower() for p in peerings(body)}
+    keep = [v for v in candidates if _own_vnet(paths, v) or v.rstrip("/").lower() in peered]
+    return keep, [v for v in candidates if v not in keep]
+
+
+def _own_vnet(paths, vnet_id) -> bool:
+    return any(same_id(vnet_id, info.get("vnet_id")) for _, info in paths.pes)
 
 
 def _verdict(ctx, paths, vnet_id, vnet, pe_id, info):
@@ -107,6 +138,10 @@ def _verdict(ctx, paths, vnet_id, vnet, pe_id, info):
                "zone_record": record.value if record else "ok"}
     kw = {"expected": {"dns": f"answers the scoring host with {ip}", "reachability": f"a path to {ip}"},
           "observed": {h.name: h.status for h in hops}, "details": details}
+    if blocked and blocked[0].name == "reachability" and reach.unrelated and not ctx.options.client_vnets:
+        return ctx.skipped(vnet_id, f"VNet {client} is linked to zone {API_ZONE} but not peered with the VNet of private "
+                                    f"endpoint {pe}, directly or through a hub: not one of its clients (name it with "
+                                    "--client-vnet to judge it as one)", reason=Reason.NOT_APPLICABLE, **kw)
     if blocked:
         first = blocked[0]
         also = "".join(f"; also {HOP_LABELS[h.name]}: {h.text}" for h in blocked[1:])

@@ -40,6 +40,7 @@ class Hop:
     status: str
     text: str
     fix: tuple | None = None
+    unrelated: bool = False  # reachability: no peering at all between the two VNets (not even a partial one)
 
     def to_json(self) -> dict[str, str]:
         return {"hop": self.name, "status": self.status, "text": self.text}
@@ -296,7 +297,8 @@ class ClientPaths:
         seen = f" (VNets it peers with that could not be read: {', '.join(unread)})" if unread else ""
         return Hop("reachability", UNREAD if unread else BLOCKED,
                    f"{client} is not peered with {target}, the private endpoint's VNet, nor through a hub{seen}: "
-                   f"nothing carries traffic to {ip}", None if unread else self._peering_fix(vnet_id, pe_vnet, None, None))
+                   f"nothing carries traffic to {ip}", None if unread else self._peering_fix(vnet_id, pe_vnet, None, None),
+                   unrelated=True)
 
     @staticmethod
     def _peering_problem(client, target, out, back, ip) -> str:
