@@ -60,6 +60,11 @@ DOC = Doc(
 )
 
 
+def _ruleset(finding) -> bool:
+    """dns.resolver-forwarding judges the rulesets: it explains a DNS block that comes from one."""
+    return bool((finding.get("evidence") or {}).get("blocked_by_ruleset"))
+
+
 def _pe_vnet_link(finding) -> bool:
     """dns.zone-vnet-link judges the link to the private endpoint's own VNet: it explains that path's DNS block."""
     evidence = finding.get("evidence") or {}
@@ -70,7 +75,7 @@ def _pe_vnet_link(finding) -> bool:
        severity="high", scope="workspace",
        facts=("workspace", "network_workspace", "private_endpoint_inference", "private_dns_zone_groups",
               "private_dns_zone_links", "private_dns_record", "virtual_network", "private_resolvers"), doc=DOC,
-       explained_by=(Cause("dns.zone-vnet-link", _pe_vnet_link),), hops=("scoring:client-network",), fix_risk="safe")
+       explained_by=(Cause("dns.zone-vnet-link", _pe_vnet_link), Cause("dns.resolver-forwarding", _ruleset)), hops=("scoring:client-network",), fix_risk="safe")
 def evaluate(ctx):
     endpoints = workspace_private_endpoints(ctx)
     note = network_home(ctx).note
@@ -135,6 +140,7 @@ def _verdict(ctx, paths, vnet_id, vnet, pe_id, info):
     blocked = [h for h in hops if h.status == BLOCKED]
     details = {"client_vnet": vnet_id, "private_endpoint": pe_id, "private_endpoint_vnet": own,
                "hops": [h.to_json() for h in hops], "blocked_hop": blocked[0].name if blocked else None,
+               "blocked_by_ruleset": bool(blocked) and blocked[0].via_ruleset,
                "zone_record": record.value if record else "ok"}
     kw = {"expected": {"dns": f"answers the scoring host with {ip}", "reachability": f"a path to {ip}"},
           "observed": {h.name: h.status for h in hops}, "details": details}

@@ -108,3 +108,22 @@ def test_the_client_vnets_and_resolvers_are_in_the_snapshot_and_replay_the_same_
     assert verdicts(replay) == verdicts(live) and "fail" in {s for _, s, _ in verdicts(live)}
     again = moediag(None, "check", "--snapshot", str(snap), "--client-vnet", live.results(PATH)[0]["resource_id"])
     assert again.code == 2 and "--client-vnet reads live" in again.stderr
+
+
+def test_a_spoke_relying_on_a_privatelink_rule_is_explained_by_the_ruleset_one_root_cause_one_step(bed):
+    network = ClientNetwork(
+        vnets=[Vnet("vnet-hub", "10.2.0.0/16", zone_linked=True, resource_group="rg-hub"),
+               Vnet("vnet-app", "10.1.0.0/16", peers=[Peer("vnet-ml")])],
+        pe_peers=[Peer("vnet-app")], resolvers=[Resolver("dnspr-hub", "vnet-hub", "10.2.0.4")],
+        rulesets=[Ruleset("rs-hub", ["vnet-app"], [Rule("privatelink.api.azureml.ms.", ["10.2.0.4"])])])
+    run, _ = run_for(bed, healthy(client_network=network))
+    [forwarding] = run.results("dns.resolver-forwarding")
+    [path] = run.results(PATH)
+    assert forwarding["status"] == path["status"] == "fail"
+    assert "never the privatelink one" in forwarding["message"] and path["caused_by"] == [forwarding["id"]]
+    diagnosis = run.report["diagnosis"]
+    assert diagnosis["root_causes"] == [forwarding["id"]]
+    [step] = diagnosis["plan"]
+    assert step["results"] == [forwarding["id"], path["id"]]
+    assert any("--domain-name api.azureml.ms." in c for c in step["commands"])
+    only_gets(bed)

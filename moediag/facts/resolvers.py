@@ -132,8 +132,9 @@ def _rule(rule: dict[str, Any]) -> dict[str, Any]:
     for target in dicts(p.get("targetDnsServers")):
         ip = bare_ip(target.get("ipAddress"))
         port = target.get("port")
-        if ip:
-            targets.append(ip if port in (None, 53) else f"{ip}:{port}")
+        if ip:  # a port that is not a plain number is shown as the default one rather than as Azure sent it
+            custom = isinstance(port, int) and not isinstance(port, bool) and port != 53 and 0 < port < 65536
+            targets.append(f"{ip}:{port}" if custom else ip)
     return {"name": text(rule.get("name")), "id": text(rule.get("id")),
             "domain": text(p.get("domainName")).strip().lower().rstrip("."),
             "targets": targets, "enabled": not same_text(p.get("forwardingRuleState"), "Disabled")}

@@ -41,6 +41,7 @@ class Hop:
     text: str
     fix: tuple | None = None
     unrelated: bool = False  # reachability: no peering at all between the two VNets (not even a partial one)
+    via_ruleset: bool = False  # dns: the verdict comes from a forwarding ruleset's rules (dns.resolver-forwarding's)
 
     def to_json(self) -> dict[str, str]:
         return {"hop": self.name, "status": self.status, "text": self.text}
@@ -224,7 +225,7 @@ class ClientPaths:
                 return Hop("dns", BLOCKED, f"{said}; ruleset {rs['name']} forwards {API_ZONE} (rule {rule['name']}), "
                                            f"not the public names {' and '.join(FORWARDED_ZONES)}: forward the public "
                                            "zone, never the privatelink one (dns.resolver-forwarding)",
-                           rule_fix(rs, rule["targets"]))
+                           rule_fix(rs, rule["targets"]), via_ruleset=True)
             return None
         hops = []
         for rs, rule in public:
@@ -233,6 +234,7 @@ class ClientPaths:
         for status in (BLOCKED, UNREAD, NOT_JUDGED):
             found = [h for h in hops if h.status == status]
             if found:
+                found[0].via_ruleset = True
                 return found[0]
         return Hop("dns", OK, hops[0].text)
 
