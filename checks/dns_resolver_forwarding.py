@@ -35,7 +35,7 @@ DOC = Doc(
     ),
     fix=(
         "Add or correct the rules (`az dns-resolver forwarding-rule create -g <group> --ruleset-name <ruleset> -n "
-        "api-azureml-ms --domain-name api.azureml.ms. --target-dns-servers \"[{ip-address:<inbound ip>,port:53}]\"`), "
+        f"<rule> --domain-name {FORWARDED_ZONES[0]}. --target-dns-servers \"[{{ip-address:<inbound ip>,port:53}}]\"`), "
         f"link the `{API_ZONE}` zone to the resolver's VNet, delete a rule for a privatelink zone."
     ),
     run_from="Anywhere with Reader access: only Resource Manager is read (resolvers, rulesets, rules, links).",

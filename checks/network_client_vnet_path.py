@@ -2,7 +2,7 @@
 
 from moediag.check import Doc, Example, check
 from moediag.diagnosis import Cause
-from moediag.facts.dns import API_ZONE
+from moediag.facts.dns import API_ZONE, FORWARDED_ZONES
 from moediag.facts.vnets import peerings, same_id
 from moediag.judge.client_path import BLOCKED, HOP_LABELS, NOT_JUDGED, OK, UNREAD, ClientPaths, name_of, worst_record
 from moediag.judge.private_dns import record_verdicts
@@ -15,7 +15,7 @@ DOC = Doc(
         f"VNets linked to the `{API_ZONE}` zone and each private endpoint's own VNet) and each workspace private "
         "endpoint, the scoring path is derived from configuration, hop by hop, and the first hop that blocks is "
         "named. DNS: with Azure DNS (no custom servers) the zone must be linked to the VNet, or a DNS forwarding "
-        "ruleset linked to it must forward `api.azureml.ms` or `inference.ml.azure.com` to a DNS Private Resolver "
+        f"ruleset linked to it must forward {' or '.join(f'`{z}`' for z in FORWARDED_ZONES)} to a DNS Private Resolver "
         "inbound endpoint whose VNet is linked; custom DNS servers must each be such an inbound endpoint (servers "
         "that are not are not judged: moediag cannot see inside them). Reachability: the same VNet, or a peering "
         "`Connected` in both directions (both peering objects are read); through a hub it is not judged, since "
