@@ -99,3 +99,13 @@ def scope(subscriptions: tuple[str, ...], management_groups: tuple[str, ...]):
     if subs and groups:
         raise UsageError("give --subscription or --management-group, not both (Resource Graph takes one kind of scope)")
     return ScanScope(tuple(subs), tuple(dict.fromkeys(groups)))
+
+
+def docs_base() -> str:
+    """MOEDIAG_DOCS_BASE, checked before a run so a bad value is one line, not a crash half-way."""
+    from moediag.links import docs_base as base
+
+    try:
+        return base()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

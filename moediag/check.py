@@ -22,7 +22,6 @@ from moediag.model import Fix, Reason, Result, Status
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SCOPES = ("workspace", "endpoint", "deployment")
-DOCS_BASE = "docs/checks"
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,10 @@ class Check:
 
     @property
     def docs_path(self) -> str:
-        return f"{DOCS_BASE}/{self.id}.md"
+        """Its page in this release's documentation (an absolute URL: reports travel in tickets)."""
+        from moediag.links import docs_url
+
+        return docs_url(f"checks/{self.id}.md")
 
 
 def check(

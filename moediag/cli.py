@@ -277,6 +277,7 @@ def _selection(outputs, select, ignore, config_path) -> tuple[list, list, list]:
     """The output formats, the checks to run and the suppressions: UsageError for any of them."""
     from moediag import registry
 
+    arguments.docs_base()
     return arguments.outputs(outputs), registry.select(select, ignore), _suppressions(config_path)
 
 

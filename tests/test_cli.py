@@ -180,6 +180,17 @@ def test_the_bundled_example_and_the_report_schema_ship_with_the_package():
     assert os.path.realpath(EXAMPLE) == os.path.realpath(data_file("broken-workspace.snapshot.json"))
 
 
+def test_every_result_links_to_its_page_in_this_release_s_documentation_and_the_base_is_configurable():
+    from moediag import __version__
+
+    for result in moediag(None, "check", "--example", "-o", "json").report["results"]:
+        assert result["docs"] == f"https://github.com/moediag/moediag/blob/v{__version__}/docs/checks/{result['check_id']}.md"
+    mirror = moediag(None, "check", "--example", "-o", "junit", env={"MOEDIAG_DOCS_BASE": "https://docs.example.org/moediag/"})
+    assert 'https://docs.example.org/moediag/checks/dns.inference-a-record.md' in mirror.stdout
+    bad = moediag(None, "check", "--example", env={"MOEDIAG_DOCS_BASE": "docs/"})
+    assert bad.code == 2 and bad.stderr.strip() == "moediag: error: MOEDIAG_DOCS_BASE must be an http(s):// URL, not 'docs/'"
+
+
 def test_example_and_snapshot_together_are_one_line_and_exit_2():
     run = moediag(None, "check", "--example", "--snapshot", EXAMPLE)
     assert run.code == 2 and run.stderr.strip() == "moediag: error: give --example or --snapshot, not both"
