@@ -155,9 +155,11 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
         arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                      [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
-        request = session.CheckRequest(checks, subscription, resource_group, workspace_name, tuple(endpoints),
-                                       deployment_name, timeout, max_concurrency, arm_endpoint, tuple(dns_servers),
-                                       azure_dns, LOG_MODES[logs], include_diagnose, snapshot_path, bool(save_snapshot))
+        request = session.CheckRequest(
+            checks, subscription=subscription, resource_group=resource_group, workspace=workspace_name,
+            endpoints=tuple(endpoints), deployment=deployment_name, timeout=timeout, max_concurrency=max_concurrency,
+            arm_endpoint=arm_endpoint, dns_servers=tuple(dns_servers), azure_dns=azure_dns, logs=LOG_MODES[logs],
+            include_diagnose=include_diagnose, snapshot_path=snapshot_path, save_snapshot=bool(save_snapshot))
         with _progress() as progress:
             result = session.check(request, progress)
         result.report, result.snapshot = session.for_output(result.report, result.snapshot, suppressions, redactor)

@@ -119,10 +119,12 @@ class Tools:
         def run() -> dict[str, Any]:
             path = arguments.snapshot_path(snapshot, example)
             checks, suppressions = registry.select(select or (), ignore or ()), suppress.load(config)
+            where = self.options  # where requests go: the server's configuration, never the call's
             request = session.CheckRequest(
-                checks, subscription, resource_group, workspace, tuple(endpoints or ()), deployment, timeout,
-                self.options.max_concurrency, self.options.arm_endpoint, self.options.dns_servers,
-                self.options.azure_dns, logs, include_diagnose, path)
+                checks, subscription=subscription, resource_group=resource_group, workspace=workspace,
+                endpoints=tuple(endpoints or ()), deployment=deployment, timeout=timeout, logs=logs,
+                include_diagnose=include_diagnose, snapshot_path=path, max_concurrency=where.max_concurrency,
+                arm_endpoint=where.arm_endpoint, dns_servers=where.dns_servers, azure_dns=where.azure_dns)
             report, _ = session.for_output(session.check(request).report, None, suppressions, redactor)
             return report
 

@@ -5,6 +5,7 @@ parses the report. Error paths that need no protocol run the same tools in this 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -196,3 +197,14 @@ def test_without_the_sdk_it_says_how_to_install_it_in_one_line_and_exits_2(monke
 def test_bad_server_options_are_one_line_before_serving():
     run = moediag(None, "mcp", "--arm-endpoint", "http://127.0.0.1:1")
     assert run.code == 2 and run.stderr.strip().startswith("moediag: error: --arm-endpoint must be an https:// URL")
+
+
+def test_no_other_command_imports_the_sdk():
+    program = ("import sys\nfrom moediag.cli import main\n"
+               "for argv in (['--version'], ['list'], ['mcp', '--help']):\n"
+               "    sys.argv = ['moediag', *argv]\n"
+               "    try: main()\n"
+               "    except SystemExit: pass\n"
+               "heavy = [m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types', 'pydantic', 'anyio')]\n"
+               "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, timeout=30)
