@@ -502,6 +502,7 @@ def mcp_command(arm_endpoint, dns_servers, azure_dns, max_concurrency, redact, d
         _fail("moediag mcp needs the MCP Python SDK: pip install 'moediag[mcp]'")
         return
     try:
+        arguments.docs_base()  # the reports' links: a bad MOEDIAG_DOCS_BASE is one line before serving
         options = mcp_server.ServerOptions(arguments.arm_endpoint(arm_endpoint), arguments.dns_servers(dns_servers),
                                            arguments.azure_dns(azure_dns), max_concurrency, redact)
     except UsageError as exc:

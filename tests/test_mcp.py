@@ -84,6 +84,15 @@ def test_the_five_tools_are_listed_and_annotated_read_only(server):
     assert not {"arm_endpoint", "dns_server", "dns_servers", "save_snapshot", "output"} & set(arguments)
 
 
+def test_an_unknown_workspace_is_a_tool_error_with_the_cli_line(server, bed, scenario):
+    result = server.call("check_workspace", subscription=scenario.subscription_id,
+                         resource_group=scenario.resource_group, workspace="nope")
+    cli = moediag(bed, "check", "-s", scenario.subscription_id, "-g", scenario.resource_group, "-w", "nope")
+    assert result.is_error and result.structured_content is None
+    assert text(result) == cli.stderr.strip()
+    assert text(result).startswith("moediag: error: workspace 'nope' not found")
+
+
 def test_check_workspace_returns_the_json_report_the_cli_gives(server, bed, scenario):
     result = server.call("check_workspace", subscription=scenario.subscription_id,
                          resource_group=scenario.resource_group, workspace=scenario.workspace)
@@ -97,15 +106,6 @@ def test_check_workspace_returns_the_json_report_the_cli_gives(server, bed, scen
     assert report["summary"] == cli["summary"] and report["summary"]["fail"] > 0
     assert report["mode"] == "live" and report["target"]["workspace"] == scenario.workspace
     assert all(r.method == "GET" or r.path.endswith(("/getLogs", "/diagnose")) for r in bed.requests)
-
-
-def test_an_unknown_workspace_is_a_tool_error_with_the_cli_line(server, bed, scenario):
-    result = server.call("check_workspace", subscription=scenario.subscription_id,
-                         resource_group=scenario.resource_group, workspace="nope")
-    cli = moediag(bed, "check", "-s", scenario.subscription_id, "-g", scenario.resource_group, "-w", "nope")
-    assert result.is_error and result.structured_content is None
-    assert text(result) == cli.stderr.strip()
-    assert text(result).startswith("moediag: error: workspace 'nope' not found")
 
 
 def test_explain_and_list_say_what_the_cli_says(server):
@@ -194,9 +194,14 @@ def test_without_the_sdk_it_says_how_to_install_it_in_one_line_and_exits_2(monke
     assert run.stderr.strip() == "moediag: error: moediag mcp needs the MCP Python SDK: pip install 'moediag[mcp]'"
 
 
-def test_bad_server_options_are_one_line_before_serving():
-    run = moediag(None, "mcp", "--arm-endpoint", "http://127.0.0.1:1")
-    assert run.code == 2 and run.stderr.strip().startswith("moediag: error: --arm-endpoint must be an https:// URL")
+@pytest.mark.parametrize("args, env, line", [
+    (["--arm-endpoint", "http://127.0.0.1:1"], {}, "moediag: error: --arm-endpoint must be an https:// URL"),
+    (["--dns-server", "127.0.0.1:99999"], {}, "moediag: error: bad --dns-server '127.0.0.1:99999'"),
+    ([], {"MOEDIAG_DOCS_BASE": "nope"}, "moediag: error: MOEDIAG_DOCS_BASE must be an http(s):// URL"),
+])
+def test_bad_server_options_are_one_line_before_serving(args, env, line):
+    run = moediag(None, "mcp", *args, env=env)
+    assert run.code == 2 and run.stderr.strip().startswith(line) and len(run.stderr.strip().splitlines()) == 1
 
 
 def test_no_other_command_imports_the_sdk():
