@@ -5,6 +5,7 @@ parses the report. Error paths that need no protocol run the same tools in this 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,8 +28,8 @@ TOOLS = {"list_checks", "explain_check", "check_workspace", "render_report", "di
 class Server:
     """A `moediag mcp` process and the SDK's client connected to it over stdio, called from synchronous tests."""
 
-    def __init__(self, portal, client: Client, stderr) -> None:
-        self.portal, self.client, self.stderr = portal, client, stderr
+    def __init__(self, portal, client: Client) -> None:
+        self.portal, self.client = portal, client
 
     def call(self, tool: str, **arguments):
         return self.portal.call(self.client.call_tool, tool, arguments)
@@ -51,15 +52,13 @@ def scenario(bed):
 
 @pytest.fixture(scope="module")
 def server(bed):
-    import os
-
     with tempfile.NamedTemporaryFile("r", suffix=".netguard.log") as guard_log, \
             tempfile.TemporaryFile("w+") as stderr, anyio.from_thread.start_blocking_portal() as portal:
         env = subprocess_env({**os.environ, **bed.env()}, guard_log.name)
         params = StdioServerParameters(command=sys.executable, args=["-m", "moediag", "mcp", "--dns-server", quiet_dns()],
                                        env=env)
         with portal.wrap_async_context_manager(Client(stdio_client(params, errlog=stderr), read_timeout_seconds=60)) as client:
-            yield Server(portal, client, stderr)
+            yield Server(portal, client)
         stderr.seek(0)
         logged = stderr.read()
         assert guard_log.read() == "", "moediag mcp tried to leave loopback"
