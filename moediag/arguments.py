@@ -75,6 +75,25 @@ def arm_endpoint(value: str | None) -> str:
     return endpoint
 
 
+def data_file(name: str) -> str:
+    """The path of a file moediag ships (moediag/data): the report's JSON Schema, the bundled example."""
+    from importlib.resources import files
+
+    return str(files("moediag") / "data" / name)
+
+
+EXAMPLE = "broken-workspace.snapshot.json"
+
+
+def snapshot_path(path: str | None, example: bool) -> str | None:
+    """--snapshot FILE, or --example: the bundled example (a broken workspace); not both."""
+    if not example:
+        return path
+    if path:
+        raise UsageError("give --example or --snapshot, not both")
+    return data_file(EXAMPLE)
+
+
 def same_target(stored: dict, subscription, resource_group, workspace) -> None:
     """-s/-g/-w given with --snapshot must name the snapshot's workspace."""
     for flag, given, key in (("-s", subscription, "subscription_id"), ("-g", resource_group, "resource_group"),

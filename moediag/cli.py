@@ -20,7 +20,8 @@ import sys
 import click
 
 from moediag import __version__, arguments
-from moediag.errors import TargetUnreadable, UsageError
+from moediag.arguments import data_file
+from moediag.errors import TargetUnreadable, UsageError, one_line
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -31,17 +32,8 @@ OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"moediag: error: {_one_line(message)}", err=True)
+    click.echo(f"moediag: error: {one_line(message)}", err=True)
     sys.exit(code)
-
-
-def _one_line(message: str) -> str:
-    """Control characters (a newline in a file name, an escape sequence, a lone surrogate) shown as escapes:
-    the error stays one line and cannot drive the terminal."""
-    import unicodedata
-
-    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch).startswith("C") else ch
-                   for ch in message)
 
 
 def _color(stream) -> bool:
@@ -156,35 +148,21 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
     """
     from moediag import session
     from moediag import snapshot as snapshots
-    from moediag.engine import Budget, TargetRun
-    from moediag.target import Options, resolve_target
 
     redactor = _start(debug, redact)
     try:
-        if example:
-            if snapshot_path:
-                raise UsageError("give --example or --snapshot, not both")
-            snapshot_path = data_file("broken-workspace.snapshot.json")
+        snapshot_path = arguments.snapshot_path(snapshot_path, example)
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
         arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                      [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
-        budget = Budget(timeout)
-        if snapshot_path:
-            data = snapshots.load(snapshot_path)
-            arguments.same_target(data["target"], subscription, resource_group, workspace_name)
-            target, source = session.replay_source(data, timeout)
-            mode = "snapshot"
-        else:
-            target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
-            options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
-                              timeout_s=timeout, logs=LOG_MODES[logs], include_diagnose=include_diagnose)
-            source = session.live_source(options, budget, arguments.arm_endpoint(arm_endpoint), target.subscription_id,
-                                         max_concurrency)
-            mode = "live"
+        request = session.CheckRequest(
+            checks, subscription=subscription, resource_group=resource_group, workspace=workspace_name,
+            endpoints=tuple(endpoints), deployment=deployment_name, timeout=timeout, max_concurrency=max_concurrency,
+            arm_endpoint=arm_endpoint, dns_servers=tuple(dns_servers), azure_dns=azure_dns, logs=LOG_MODES[logs],
+            include_diagnose=include_diagnose, snapshot_path=snapshot_path, save_snapshot=bool(save_snapshot))
         with _progress() as progress:
-            result = session.run("check", checks, [TargetRun(target)], source, budget, mode=mode,
-                                 save_snapshot=bool(save_snapshot), progress=progress)
-        result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
+            result = session.check(request, progress)
+        result.report, result.snapshot = session.for_output(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
             snapshots.write_json(save_snapshot, result.snapshot)
         _write_outputs(result.report, formats, verbose)
@@ -219,6 +197,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
     from moediag import scan as scans
     from moediag.render import FORMATS
     from moediag.render.jsonl import Stream
+    from moediag.session import for_output
     from moediag.target import Options
 
     redactor = _start(debug, redact)
@@ -238,7 +217,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
             report = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
                                max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
                                progress=progress, on_done=_each(streams))
-        report, _ = _finish(report, None, suppressions, redactor)
+        report, _ = for_output(report, None, suppressions, redactor)
         _write_outputs(report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))
@@ -311,18 +290,6 @@ def _suppressions(config_path: str | None) -> list:
     from moediag import suppress
 
     return suppress.load(config_path)
-
-
-def _finish(report: dict, snapshot: dict | None, suppressions: list, redactor) -> tuple[dict, dict | None]:
-    """After the checks ran and before anything is written: suppressions, then redaction (once, for every output)."""
-    from moediag import suppress
-    from moediag.report import finish
-
-    report = finish(suppress.apply(report, suppressions))  # summaries recounted, ids, causes and the diagnosis
-    if redactor is not None:
-        report = redactor(report)
-        snapshot = redactor(snapshot) if snapshot is not None else None
-    return report, snapshot
 
 
 def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose: bool = False) -> None:
@@ -446,13 +413,6 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
         _fail(str(exc))
 
 
-def data_file(name: str) -> str:
-    """The path of a file moediag ships (moediag/data): the report's JSON Schema, the bundled example."""
-    from importlib.resources import files
-
-    return str(files("moediag") / "data" / name)
-
-
 @cli.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of the report (`-o json`), the contract support tooling parses."""
@@ -512,6 +472,45 @@ def _write_with(report: dict, formats: list[tuple[str, str | None]], renderers: 
             _echo_stdout(renderers[fmt](report, color), json_text=fmt == "json", color=color)
 
 
+@cli.command("mcp")
+@click.option("--arm-endpoint", metavar="URL",
+              help="Resource Manager URL every check_workspace call reads (and sends the token to). "
+                   "Env: MOEDIAG_ARM_ENDPOINT.")
+@DNS_SERVER
+@AZURE_DNS
+@MAX_CONCURRENCY
+@click.option("--redact", is_flag=True, help="Mask ids and e-mail addresses in every tool's reply, whatever the call asks.")
+@DEBUG
+def mcp_command(arm_endpoint, dns_servers, azure_dns, max_concurrency, redact, debug) -> None:
+    """Serve the Model Context Protocol over stdio for assistants: read-only tools list_checks, explain_check,
+    check_workspace, render_report and diff_reports (README, "Assistants (MCP)").
+
+    Where requests go is set here, not by the assistant: a tool call cannot change the Resource Manager endpoint
+    or the DNS servers. Needs the MCP SDK: pip install 'moediag[mcp]'.
+
+    \b
+    Examples:
+      moediag mcp                                # in an MCP client's config: {"command": "moediag", "args": ["mcp"]}
+      moediag mcp --redact --dns-server 10.0.0.4 # ids masked in every reply; DNS asked of the hub's resolver
+    """
+    _start(debug, False)
+    try:
+        from moediag import mcp_server
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("mcp", "pydantic") and not str(exc.name).startswith("mcp."):
+            raise
+        _fail("moediag mcp needs the MCP Python SDK: pip install 'moediag[mcp]'")
+        return
+    try:
+        arguments.docs_base()  # the reports' links: a bad MOEDIAG_DOCS_BASE is one line before serving
+        options = mcp_server.ServerOptions(arguments.arm_endpoint(arm_endpoint), arguments.dns_servers(dns_servers),
+                                           arguments.azure_dns(azure_dns), max_concurrency, redact)
+    except UsageError as exc:
+        _fail(str(exc))
+        return
+    mcp_server.serve(options, debug)
+
+
 @cli.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_command(output: str) -> None:
@@ -522,8 +521,7 @@ def list_command(output: str) -> None:
     if output == "json":
         import json
 
-        rows = [{"id": c.id, "severity": c.severity, "scope": c.scope, "title": c.title} for c in checks]
-        _echo(json.dumps(rows, indent=2))
+        _echo(json.dumps(registry.listing(), indent=2))
         return
     width = max((len(c.id) for c in checks), default=10)
     for c in checks:
@@ -537,11 +535,11 @@ def explain_command(check_id: str) -> None:
     from moediag import registry
     from moediag.docs import render_check_doc
 
-    chk = registry.all_checks().get(check_id)
-    if chk is None:
-        from moediag.registry import did_you_mean
-
-        _fail(f"unknown check {check_id!r}{did_you_mean(check_id, registry.all_checks())} (see `moediag list`)")
+    try:
+        chk = registry.lookup(check_id)
+    except UsageError as exc:
+        _fail(str(exc))
+        return
     _echo_stdout(render_check_doc(chk))
 
 

@@ -30,19 +30,22 @@ def load_side(path: str, checks: list) -> tuple[dict[str, Any], dict[str, Any] |
     """(report, snapshot facts or None) of one side: a saved report as it is, a snapshot replayed offline."""
     from moediag.inputs import parse_json, read_text
 
-    what = f"{path}"
-    data = parse_json(read_text(path, what), what)
-    if isinstance(data, dict) and "schema_version" in data:
-        from moediag.report import load
+    return side(parse_json(read_text(path, path), path), path, checks)
 
-        return load(path), None
+
+def side(data: Any, name: str, checks: list) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """`load_side` of parsed JSON (read from `name`, or handed to the MCP server)."""
+    if isinstance(data, dict) and "schema_version" in data:
+        from moediag.report import checked
+
+        return checked(data, name), None
     if isinstance(data, dict) and data.get("format") == "moediag-snapshot":
         from moediag import session, snapshot
         from moediag.report import finish
 
-        loaded = snapshot.load(path)
+        loaded = snapshot.checked(data, name)
         return finish(session.replay(loaded, checks).report, checks), loaded["facts"]
-    raise UsageError(f"{path} is neither a moediag report nor a moediag snapshot")
+    raise UsageError(f"{name} is neither a moediag report nor a moediag snapshot")
 
 
 def diff(old: dict[str, Any], new: dict[str, Any], old_facts: dict[str, Any] | None = None,

@@ -158,23 +158,30 @@ def resource_label(resource_id: str | None) -> str:
 
 # --- reading a saved report back -------------------------------------------------------------------
 
+MAX_DEPTH = 208  # a report nests evidence a few levels deeper than the snapshot it came from (inputs.MAX_DEPTH + 8)
+
+
 def load(path: str) -> dict[str, Any]:
     """A saved report (`-` = standard input), checked against the schema's rules: one-line UsageError."""
-    from moediag.inputs import MAX_DEPTH, parse_json, read_text
+    from moediag.inputs import parse_json, read_text
 
     what = f"report {path}"
-    # A report nests evidence a few levels deeper than the snapshot it came from.
-    data = parse_json(read_text(path, what), what, max_depth=MAX_DEPTH + 8)
+    return checked(parse_json(read_text(path, what), what, max_depth=MAX_DEPTH), path)
+
+
+def checked(data: Any, name: str) -> dict[str, Any]:
+    """`data` (parsed JSON: read from `name`, or handed to the MCP server) as a report moediag can trust, else a
+    one-line UsageError naming `name`."""
     if not isinstance(data, dict) or "schema_version" not in data:
-        raise UsageError(f"{path} is not a moediag report (no \"schema_version\")")
+        raise UsageError(f"{name} is not a moediag report (no \"schema_version\")")
     if data["schema_version"] not in READABLE_VERSIONS:
         shown = repr(data["schema_version"])
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise UsageError(f"report {path} has schema_version {shown}; this moediag {__version__} "
+        raise UsageError(f"report {name} has schema_version {shown}; this moediag {__version__} "
                          f"reads schema_version {SCHEMA_VERSION!r}")
     problem = invalid(data)
     if problem:
-        raise UsageError(f"report {path} is invalid: {problem}")
+        raise UsageError(f"report {name} is invalid: {problem}")
     return data
 
 

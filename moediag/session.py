@@ -1,7 +1,8 @@
 """How a run reads, and the run itself: `check` and `scan` both end in `run()` (moediag.engine underneath).
 
 A *source* is what collectors read from: live (one `Arm` pipeline, one resolver, one memo of shared facts for
-every target of the run) or a snapshot (no network at all).
+every target of the run) or a snapshot (no network at all). `check()` is what `moediag check` runs between parsing
+its flags and writing its outputs; the MCP server's `check_workspace` tool runs the same (moediag.mcp_server).
 """
 
 from __future__ import annotations
@@ -17,6 +18,32 @@ from moediag import snapshot as snapshots
 from moediag.engine import TOKEN_ENV, Budget, Plan, TargetRun, run_targets
 from moediag.errors import FactError
 from moediag.target import Options, Target
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What a check of one workspace is asked: the flags of `moediag check`, or the arguments of the MCP tool.
+
+    Values are as given (None: the default, from the environment or `az`); `check()` validates them with
+    moediag.arguments and moediag.target, one UsageError line for the first that is wrong. `checks` are selected
+    already (registry.select).
+    """
+
+    checks: list
+    subscription: str | None = None
+    resource_group: str | None = None
+    workspace: str | None = None
+    endpoints: tuple[str, ...] = ()
+    deployment: str | None = None
+    timeout: float = 60.0
+    max_concurrency: int = 16
+    arm_endpoint: str | None = None
+    dns_servers: tuple[str, ...] = ()
+    azure_dns: str | None = None
+    logs: str = "auto"
+    include_diagnose: bool = False
+    snapshot_path: str | None = None
+    save_snapshot: bool = False
 
 
 @dataclass
@@ -139,10 +166,51 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
     return RunResult(report, snap)
 
 
+def check(request: CheckRequest, progress: Callable[[list[str]], None] | None = None) -> RunResult:
+    """One workspace, read live or replayed from `request.snapshot_path`: the report (not yet finished by
+    `for_output`) and, when asked, the snapshot. UsageError for input that is wrong, TargetUnreadable for a
+    workspace that cannot be read at all."""
+    from moediag import arguments
+    from moediag.target import resolve_target
+
+    budget = Budget(request.timeout)
+    if request.snapshot_path:
+        data = snapshots.load(request.snapshot_path)
+        arguments.same_target(data["target"], request.subscription, request.resource_group, request.workspace)
+        target, source = replay_source(data, request.timeout)
+        mode = "snapshot"
+    else:
+        target = resolve_target(request.subscription, request.resource_group, request.workspace,
+                                tuple(request.endpoints), request.deployment)
+        options = Options(dns_servers=arguments.dns_servers(tuple(request.dns_servers)),
+                          azure_dns=arguments.azure_dns(request.azure_dns), timeout_s=request.timeout,
+                          logs=request.logs, include_diagnose=request.include_diagnose)
+        source = live_source(options, budget, arguments.arm_endpoint(request.arm_endpoint), target.subscription_id,
+                             request.max_concurrency)
+        mode = "live"
+    return run("check", request.checks, [TargetRun(target)], source, budget, mode=mode,
+               save_snapshot=request.save_snapshot, progress=progress)
+
+
+def for_output(report: dict[str, Any], snapshot: dict[str, Any] | None, suppressions: list,
+               redactor: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """After the checks ran and before anything leaves moediag (a file, stdout, an MCP reply): suppressions, then
+    redaction (once, for every output)."""
+    from moediag import suppress
+    from moediag.report import finish
+
+    report = finish(suppress.apply(report, suppressions))  # summaries recounted, ids, causes and the diagnosis
+    if redactor is not None:
+        report = redactor(report)
+        snapshot = redactor(snapshot) if snapshot is not None else None
+    return report, snapshot
+
+
 def replay(snapshot: dict[str, Any], checks: list, timeout_s: float = 60.0) -> RunResult:
     """Run `checks` on a loaded snapshot, offline (what `check --snapshot` does, without the CLI around it)."""
     target, source = replay_source(snapshot, timeout_s)
     return run("check", checks, [TargetRun(target)], source, Budget(timeout_s), mode="snapshot")
 
 
-__all__ = ["FactError", "RunResult", "Source", "credential", "live_source", "replay", "replay_source", "run"]
+__all__ = ["CheckRequest", "FactError", "RunResult", "Source", "check", "credential", "for_output", "live_source",
+           "replay", "replay_source", "run"]

@@ -192,10 +192,16 @@ def _unwritable(path: str) -> str | None:
 def load(path: str | Path) -> dict[str, Any]:
     """Read and validate a snapshot; anything wrong with it is a one-line usage error."""
     from moediag.inputs import parse_json, read_text
-    from moediag.target import _GUID, _NAME
 
     what = f"snapshot {path}"
-    data = parse_json(read_text(str(path), what), what)
+    return checked(parse_json(read_text(str(path), what), what), path)
+
+
+def checked(data: Any, path: str | Path) -> dict[str, Any]:
+    """`data` (parsed JSON: read from `path`, or handed to the MCP server) as a snapshot moediag can replay, else a
+    one-line UsageError naming `path`."""
+    from moediag.target import _GUID, _NAME
+
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path} is not a moediag snapshot (no \"format\": \"{FORMAT}\")")
     version = data.get("version")
