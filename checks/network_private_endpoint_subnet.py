@@ -85,6 +85,8 @@ def _verdict(ctx, pe_id, info):
     where = f"subnet {subnet['name']} of private endpoint {pe}"
     nsg_on, routes_on = POLICIES.get(policies, (True, True))  # a value nobody knows: judge both, never assume off
     seen = {"private_endpoint_network_policies": policies, "subnet": subnet["id"]}
+    if not subnet["policies_set"]:
+        seen["private_endpoint_network_policies_set"] = False  # absent from the body: Azure's default applies
     if not (nsg_on or routes_on):
         return [ctx.passed(pe_id, f"{where}: {OFF}", expected="NSG and routes let TCP 443 through", observed=seen)]
     where += f" (network policies {policies}{'' if policies in POLICIES else ', a value moediag does not know'})"
@@ -102,6 +104,10 @@ def _verdict(ctx, pe_id, info):
     clients = space  # --client-vnet will give these; until then the VNet's own space, said in every message
     assumed = f" (client networks assumed: the VNet's own address space {', '.join(map(str, space))})"
     expected = {"tcp_443_from": [str(c) for c in clients], "to": ip, "route": "the endpoint's /32 or VnetLocal"}
+    if nsg_on and subnet["nsg_id"]:  # the NSG and the route table are read side by side
+        ctx.prefetch("nsg_rules", [(subnet["nsg_id"],)])
+    if routes_on and subnet["route_table_id"]:
+        ctx.prefetch("udr_routes", [(subnet["route_table_id"],)])
     found, blocks, fixes = [], [], []
     for judge, on in ((_nsg, nsg_on), (_routes, routes_on)):
         if not on:
