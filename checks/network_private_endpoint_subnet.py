@@ -2,12 +2,13 @@
 
 from moediag import resource_id
 from moediag.check import Doc, Example, check
+from moediag.errors import FactError
 from moediag.evidence import az_group_and_name
 from moediag.facts.network import vnet_prefixes
-from moediag.facts.subnets import POLICIES
-from moediag.judge.nsg import free_priority, inbound_decisions, network
+from moediag.facts.subnets import POLICIES, shaped
+from moediag.judge.nsg import free_priority, inbound_decisions, label, network, ordered, port_matches
 from moediag.judge.private_dns import each_private_endpoint
-from moediag.judge.routes import deciding_route, describe
+from moediag.judge.routes import deciding_route, describe, unreadable
 from moediag.model import Reason
 from moediag.shell import Placeholder, command, is_ip
 
@@ -78,7 +79,7 @@ def _verdict(ctx, pe_id, info):
     pe, subnet_id = info["name"], info["subnet_id"]
     if not subnet_id:
         return [ctx.errored(pe_id, f"private endpoint {pe} names no subnet", reason=Reason.UNREADABLE)]
-    subnet, error = ctx.try_fact("subnet_settings", subnet_id)
+    subnet, error = _read(ctx, "subnet_settings", subnet_id)
     if error is not None:
         return [ctx.errored(pe_id, error)]
     policies = subnet["policies"]
@@ -108,7 +109,7 @@ def _verdict(ctx, pe_id, info):
         ctx.prefetch("nsg_rules", [(subnet["nsg_id"],)])
     if routes_on and subnet["route_table_id"]:
         ctx.prefetch("udr_routes", [(subnet["route_table_id"],)])
-    found, blocks, fixes = [], [], []
+    found, blocks, fixes, doubts = [], [], [], []
     for judge, on in ((_nsg, nsg_on), (_routes, routes_on)):
         if not on:
             continue
@@ -116,15 +117,30 @@ def _verdict(ctx, pe_id, info):
         if verdict.get("error") is not None:
             return [ctx.errored(pe_id, verdict["error"], expected=expected, observed=seen)]
         seen.update(verdict["seen"])
+        doubts += verdict.get("doubts", [])
         (blocks if verdict.get("fix") else found).append(verdict["text"])
         if verdict.get("fix"):
             fixes.append(verdict["fix"])
+    if not blocks and doubts:
+        return [ctx.warned(pe_id, f"{where}: {'; '.join(found)}{assumed}; but {'; '.join(doubts)}, so this is not "
+                                  "sure", reason=Reason.INCONCLUSIVE, expected=expected, observed=seen)]
     if not blocks:
         return [ctx.passed(pe_id, f"{where}: {'; '.join(found)}{assumed}", expected=expected, observed=seen)]
     summary = "; and ".join(f[0] for f in fixes)
     risk = "disruptive" if any(f[2] == "disruptive" for f in fixes) else "safe"
     return [ctx.failed(pe_id, f"{where}: {'; '.join(blocks)}{assumed}", expected=expected, observed=seen,
                        fix=(summary, [c for f in fixes for c in f[1]], risk))]
+
+
+def _read(ctx, name, rid):
+    """(shaped value, None) or (None, why it cannot be used)."""
+    value, error = ctx.try_fact(name, rid)
+    if error is not None:
+        return None, error
+    try:
+        return shaped(name, value), None
+    except FactError as exc:
+        return None, exc
 
 
 def _where(rid):
@@ -138,7 +154,7 @@ def _nsg(ctx, ip, clients, space, subnet):
     nsg_id = subnet["nsg_id"]
     if not nsg_id:
         return {"text": "no NSG is attached, so no rule filters TCP 443", "seen": {"nsg": None}}
-    nsg, error = ctx.try_fact("nsg_rules", nsg_id)
+    nsg, error = _read(ctx, "nsg_rules", nsg_id)
     if error is not None:
         return {"error": error}
     decisions = inbound_decisions(nsg["rules"], protocol="Tcp", port=PORT, destination=ip, clients=clients,
@@ -147,13 +163,21 @@ def _nsg(ctx, ip, clients, space, subnet):
                                                  "priority": (d.rule or {}).get("priority"),
                                                  "access": (d.rule or {}).get("access") or "no rule"}
                                                 for d in decisions]}
-    unjudged = sorted({r["name"] for r in nsg["rules"] if r.get("application_security_groups")})
-    if unjudged:
-        seen["nsg_rules_not_judged"] = unjudged  # application security groups: members unknown from here
+    _, garbled = ordered(nsg["rules"], nsg["default_rules"])
+    # a deny naming application security groups: whether the clients are members cannot be told from here
+    groups = [r for r in nsg["rules"] if isinstance(r, dict) and r.get("application_security_groups")
+              and str(r.get("access")).lower() == "deny" and port_matches(r.get("ports"), PORT) is not False]
+    doubts = ([f"NSG {nsg['name']} rule {', '.join(sorted({label(r) for r in garbled}))} could not be read"]
+              if garbled else [])
+    doubts += ([f"NSG {nsg['name']} rule {', '.join(sorted({label(r) for r in groups}))} denies members of "
+                "application security groups, which may hold clients"] if groups else [])
+    if garbled or groups:
+        seen["nsg_rules_not_judged"] = sorted({label(r) for r in garbled + groups})
     blocked = [d for d in decisions if not d.allowed]
     allowing = sorted({f"{d.rule['name']} ({d.rule['priority']})" for d in decisions if d.allowed})
     if not blocked:
-        return {"text": f"NSG {nsg['name']} allows TCP {PORT} to {ip} (rule {', '.join(allowing)})", "seen": seen}
+        return {"text": f"NSG {nsg['name']} allows TCP {PORT} to {ip} (rule {', '.join(allowing)})", "seen": seen,
+                "doubts": doubts}
     first = min(blocked, key=lambda d: (d.rule or {}).get("priority") or 65536)
     sources = ", ".join(sorted({str(d.network) for d in blocked}))
     if first.rule is None:
@@ -187,7 +211,7 @@ def _routes(ctx, ip, clients, space, subnet):
     if not table_id:
         return {"text": "no route table is attached, so the private endpoint's /32 route decides",
                 "seen": {"route_table": None}}
-    table, error = ctx.try_fact("udr_routes", table_id)
+    table, error = _read(ctx, "udr_routes", table_id)
     if error is not None:
         return {"error": error}
     verdict = deciding_route(table["routes"], ip, space)
@@ -198,11 +222,14 @@ def _routes(ctx, ip, clients, space, subnet):
                f"no route of route table {table['name']} overrides the private endpoint's /32 route")
         broader = (f" ({', '.join(describe(r) for r in verdict.ignored)}: broader than the VNet range, so ignored)"
                    if verdict.ignored else "")
-        return {"text": why + broader, "seen": seen}
+        garbled = unreadable(table["routes"])
+        doubts = [f"{len(garbled)} route(s) of route table {table['name']} could not be read"] if garbled else []
+        return {"text": why + broader, "seen": seen, "doubts": doubts}
     route = verdict.route
-    hop = route["next_hop_type"] or "an unknown next hop"
+    hop = route.get("next_hop_type") if isinstance(route.get("next_hop_type"), str) else ""
+    hop_ip = route.get("next_hop_ip") if isinstance(route.get("next_hop_ip"), str) else ""
     where_to = ("drops it" if hop.lower() == "none" else
-                f"sends it to {hop} {route['next_hop_ip'] or ''}".rstrip())
+                f"sends it to {hop or 'an unknown next hop'} {hop_ip}".rstrip())
     text = (f"{describe(route)} of route table {table['name']} overrides the private endpoint's /32 route and "
             f"{where_to} instead of to the endpoint")
     group, name, subscription = _where(table_id)
@@ -210,7 +237,7 @@ def _routes(ctx, ip, clients, space, subnet):
     if exact:  # the route is the endpoint's own /32: point it at the VNet instead of adding a duplicate prefix
         cmd = command("az network route-table route update -g {group} --route-table-name {table} -n {route} "
                       "--next-hop-type VnetLocal --subscription {subscription}", group=group, table=name,
-                      route=route["name"], subscription=subscription)
+                      route=route.get("name"), subscription=subscription)
     else:
         cmd = command("az network route-table route create -g {group} --route-table-name {table} -n {route} "
                       "--address-prefix {prefix} --next-hop-type VnetLocal --subscription {subscription}",
@@ -218,6 +245,6 @@ def _routes(ctx, ip, clients, space, subnet):
                       prefix=f"{ip}/{network(ip).prefixlen}", subscription=subscription)
     return {"text": text, "seen": seen,
             "fix": (f"Send traffic for {ip} straight to the private endpoint with a {'VnetLocal next hop on' if exact else '/32 VnetLocal route in'} "
-                    f"route table {table['name']}: it then bypasses what {route['name']} points at, for this IP only; "
+                    f"route table {table['name']}: it then bypasses what {label(route)} points at, for this IP only; "
                     "if that appliance must inspect it, allow TCP 443 to the endpoint there instead and keep the "
                     "return path through it", [cmd], "disruptive")}

@@ -16,9 +16,10 @@ from moediag.judge.nsg import (
     free_priority,
     inbound_decisions,
     network,
+    ordered,
     port_matches,
 )
-from moediag.judge.routes import deciding_route, vnet_prefix_length
+from moediag.judge.routes import deciding_route, unreadable, vnet_prefix_length
 
 VNET = [ipaddress.ip_network("10.0.0.0/16")]
 PE_IP = "10.0.1.5"
@@ -100,6 +101,14 @@ def test_malformed_rules_never_crash_and_never_deny(hostile):
     assert deciding([bad, "not a rule", None]) == [("10.0.0.0/16", "AllowVnetInBound")]
 
 
+def test_rules_that_cannot_be_placed_are_listed_as_unjudged_whatever_their_direction():
+    garbled = [{**rule("a", 100, "Deny"), "priority": "100"}, {**rule("b", 101), "direction": None},
+               {**rule("c", 102), "access": "Maybe"}, {**rule("d", 103), "ports": "443"}, "junk"]
+    chain, skipped = ordered([*garbled, rule("ok", 200), rule("out", 300, direction="Outbound")])
+    assert [r["name"] for r in chain] == ["ok", "AllowVnetInBound", "AllowAzureLoadBalancerInBound", "DenyAllInBound"]
+    assert skipped == garbled
+
+
 def test_ipv6_sources_do_not_touch_ipv4_clients():
     assert deciding([rule("deny-v6", 100, "Deny", sources=["::/0"])]) == [("10.0.0.0/16", "deny-v6")]  # ::/0 is Any
     assert deciding([rule("deny-v6", 100, "Deny", sources=["fd00::/8"])]) == [("10.0.0.0/16", "AllowVnetInBound")]
@@ -176,6 +185,12 @@ def test_the_vnet_range_holding_the_ip_sets_the_limit():
 
 def test_without_a_vnet_range_holding_the_ip_every_route_holding_it_counts():
     assert deciding_route([route("default", "0.0.0.0/0")], PE_IP, []).diverts
+
+
+def test_routes_without_a_text_prefix_or_next_hop_are_unreadable():
+    good = route("ok", "AzureCloud")  # a service tag is readable: it just holds no private address
+    bad = [None, {"name": "n"}, {"address_prefix": 10, "next_hop_type": "None"}, route("x", "10.0.0.0/16", None)]
+    assert unreadable([good, *bad]) == bad
 
 
 def test_hostile_routes_are_passed_over():

@@ -96,3 +96,24 @@ def udr_routes(src: Source, route_table_id: str) -> dict[str, Any]:
          "next_hop_type": text(dig(r, "properties", "nextHopType")).strip(),
          "next_hop_ip": text(dig(r, "properties", "nextHopIpAddress")).strip() or None}
         for r in dicts(routes)]}
+
+
+# --- reading the shaped facts back (a snapshot's copy may have been edited or garbled) ------------------------
+
+_FIELDS = {
+    "subnet_settings": {"id": str, "name": str, "address_prefixes": list, "policies": str, "policies_set": bool,
+                        "nsg_id": (str, type(None)), "route_table_id": (str, type(None))},
+    "nsg_rules": {"id": str, "name": str, "rules": list, "default_rules": (list, type(None))},
+    "udr_routes": {"id": str, "name": str, "routes": list},
+}
+
+
+def shaped(name: str, value: Any) -> dict[str, Any]:
+    """The value of fact `name` with every field of its shape; FactError(unreadable) otherwise (never a guess: an
+    NSG id that is not text is not "no NSG")."""
+    if not isinstance(value, dict):
+        raise FactError("unreadable", f"the {name} fact is a {type(value).__name__}, not an object")
+    for key, kind in _FIELDS[name].items():
+        if key not in value or not isinstance(value[key], kind):
+            raise FactError("unreadable", f"the {name} fact's {key} is missing or of the wrong type")
+    return value

@@ -116,18 +116,33 @@ def _priority(rule: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535 else None
 
 
-def ordered(rules: list[dict[str, Any]], default_rules: list[dict[str, Any]] | None = None,
-            direction: str = "Inbound") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def well_formed(rule: Any) -> bool:
+    """A rule whose every field the evaluation reads has its type: a name, a usable priority, a direction, Allow or
+    Deny, a protocol, and lists of sources, destinations and ports. Anything else cannot be placed or applied."""
+    return (isinstance(rule, dict) and isinstance(rule.get("name"), str) and _priority(rule) is not None
+            and str(rule.get("direction")).lower() in ("inbound", "outbound")
+            and str(rule.get("access")).lower() in ("allow", "deny") and isinstance(rule.get("protocol"), str)
+            and all(isinstance(rule.get(k), list) for k in ("sources", "destinations", "ports")))
+
+
+def ordered(rules: list[Any], default_rules: list[Any] | None = None,
+            direction: str = "Inbound") -> tuple[list[dict[str, Any]], list[Any]]:
     """(rules in the order Azure applies them, rules that cannot be judged): the direction's custom rules by priority,
-    then its default rules (Azure's own when the body has none). A rule without a usable priority is unjudgeable."""
-    usable, skipped = [], []
-    for rule in [r for r in rules if isinstance(r, dict)]:
-        if str(rule.get("direction", "")).lower() != direction.lower():
-            continue
-        (usable if _priority(rule) is not None else skipped).append(rule)
-    defaults = [r for r in (default_rules or DEFAULT_INBOUND) if isinstance(r, dict)
-                and str(r.get("direction", "")).lower() == direction.lower() and _priority(r) is not None]
-    return (sorted(usable, key=_priority) + sorted(defaults, key=_priority)), skipped
+    then its default rules (Azure's own when the body lists none). A rule that is not `well_formed` (whatever its
+    direction) is unjudgeable: it could be the one that decides."""
+    custom, defaults, skipped = [], [], []
+    for rule, kind in [(r, custom) for r in rules] + [(r, defaults) for r in (default_rules or DEFAULT_INBOUND)]:
+        if not well_formed(rule):
+            skipped.append(rule)
+        elif rule["direction"].lower() == direction.lower():
+            kind.append(rule)
+    return sorted(custom, key=_priority) + sorted(defaults, key=_priority), skipped
+
+
+def label(rule: Any) -> str:
+    """A rule's name for a message (`?` when it has none)."""
+    name = rule.get("name") if isinstance(rule, dict) else None
+    return name if isinstance(name, str) and name else "?"
 
 
 def _minus(pieces: list[Network], taken: list[Network]) -> list[Network]:

@@ -61,6 +61,12 @@ def deciding_route(routes: list[dict[str, Any]], ip: str, vnet: list[Network]) -
     return RouteVerdict(route, hop != STAYS, ignored)
 
 
+def unreadable(routes: list[Any]) -> list[Any]:
+    """Routes without a text prefix or next hop type: they cannot be judged, and could be the one that decides."""
+    return [r for r in routes if not (isinstance(r, dict) and isinstance(r.get("address_prefix"), str)
+                                      and isinstance(r.get("next_hop_type"), str))]
+
+
 def describe(route: dict[str, Any]) -> str:
     """`route to-fw (10.0.0.0/16 -> VirtualAppliance 10.0.0.4)`."""
     hop = str(route.get("next_hop_type") or "unknown")
