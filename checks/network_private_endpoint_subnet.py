@@ -28,7 +28,9 @@ DOC = Doc(
         "the IP and is no broader than the VNet range the endpoint is in (for a 10.0.0.0/16 VNet: 10.0.0.0/16, "
         "10.0.1.0/24 or 10.0.1.5/32; `0.0.0.0/0` does not), and then any next hop but `VnetLocal` sends the "
         "traffic elsewhere (`VirtualAppliance`, `None`, a gateway). The client networks are taken to be the "
-        "private endpoint's own VNet address space (the result says so)."
+        "private endpoint's own VNet address space (the result says so), and the route table judged is the private "
+        "endpoint subnet's own: the route tables of the clients' subnets are not read yet. A rule or route that "
+        "cannot be read, or a deny rule for application security groups, turns a pass into a warning."
     ),
     why=(
         "Scoring requests to a network-isolated endpoint reach it only through the workspace private endpoint. "
