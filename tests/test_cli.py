@@ -158,8 +158,8 @@ def test_commands_are_never_wrapped_or_split():
 def test_passes_are_one_count_line_and_verbose_lists_them():
     quiet = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table").stdout
     loud = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table", "-v").stdout
-    assert "Passed: 16 (-v lists them)" in quiet and "✓ PASS" not in quiet
-    assert loud.count("✓ PASS") == 16
+    assert "Passed: 17 (-v lists them)" in quiet and "✓ PASS" not in quiet
+    assert loud.count("✓ PASS") == 17
 
 
 @pytest.mark.parametrize("env, coloured", [({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),

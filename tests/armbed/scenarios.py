@@ -178,6 +178,17 @@ class WorkspaceScenario:
     dns_servers: list[str] = field(default_factory=list)  # [] = Azure DNS
     custom_dns_forwards: bool = True  # custom DNS has a conditional forwarder to 168.63.129.16
 
+    # --- the private endpoint's subnet: its network policies, NSG (nsg-pe) and route table (rt-pe)
+    pe_subnet_policies: str = "Disabled"  # privateEndpointNetworkPolicies: Enabled, NetworkSecurityGroupEnabled, ...
+    pe_nsg: bool = True  # nsg-pe is attached to the subnet
+    # custom rules of nsg-pe: (name, priority, access, source prefix, destination port range), all inbound TCP
+    pe_nsg_rules: list[tuple[str, int, str, str, str]] = field(
+        default_factory=lambda: [("allow-https-from-vnet", 200, "Allow", "VirtualNetwork", "443")])
+    pe_route_table: bool = True  # rt-pe is attached to the subnet
+    # routes of rt-pe: (name, address prefix, next hop type, next hop IP or None); 0.0.0.0/0 never overrides a PE's /32
+    pe_routes: list[tuple[str, str, str, str | None]] = field(
+        default_factory=lambda: [("default-to-firewall", "0.0.0.0/0", "VirtualAppliance", "10.0.0.4")])
+
     # --- associated resources
     key_vault_name: str = "kv-ws-prod"
     registry_name: str = "acrwsprod"
@@ -307,6 +318,14 @@ class WorkspaceScenario:
     @property
     def subnet_id(self) -> str:
         return f"{self.vnet_id}/subnets/{self.subnet_name}"
+
+    @property
+    def pe_nsg_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/networkSecurityGroups/nsg-pe"
+
+    @property
+    def pe_route_table_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/routeTables/rt-pe"
 
     def zone_id(self, zone_name: str = ZONE_API) -> str:
         return (
@@ -460,6 +479,8 @@ class WorkspaceScenario:
         vnet = bodies.virtual_network(self)
         bed.put(self.vnet_id, vnet)
         bed.collection(f"{self.vnet_id}/subnets", vnet["properties"]["subnets"])
+        bed.put(self.pe_nsg_id, bodies.network_security_group(self))
+        bed.put(self.pe_route_table_id, bodies.route_table(self))
         items = [
             bodies.generic_resource(self.private_endpoint_id, "Microsoft.Network/privateEndpoints", self.location, self.pe_created_time),
             bodies.generic_resource(self.nic_id, "Microsoft.Network/networkInterfaces", self.location, self.pe_created_time),
