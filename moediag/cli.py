@@ -97,7 +97,12 @@ REDACT = click.option("--redact", is_flag=True,
 MAX_CONCURRENCY = click.option("--max-concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
                                help="Requests to Resource Manager in flight at once.")
 ARM_ENDPOINT = click.option("--arm-endpoint", metavar="URL",
-                            help="Resource Manager URL (sovereign clouds, test beds). Env: MOEDIAG_ARM_ENDPOINT.")
+                            help="Resource Manager URL (default: the cloud's; a proxy, a test bed). The token is still "
+                                 "asked for the cloud's Resource Manager. Env: MOEDIAG_ARM_ENDPOINT.")
+CLOUD = click.option("--cloud", metavar="NAME",
+                     help="AzureCloud, AzureUSGovernment or AzureChinaCloud: its Resource Manager, token scope, private "
+                          "DNS zones and scoring hosts. Default: MOEDIAG_CLOUD, else az's configured cloud (az cloud "
+                          "set), else AzureCloud.")
 DNS_SERVER = click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
                           help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
 AZURE_DNS = click.option("--azure-dns", "azure_dns", is_flag=False, flag_value="168.63.129.16", default=None,
@@ -122,7 +127,7 @@ def _options(*decorators):
 VERBOSE = click.option("-v", "--verbose", is_flag=True,
                        help="The table lists every pass and skip, and each consequence's message (else counts).")
 REPORTING = _options(SELECT, IGNORE, OUTPUT, FAIL_ON, CONFIG, REDACT, VERBOSE)
-READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
+READING = _options(CLOUD, ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 
 
 @cli.command("check")
@@ -144,8 +149,8 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Replay the bundled example (a broken workspace, shipped with moediag): no network, no credentials.")
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
-                  timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
-                  snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
+                  timeout, max_concurrency, cloud, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose,
+                  save_snapshot, snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
     """Run the checks against a workspace and its online endpoints.
 
     \b
@@ -172,14 +177,17 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         if snapshot_path:
             data = snapshots.load(snapshot_path)
             arguments.same_target(data["target"], subscription, resource_group, workspace_name)
+            arguments.snapshot_cloud(data.get("options") or {}, cloud)
             target, source = session.replay_source(data, timeout)
             mode = "snapshot"
         else:
             target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
+            run_cloud = arguments.cloud(cloud, arm_endpoint)
             options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
-                              timeout_s=timeout, logs=LOG_MODES[logs], include_diagnose=include_diagnose)
-            source = session.live_source(options, budget, arguments.arm_endpoint(arm_endpoint), target.subscription_id,
-                                         max_concurrency)
+                              timeout_s=timeout, logs=LOG_MODES[logs], include_diagnose=include_diagnose,
+                              cloud=run_cloud)
+            source = session.live_source(options, budget, arguments.arm_endpoint(arm_endpoint, run_cloud),
+                                         target.subscription_id, max_concurrency)
             mode = "live"
         with _progress() as progress:
             result = session.run("check", checks, [TargetRun(target)], source, budget, mode=mode,
@@ -212,8 +220,8 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @READING
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
-                 max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
-                 debug) -> None:
+                 max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, dns_servers, azure_dns,
+                 logs, debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
     from moediag import registry
     from moediag import scan as scans
@@ -228,9 +236,10 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
         checks, suppressions = registry.select(select, ignore), _suppressions(config_path)
         arguments.paths(formats, [], [(f"--config {config_path}", config_path)])
         scope = arguments.scope(subscriptions, management_groups)
+        run_cloud = arguments.cloud(cloud, arm_endpoint)
         options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
-                          timeout_s=timeout, logs=LOG_MODES[logs])
-        endpoint = arguments.arm_endpoint(arm_endpoint)
+                          timeout_s=timeout, logs=LOG_MODES[logs], cloud=run_cloud)
+        endpoint = arguments.arm_endpoint(arm_endpoint, run_cloud)
         # -o jsonl: a line per workspace as it finishes, so a scan cut short still leaves what it finished
         streams = [Stream(path, suppressions, redactor) for fmt, path in formats if fmt == "jsonl"]
         formats = [(fmt, path) for fmt, path in formats if fmt != "jsonl"]
