@@ -87,7 +87,7 @@ class StaticTokenCredential:
 
 def origin_of(url: str) -> str | None:
     """`scheme://host:port` of an absolute http(s) URL, default port made explicit; None when the URL names
-    no host, carries user info (`https://management.azure.com@evil.example/` goes to evil.example) or has a
+    no host, carries user info (`https://<resource manager host>@evil.example/` goes to evil.example) or has a
     malformed port."""
     try:
         parts = urlsplit(url)
