@@ -67,7 +67,7 @@ def azure_dns(value: str | None) -> str | None:
 
 def cloud(value: str | None, arm_endpoint: str | None = None) -> str:
     """The run's cloud: --cloud, else MOEDIAG_CLOUD, else the cloud whose Resource Manager --arm-endpoint (or
-    MOEDIAG_ARM_ENDPOINT) names, else az's configured cloud (`az cloud set`), else AzureCloud."""
+    MOEDIAG_ARM_ENDPOINT) names, else az's configured cloud (`az cloud set`), else the public cloud."""
     from moediag import clouds
     from moediag.target import az_cloud
 
@@ -102,7 +102,7 @@ def _cloud_at(endpoint: str):
 
 
 def arm_endpoint(value: str | None, cloud_name: str | None = None) -> str:
-    """--arm-endpoint, else MOEDIAG_ARM_ENDPOINT, else the cloud's (`cloud_name`, default AzureCloud): an https
+    """--arm-endpoint, else MOEDIAG_ARM_ENDPOINT, else the cloud's (`cloud_name`, default the public one): an https
     origin the token may go to."""
     from moediag import clouds
     from moediag.arm import origin_of

@@ -19,7 +19,7 @@ import sys
 
 import click
 
-from moediag import __version__, arguments
+from moediag import __version__, arguments, clouds
 from moediag.errors import TargetUnreadable, UsageError
 
 EXIT_USAGE = 2
@@ -100,9 +100,9 @@ ARM_ENDPOINT = click.option("--arm-endpoint", metavar="URL",
                             help="Resource Manager URL (default: the cloud's; a proxy, a test bed). The token is still "
                                  "asked for the cloud's Resource Manager. Env: MOEDIAG_ARM_ENDPOINT.")
 CLOUD = click.option("--cloud", metavar="NAME",
-                     help="AzureCloud, AzureUSGovernment or AzureChinaCloud: its Resource Manager, token scope, private "
-                          "DNS zones and scoring hosts. Default: MOEDIAG_CLOUD, else az's configured cloud (az cloud "
-                          "set), else AzureCloud.")
+                     help=f"{', '.join(clouds.CLOUDS)}: its Resource Manager, token scope, private DNS zones and "
+                          f"scoring hosts. Default: {clouds.CLOUD_ENV}, else az's configured cloud (az cloud set), else "
+                          f"{clouds.DEFAULT}.")
 DNS_SERVER = click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
                           help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
 AZURE_DNS = click.option("--azure-dns", "azure_dns", is_flag=False, flag_value="168.63.129.16", default=None,

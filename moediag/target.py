@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from moediag.clouds import DEFAULT as DEFAULT_CLOUD
 from moediag.errors import UsageError
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -68,7 +69,7 @@ class Options:
     logs: str = "auto"  # auto: only deployments that are not Succeeded; all; none
     include_diagnose: bool = False
     timeout_s: float = 60.0
-    cloud: str = "AzureCloud"  # a name of moediag.clouds.CLOUDS: which zone and host names the checks expect
+    cloud: str = DEFAULT_CLOUD  # a name of moediag.clouds.CLOUDS: which zone and host names the checks expect
 
 
 def azure_config_dir() -> Path:

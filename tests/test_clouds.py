@@ -59,10 +59,11 @@ def test_the_table_agrees_with_the_azure_sdk_and_the_bed(name):
 
 
 def _names_of_every_cloud() -> list[str]:
-    """Every host, zone and URL the table holds (the authority and the names of every cloud)."""
+    """Every name, host, zone and URL the table holds (the authority and the names of every cloud)."""
     found = set()
     for cloud in clouds.CLOUDS.values():
-        found |= {cloud.resource_manager.split("//", 1)[1], cloud.credential_scope.split("//", 1)[1].split("/")[0],
+        found |= {cloud.name, cloud.resource_manager.split("//", 1)[1],
+                  cloud.credential_scope.split("//", 1)[1].split("/")[0],
                   cloud.authority, cloud.api_domain, cloud.notebooks_domain, cloud.instances_domain,
                   cloud.inference_domain}
     return sorted(found)
@@ -225,6 +226,10 @@ def test_the_cloud_is_kept_in_the_snapshot_and_a_replay_judges_by_it(bed, dns_se
     assert replay.report["cloud"] == "AzureUSGovernment"
     assert [(r["check_id"], r["status"], r["message"]) for r in replay.report["results"]] == \
         [(r["check_id"], r["status"], r["message"]) for r in live.report["results"]]
+    table = moediag(None, "check", "--snapshot", str(saved), "--select", "dns", "-o", "table").stdout
+    assert "endpoint(s) · AzureUSGovernment · replayed from snapshot" in " ".join(table.split("\n\n")[0].split())
+    markdown = moediag(None, "check", "--snapshot", str(saved), "--select", "dns", "-o", "markdown").stdout
+    assert "replayed from a snapshot, AzureUSGovernment" in markdown
     wrong = moediag(None, "check", "--snapshot", str(saved), "--cloud", "AzureCloud")
     assert wrong.code == 2
     assert wrong.stderr.strip() == ("moediag: error: --cloud AzureCloud does not match the snapshot's cloud "
@@ -243,3 +248,19 @@ def test_a_snapshot_naming_an_unknown_cloud_is_refused(tmp_path):
 def test_the_bundled_example_from_before_clouds_replays_as_the_public_cloud():
     run = moediag(None, "check", "--example", "-o", "json")
     assert run.report["cloud"] == "AzureCloud"
+
+
+def test_a_scan_of_china_workspaces_judges_each_by_the_china_zone_and_records_the_cloud(bed, dns_server):
+    from armbed.fleet import fleet
+
+    in_china = {(0, i): (lambda s: s.replace(cloud="AzureChinaCloud", location="chinaeast2")) for i in range(2)}
+    the_fleet = fleet(1, 2, 1, overrides=in_china).install(bed)
+    dns_server.set_records(the_fleet.dns_records())
+    run = moediag(bed, "scan", "-s", the_fleet.subscriptions[0], "--cloud", "AzureChinaCloud", "--select", "dns",
+                  "--dns-server", dns_server.address, "-o", "json")
+    report = run.report
+    assert report["cloud"] == "AzureChinaCloud" and len(report["targets"]) == 2
+    records = [r for r in report["results"] if r["check_id"] == "dns.inference-a-record"]
+    assert [r["status"] for r in records] == ["pass", "pass"]
+    assert all(r["message"].startswith("zone privatelink.api.ml.azure.cn holds") for r in records)
+    assert bed.count("POST") == bed.count("POST", "/providers/Microsoft.ResourceGraph/resources")  # reads only
