@@ -88,7 +88,7 @@ def cloud(value: str | None, arm_endpoint: str | None = None) -> str:
     try:
         return clouds.named(configured).name
     except UsageError:
-        raise UsageError(f"az is set to cloud {configured!r}, which moediag does not know (it knows "
+        raise UsageError(f"the az CLI is set to cloud {configured!r}, which moediag does not know (it knows "
                          f"{', '.join(clouds.CLOUDS)}): pass --cloud") from None
 
 

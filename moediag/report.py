@@ -34,8 +34,7 @@ def build_report(kind: str, runs: list, *, mode: str, interrupted: bool = False,
     `unreadable_subscriptions`). Block order is the order of the schema's description. `cloud`: the Azure cloud
     the run judged by (whose zone and host names it expected).
     """
-    if cloud:
-        blocks = {"cloud": cloud, **blocks}
+    where = {"mode": mode, **({"cloud": cloud} if cloud else {})}
     head = {"schema_version": SCHEMA_VERSION, "tool": {"name": "moediag", "version": __version__}}
     if kind == "check":
         [run] = runs
@@ -44,7 +43,7 @@ def build_report(kind: str, runs: list, *, mode: str, interrupted: bool = False,
         return {**head,
                 "target": {"subscription_id": target.subscription_id, "resource_group": target.resource_group,
                            "workspace": target.workspace, "endpoints": list(run.endpoints)},
-                "mode": mode, "interrupted": interrupted, "notes": list(notes or []), **blocks,
+                **where, "interrupted": interrupted, "notes": list(notes or []), **blocks,
                 "summary": summarize(plain), "results": plain}
     targets, plain = [], []
     for run in runs:
@@ -55,7 +54,7 @@ def build_report(kind: str, runs: list, *, mode: str, interrupted: bool = False,
                         "workspace": target.workspace, "workspace_id": target.workspace_id,
                         "endpoints": list(run.endpoints), "summary": summarize(mine)})
     unreadable = blocks.pop("unreadable_subscriptions", []) + _refused_subscriptions(runs)
-    return {**head, "kind": kind, **blocks, "mode": mode, "interrupted": interrupted, "notes": list(notes or []),
+    return {**head, "kind": kind, **blocks, **where, "interrupted": interrupted, "notes": list(notes or []),
             "summary": summarize(plain), "targets": targets,
             "unreadable_subscriptions": [dict(u) for u in unreadable], "results": plain}
 

@@ -133,7 +133,7 @@ def test_an_unknown_cloud_is_a_one_line_usage_error_naming_the_three(bed, az_con
     az_config("AzureStackHub")
     run = moediag(bed, "scan", "--subscription", healthy().subscription_id)
     assert run.code == 2 and len(run.stderr.strip().splitlines()) == 1
-    assert "az is set to cloud 'AzureStackHub', which moediag does not know" in run.stderr
+    assert "the az CLI is set to cloud 'AzureStackHub', which moediag does not know" in run.stderr
 
 
 def test_the_token_is_asked_for_the_cloud_s_resource_manager_wherever_the_requests_go(bed, monkeypatch):
