@@ -138,6 +138,13 @@ class CheckContext:
     def workspace_id(self) -> str:
         return self.target.workspace_id
 
+    @property
+    def cloud(self):
+        """The run's Azure cloud (a moediag.clouds.Cloud): every zone and host name a check expects or names."""
+        from moediag.clouds import cloud_of
+
+        return cloud_of(self.options)
+
     def fact(self, name: str, *args: str) -> Any:
         """The fact's value; raises FactError (which the runner reports as `error`) when unreadable."""
         self._declared(name)

@@ -19,7 +19,7 @@ import sys
 
 import click
 
-from moediag import __version__, arguments
+from moediag import __version__, arguments, clouds
 from moediag.arguments import data_file
 from moediag.errors import TargetUnreadable, UsageError, one_line
 
@@ -89,7 +89,12 @@ REDACT = click.option("--redact", is_flag=True,
 MAX_CONCURRENCY = click.option("--max-concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
                                help="Requests to Resource Manager in flight at once.")
 ARM_ENDPOINT = click.option("--arm-endpoint", metavar="URL",
-                            help="Resource Manager URL (sovereign clouds, test beds). Env: MOEDIAG_ARM_ENDPOINT.")
+                            help="Resource Manager URL (default: the cloud's; a proxy, a test bed). The token is still "
+                                 "asked for the cloud's Resource Manager. Env: MOEDIAG_ARM_ENDPOINT.")
+CLOUD = click.option("--cloud", metavar="NAME",
+                     help=f"{', '.join(clouds.CLOUDS)}: its Resource Manager, token scope, private DNS zones and "
+                          f"scoring hosts. Default: {clouds.CLOUD_ENV}, else az's configured cloud (az cloud set), else "
+                          f"{clouds.DEFAULT}.")
 DNS_SERVER = click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
                           help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
 AZURE_DNS = click.option("--azure-dns", "azure_dns", is_flag=False, flag_value="168.63.129.16", default=None,
@@ -114,7 +119,7 @@ def _options(*decorators):
 VERBOSE = click.option("-v", "--verbose", is_flag=True,
                        help="The table lists every pass and skip, and each consequence's message (else counts).")
 REPORTING = _options(SELECT, IGNORE, OUTPUT, FAIL_ON, CONFIG, REDACT, VERBOSE)
-READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
+READING = _options(CLOUD, ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 
 
 @cli.command("check")
@@ -136,8 +141,8 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Replay the bundled example (a broken workspace, shipped with moediag): no network, no credentials.")
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
-                  timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
-                  snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
+                  timeout, max_concurrency, cloud, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose,
+                  save_snapshot, snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
     """Run the checks against a workspace and its online endpoints.
 
     \b
@@ -159,7 +164,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
             checks, subscription=subscription, resource_group=resource_group, workspace=workspace_name,
             endpoints=tuple(endpoints), deployment=deployment_name, timeout=timeout, max_concurrency=max_concurrency,
             arm_endpoint=arm_endpoint, dns_servers=tuple(dns_servers), azure_dns=azure_dns, logs=LOG_MODES[logs],
-            include_diagnose=include_diagnose, snapshot_path=snapshot_path, save_snapshot=bool(save_snapshot))
+            include_diagnose=include_diagnose, snapshot_path=snapshot_path, save_snapshot=bool(save_snapshot), cloud=cloud)
         with _progress() as progress:
             result = session.check(request, progress)
         result.report, result.snapshot = session.for_output(result.report, result.snapshot, suppressions, redactor)
@@ -190,8 +195,8 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @READING
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
-                 max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
-                 debug) -> None:
+                 max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, dns_servers, azure_dns,
+                 logs, debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
     from moediag import registry
     from moediag import scan as scans
@@ -207,9 +212,10 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
         checks, suppressions = registry.select(select, ignore), _suppressions(config_path)
         arguments.paths(formats, [], [(f"--config {config_path}", config_path)])
         scope = arguments.scope(subscriptions, management_groups)
+        run_cloud = arguments.cloud(cloud, arm_endpoint)
         options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
-                          timeout_s=timeout, logs=LOG_MODES[logs])
-        endpoint = arguments.arm_endpoint(arm_endpoint)
+                          timeout_s=timeout, logs=LOG_MODES[logs], cloud=run_cloud)
+        endpoint = arguments.arm_endpoint(arm_endpoint, run_cloud)
         # -o jsonl: a line per workspace as it finishes, so a scan cut short still leaves what it finished
         streams = [Stream(path, suppressions, redactor) for fmt, path in formats if fmt == "jsonl"]
         formats = [(fmt, path) for fmt, path in formats if fmt != "jsonl"]
@@ -473,6 +479,7 @@ def _write_with(report: dict, formats: list[tuple[str, str | None]], renderers: 
 
 
 @cli.command("mcp")
+@CLOUD
 @click.option("--arm-endpoint", metavar="URL",
               help="Resource Manager URL every check_workspace call reads (and sends the token to). "
                    "Env: MOEDIAG_ARM_ENDPOINT.")
@@ -481,12 +488,12 @@ def _write_with(report: dict, formats: list[tuple[str, str | None]], renderers: 
 @MAX_CONCURRENCY
 @click.option("--redact", is_flag=True, help="Mask ids and e-mail addresses in every tool's reply, whatever the call asks.")
 @DEBUG
-def mcp_command(arm_endpoint, dns_servers, azure_dns, max_concurrency, redact, debug) -> None:
+def mcp_command(cloud, arm_endpoint, dns_servers, azure_dns, max_concurrency, redact, debug) -> None:
     """Serve the Model Context Protocol over stdio for assistants: read-only tools list_checks, explain_check,
     check_workspace, render_report and diff_reports (README, "Assistants (MCP)").
 
-    Where requests go is set here, not by the assistant: a tool call cannot change the Resource Manager endpoint
-    or the DNS servers. Needs the MCP SDK: pip install 'moediag[mcp]'.
+    Where requests go is set here, not by the assistant: a tool call cannot change the cloud, the Resource Manager
+    endpoint or the DNS servers. Needs the MCP SDK: pip install 'moediag[mcp]'.
 
     \b
     Examples:
@@ -503,8 +510,10 @@ def mcp_command(arm_endpoint, dns_servers, azure_dns, max_concurrency, redact, d
         return
     try:
         arguments.docs_base()  # the reports' links: a bad MOEDIAG_DOCS_BASE is one line before serving
-        options = mcp_server.ServerOptions(arguments.arm_endpoint(arm_endpoint), arguments.dns_servers(dns_servers),
-                                           arguments.azure_dns(azure_dns), max_concurrency, redact)
+        run_cloud = arguments.cloud(cloud, arm_endpoint)
+        options = mcp_server.ServerOptions(arguments.arm_endpoint(arm_endpoint, run_cloud),
+                                           arguments.dns_servers(dns_servers), arguments.azure_dns(azure_dns),
+                                           max_concurrency, redact, cloud=cloud)
     except UsageError as exc:
         _fail(str(exc))
         return

@@ -55,6 +55,7 @@ class ServerOptions:
     azure_dns: str | None = None
     max_concurrency: int = 16
     redact: bool = False
+    cloud: str | None = None
 
 
 Strings = Annotated[list[str] | None, Field(description="Check ids or id prefixes, e.g. dns or workspace.v1-legacy-mode")]
@@ -124,7 +125,8 @@ class Tools:
                 checks, subscription=subscription, resource_group=resource_group, workspace=workspace,
                 endpoints=tuple(endpoints or ()), deployment=deployment, timeout=timeout, logs=logs,
                 include_diagnose=include_diagnose, snapshot_path=path, max_concurrency=where.max_concurrency,
-                arm_endpoint=where.arm_endpoint, dns_servers=where.dns_servers, azure_dns=where.azure_dns)
+                arm_endpoint=where.arm_endpoint, dns_servers=where.dns_servers, azure_dns=where.azure_dns,
+                cloud=where.cloud)
             report, _ = session.for_output(session.check(request).report, None, suppressions, redactor)
             return report
 

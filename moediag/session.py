@@ -44,6 +44,7 @@ class CheckRequest:
     include_diagnose: bool = False
     snapshot_path: str | None = None
     save_snapshot: bool = False
+    cloud: str | None = None
 
 
 @dataclass
@@ -52,7 +53,9 @@ class RunResult:
     snapshot: dict[str, Any] | None = None
 
 
-def credential() -> Any:
+def credential(cloud: Any = None) -> Any:
+    """MOEDIAG_ACCESS_TOKEN, else azure-identity's chain signing in at the cloud's authority (`cloud`: a
+    moediag.clouds.Cloud; default the public cloud)."""
     token = os.environ.get(TOKEN_ENV)
     if token:
         from moediag.arm import StaticTokenCredential
@@ -60,22 +63,29 @@ def credential() -> Any:
         return StaticTokenCredential(token.strip())
     from azure.identity import DefaultAzureCredential
 
-    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    from moediag import clouds
+
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True,
+                                  authority=(cloud or clouds.PUBLIC).authority)
 
 
 def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concurrency: int,
-             max_per_subscription: int | None = None):
+             max_per_subscription: int | None = None, cloud_name: str | None = None):
     """The run's one door to Resource Manager (at `arm_endpoint`, from arguments.arm_endpoint; its timeouts and
     deadline from the budget).
 
     Reads end a little before the run's deadline (`Budget.read_deadline`), so a read cut short says why
     (throttled for an hour, a body still arriving) before the checks waiting on it are given up: no request
     starts after that, a Retry-After beyond it is not waited for, a body still arriving at it is cut. That bounds
-    every read of the run, the first workspace read and the Resource Graph inventory included.
+    every read of the run, the first workspace read and the Resource Graph inventory included. The token is asked
+    for the run's cloud (`cloud_name`), wherever --arm-endpoint sends the requests.
     """
+    from moediag import clouds
     from moediag.arm import Arm
 
-    return Arm(credential(), subscription_id, arm_endpoint, request_timeout=budget.request_timeout_s,
+    cloud = clouds.named(cloud_name or clouds.DEFAULT)
+    return Arm(credential(cloud), subscription_id, arm_endpoint, scope=cloud.credential_scope,
+               request_timeout=budget.request_timeout_s,
                retry_budget_s=budget.retry_budget_s, max_concurrency=max_concurrency,
                max_per_subscription=max_per_subscription, deadline=budget.read_deadline)
 
@@ -120,7 +130,7 @@ def live_source(options: Options, budget: Budget, arm_endpoint: str, subscriptio
     """A live source; a `fleet` one shares one memo of `shared` facts between its targets' collectors."""
     from moediag.collector import SharedFacts
 
-    arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription)
+    arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription, options.cloud)
     return Source(options, arm=arm, dns=live_resolver(options, budget, max_concurrency),
                   workers=workers or max(8, max_concurrency * 4), shared=SharedFacts() if fleet else None)
 
@@ -135,13 +145,14 @@ def replay_source(snapshot: dict[str, Any], timeout_s: float) -> tuple[Target, S
         logs=stored.get("logs", "auto"),
         include_diagnose=bool(stored.get("include_diagnose")),
         timeout_s=timeout_s,
+        cloud=stored.get("cloud") or Options.cloud,  # snapshots from before --cloud were all public-cloud reads
     )
     return target, Source(options, facts=snapshot["facts"])
 
 
 def options_json(options: Options) -> dict[str, Any]:
     return {"dns_servers": list(options.dns_servers), "azure_dns": options.azure_dns, "logs": options.logs,
-            "include_diagnose": options.include_diagnose}
+            "include_diagnose": options.include_diagnose, "cloud": options.cloud}
 
 
 def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: Budget, *, mode: str = "live",
@@ -157,7 +168,8 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
     finally:
         source.close()
     notes = blocks.pop("notes", None)
-    report = build_report(kind, runs, mode=mode, interrupted=interrupted, notes=notes, **blocks)
+    report = build_report(kind, runs, mode=mode, interrupted=interrupted, notes=notes, cloud=source.options.cloud,
+                          **blocks)
     report["duration_ms"] = int((time.monotonic() - budget.started) * 1000)
     snap = None
     if save_snapshot and kind == "check":
@@ -177,16 +189,18 @@ def check(request: CheckRequest, progress: Callable[[list[str]], None] | None = 
     if request.snapshot_path:
         data = snapshots.load(request.snapshot_path)
         arguments.same_target(data["target"], request.subscription, request.resource_group, request.workspace)
+        arguments.snapshot_cloud(data.get("options") or {}, request.cloud)
         target, source = replay_source(data, request.timeout)
         mode = "snapshot"
     else:
         target = resolve_target(request.subscription, request.resource_group, request.workspace,
                                 tuple(request.endpoints), request.deployment)
+        cloud = arguments.cloud(request.cloud, request.arm_endpoint)
         options = Options(dns_servers=arguments.dns_servers(tuple(request.dns_servers)),
                           azure_dns=arguments.azure_dns(request.azure_dns), timeout_s=request.timeout,
-                          logs=request.logs, include_diagnose=request.include_diagnose)
-        source = live_source(options, budget, arguments.arm_endpoint(request.arm_endpoint), target.subscription_id,
-                             request.max_concurrency)
+                          logs=request.logs, include_diagnose=request.include_diagnose, cloud=cloud)
+        source = live_source(options, budget, arguments.arm_endpoint(request.arm_endpoint, cloud),
+                             target.subscription_id, request.max_concurrency)
         mode = "live"
     return run("check", request.checks, [TargetRun(target)], source, budget, mode=mode,
                save_snapshot=request.save_snapshot, progress=progress)

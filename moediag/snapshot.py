@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from moediag import __version__
+from moediag.clouds import CLOUDS
 from moediag.errors import UsageError
 
 FORMAT = "moediag-snapshot"
@@ -228,6 +229,9 @@ def checked(data: Any, path: str | Path) -> dict[str, Any]:
             and _optional(options, "azure_dns", str) and options.get("logs", "auto") in ("auto", "all", "none")
             and _optional(options, "include_diagnose", bool)):
         raise UsageError(f"snapshot {path} has malformed options")
+    if options.get("cloud") is not None and options["cloud"] not in CLOUDS:
+        raise UsageError(f"snapshot {path} was read in cloud {_shown(options['cloud'])}, which this moediag does not "
+                         f"know (it knows {', '.join(CLOUDS)})")
     return data
 
 

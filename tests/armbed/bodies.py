@@ -218,8 +218,8 @@ def workspace(s: WorkspaceScenario, role: str = "self") -> dict:
             "allowPublicAccessWhenBehindVnet": False,
             "ipAllowlist": list(s.ip_allowlist),
             "privateEndpointConnections": [workspace_pec(s)] if s.private_endpoint and not project else [],
-            "discoveryUrl": f"https://{s.location}.api.azureml.ms/discovery",
-            "mlFlowTrackingUri": f"azureml://{s.location}.api.azureml.ms/mlflow/v1.0{s.workspace_arm_id}",
+            "discoveryUrl": f"https://{s.location}.{s.api_domain}/discovery",
+            "mlFlowTrackingUri": f"azureml://{s.location}.{s.api_domain}/mlflow/v1.0{s.workspace_arm_id}",
             "enableDataIsolation": False,
             "systemDatastoresAuthMode": "accesskey",
         }
@@ -307,8 +307,8 @@ def endpoint(s: WorkspaceScenario, e: Endpoint) -> dict:
         "properties": {
             "description": None,
             "properties": {"azureml.onlineendpointid": ep_id.lower()},
-            "scoringUri": f"https://{e.name}.{s.location}.inference.ml.azure.com/score",
-            "swaggerUri": f"https://{e.name}.{s.location}.inference.ml.azure.com/swagger.json",
+            "scoringUri": f"https://{s.scoring_host(e.name)}/score",
+            "swaggerUri": f"https://{s.scoring_host(e.name)}/swagger.json",
             "authMode": e.auth_mode,
             "provisioningState": e.provisioning_state,
             "compute": None,
