@@ -13,6 +13,7 @@ Heavy imports (Azure SDKs, dnspython) happen only inside the commands that need 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import sys
@@ -69,10 +70,39 @@ class _Seconds(click.FloatRange):
         return seconds
 
 
+class _ExamplesLast(click.Command):
+    """`--help` ends with the command's examples (the block of its docstring that starts with `Examples:`), where a
+    reader looks after the options."""
+
+    def _parts(self) -> tuple[str, str]:
+        text = inspect.cleandoc(self.help or "")
+        at = text.find("\b\nExamples:")
+        return (text, "") if at < 0 else (text[:at].rstrip(), text[at:])
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        text, examples = self._parts()
+        self.help = text
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = text + ("\n\n" + examples if examples else "")
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        examples = self._parts()[1]
+        if examples:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(examples)
+        super().format_epilog(ctx, formatter)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="moediag", message="%(prog)s %(version)s")
 def cli() -> None:
     """Diagnose network-isolated Azure Machine Learning managed online endpoints."""
+
+
+cli.command_class = _ExamplesLast
 
 
 # Options `check` and `scan` share (click makes a new parameter each time one is applied).
@@ -197,7 +227,14 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
                  max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, dns_servers, azure_dns,
                  logs, debug) -> None:
-    """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
+    """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report.
+
+    \b
+    Examples:
+      moediag scan                                  # every workspace the credential can read
+      moediag scan -s SUB1 -s SUB2 -o jsonl=fleet.jsonl -o markdown=fleet.md
+      moediag scan --management-group platform --fail-on warn
+    """
     from moediag import registry
     from moediag import scan as scans
     from moediag.render import FORMATS
@@ -406,6 +443,11 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
     """Render a saved JSON report (`-` reads standard input) again, without touching Azure.
 
     Each format comes out byte for byte as `moediag check` wrote it from the same report.
+
+    \b
+    Examples:
+      moediag render moediag.json -o markdown=ticket.md
+      moediag render - -o table < report.json
     """
     from moediag.report import load
 
@@ -421,7 +463,12 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
 
 @cli.command("schema")
 def schema_command() -> None:
-    """Print the JSON Schema of the report (`-o json`), the contract support tooling parses."""
+    """Print the JSON Schema of the report (`-o json`), the contract support tooling parses.
+
+    \b
+    Examples:
+      moediag schema > report.schema.json
+    """
     from pathlib import Path
 
     _echo_stdout(Path(data_file("report.schema.json")).read_text(encoding="utf-8"))
@@ -523,7 +570,13 @@ def mcp_command(cloud, arm_endpoint, dns_servers, azure_dns, max_concurrency, re
 @cli.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_command(output: str) -> None:
-    """List the registered checks."""
+    """List the registered checks.
+
+    \b
+    Examples:
+      moediag list
+      moediag list -o json | jq -r '.[].id'
+    """
     from moediag import registry
 
     checks = registry.all_checks().values()
@@ -540,7 +593,13 @@ def list_command(output: str) -> None:
 @cli.command("explain")
 @click.argument("check_id")
 def explain_command(check_id: str) -> None:
-    """What a check verifies, why it breaks the endpoint, how to fix it, and what it needs."""
+    """What a check verifies, why it breaks the endpoint, how to fix it, and what it needs.
+
+    \b
+    Examples:
+      moediag explain keyvault.trusted-services-bypass
+      moediag explain dns.zone-link     # a near miss suggests the closest ids
+    """
     from moediag import registry
     from moediag.docs import render_check_doc
 
@@ -561,7 +620,13 @@ def explain_command(check_id: str) -> None:
 @click.option("--scan", "for_scan", is_flag=True,
               help="Also what `moediag scan` needs: Microsoft.ResourceGraph/resources/read, to find the fleet.")
 def permissions_command(select, ignore, output, subscription, for_scan) -> None:
-    """The Azure actions the selected checks need (least privilege)."""
+    """The Azure actions the selected checks need (least privilege).
+
+    \b
+    Examples:
+      moediag permissions
+      moediag permissions --select dns -o role -s SUB > role.json   # a custom role to create with az role definition create
+    """
     import json
 
     from moediag import permissions, registry

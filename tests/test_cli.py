@@ -41,6 +41,14 @@ def test_explain_an_unknown_check_is_a_one_line_usage_error():
     assert run.code == 2 and "unknown check" in one_line_error(run)
 
 
+@pytest.mark.parametrize("command", ["check", "scan", "render", "diff", "list", "explain", "permissions", "schema", "mcp"])
+def test_every_command_s_help_ends_with_examples_of_itself(command):
+    run = moediag(None, command, "--help")
+    assert run.code == 0
+    tail = run.stdout.rstrip().split("\n\n")[-1].splitlines()
+    assert tail[0].strip() == "Examples:" and all(line.strip().startswith(f"moediag {command}") for line in tail[1:])
+
+
 @pytest.mark.parametrize("argv", [["list"], ["scan", "--help"]])
 def test_help_and_list_do_not_import_any_azure_sdk(argv):
     program = (f"import sys; sys.argv={['moediag', *argv]!r}\n"
