@@ -274,6 +274,16 @@ def test_each_status_and_severity_gets_the_level_github_shows():
     assert run["invocations"][0]["exitCode"] == 1 and run["invocations"][0]["executionSuccessful"] is False
 
 
+def test_a_report_full_of_hostile_text_still_validates(validator):
+    h = "\x1b]8;;https://evil.example\x07[x](https://evil)\u202e\ud800 ]]> <script> \\["
+    results = [_result("keyvault.trusted-services-bypass", "fail", "high", f"{KV}{h}", expected=h, observed={h: h},
+                       fix=Fix(h, [h], risk="safe")),
+               _result("deployment.logs", "error", "high", None, reason=h)]
+    report = finish(build_report("check", [TargetRun(Target(SUB, h, h), results=results)], mode="live", notes=[h]))
+    log = valid(validator, renderer("sarif")(report, False))
+    assert "\x1b" not in json.dumps(log, ensure_ascii=False) and "\\u202e" in log["runs"][0]["results"][0]["message"]["text"]
+
+
 def test_the_pseudo_path_is_a_lower_case_relative_uri_whatever_the_resource_is_called():
     assert pseudo_path(KV) == "azure" + KV.lower()
     assert pseudo_path("/subscriptions/x/vaults/a b[1]%?#\u00e9") == "azure/subscriptions/x/vaults/a%20b%5B1%5D%25%3F%23%C3%A9"

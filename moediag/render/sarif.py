@@ -44,6 +44,7 @@ Text from the report is made inert (`moediag.render.inert`) piece by piece; squa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -60,12 +61,13 @@ PSEUDO_ROOT = "azure"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 FAIL_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "warning", "info": "note"}
 _FINDINGS = ("fail", "warn", "error")
-_BRACKET = re.compile(r"([\[\]])")
+_BRACKET = re.compile(r"(\\*)([\[\]])")
 
 
 def _plain(text: Any) -> str:
-    """Foreign text for a plain-text SARIF message: inert, and no bracket left to start an embedded link."""
-    return _BRACKET.sub(r"\\\1", inert(text))
+    """Foreign text for a plain-text SARIF message: inert, and no bracket left to start an embedded link (SARIF
+    3.11.6: `\\[` is a literal bracket; backslashes just before one are doubled so they stay literal too)."""
+    return _BRACKET.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), inert(text))
 
 
 def _json(value: Any) -> str:
@@ -76,6 +78,7 @@ def _absolute_url(value: Any) -> str | None:
     return value if isinstance(value, str) and re.match(r"^https?://[^\s]+$", value) else None
 
 
+@functools.lru_cache(maxsize=1)
 def _information_uri() -> str | None:
     """The project's home page, as the installed package's metadata names it (nothing is invented)."""
     try:
@@ -96,15 +99,26 @@ def _name(check_id: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", check_id) if part)
 
 
+_PAGES: dict[tuple[str, int], str] = {}
+
+
+def _page(chk: Any) -> str:
+    """The check's `moediag explain` page (built once per check: a scan renders many rules)."""
+    key = (chk.id, id(chk))
+    if key not in _PAGES:
+        from moediag.docs import render_check_doc
+
+        _PAGES[key] = inert(render_check_doc(chk), keep="\n")
+    return _PAGES[key]
+
+
 def _rule(result: dict[str, Any], checks: dict[str, Any]) -> dict[str, Any]:
     check_id, severity = result["check_id"], result["severity"]
     chk = checks.get(check_id)
     rule: dict[str, Any] = {"id": inert(check_id), "name": _name(check_id),
                             "shortDescription": {"text": _plain(result["title"])}}
     if chk is not None:
-        from moediag.docs import render_check_doc
-
-        page = inert(render_check_doc(chk), keep="\n")
+        page = _page(chk)
         rule["fullDescription"] = {"text": _plain(" ".join(chk.doc.what.split()))}
         rule["help"] = {"text": page, "markdown": page}
     url = _absolute_url(result.get("docs"))
@@ -134,7 +148,7 @@ def _workspace_id(report: dict[str, Any], result: dict[str, Any]) -> str:
 
 def pseudo_path(resource_id: str) -> str:
     """The repository-relative path GitHub lists the alert under: `azure/` and the lower-cased id, encoded."""
-    segments = [quote(s, safe="") for s in resource_id.lower().strip("/").split("/") if s]
+    segments = [quote(s, safe="", errors="surrogatepass") for s in resource_id.lower().strip("/").split("/") if s]
     return "/".join([PSEUDO_ROOT, *segments])
 
 
@@ -273,5 +287,6 @@ def sarif_log(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(report: dict[str, Any], color: bool = False) -> str:
-    # Every value is inert already; the last pass guards the document (json.dumps escapes C0, inert the rest).
-    return inert(json.dumps(sarif_log(report), ensure_ascii=False, indent=2), keep="\n") + "\n"
+    # One line (the C encoder: `indent=` is the pure-Python one, slow on a fleet). Every value is inert already;
+    # the last pass guards the document (json.dumps escapes C0, inert the rest).
+    return inert(json.dumps(sarif_log(report), ensure_ascii=False, separators=(",", ":"))) + "\n"
