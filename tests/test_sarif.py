@@ -284,6 +284,34 @@ def test_a_report_full_of_hostile_text_still_validates(validator):
     assert "\x1b" not in json.dumps(log, ensure_ascii=False) and "\\u202e" in log["runs"][0]["results"][0]["message"]["text"]
 
 
+def test_the_schema_fetch_refuses_a_tarball_whose_digest_is_not_the_pinned_one():
+    import importlib.util
+    import io
+    import tarfile
+
+    spec = importlib.util.spec_from_file_location("fetch_sarif_schema", ROOT / "scripts" / "fetch_sarif_schema.py")
+    fetch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetch)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = b'{"properties": {"version": {"enum": ["2.1.0"]}}}'
+        member = tarfile.TarInfo(fetch.MEMBER)
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    with pytest.raises(SystemExit, match="expected 748e2c3d"):
+        fetch.schema_from(buffer.getvalue())
+
+
+def test_a_docs_url_becomes_helpUri_only_when_it_is_a_plain_absolute_url():
+    results = [_result("keyvault.trusted-services-bypass", "fail", "high", KV, fix=Fix("x", [])),
+               _result("workspace.diagnose", "fail", "medium", KV, fix=Fix("x", []))]
+    results[0].docs = "https://moediag.example/v0.1.0/checks/keyvault.trusted-services-bypass.html"
+    results[1].docs = "https://evil.example/\x1b]8;;x\x07"
+    report = finish(build_report("check", [TargetRun(Target(SUB, "rg-ml", "ws-prod"), results=results)], mode="live"))
+    first, second = json.loads(renderer("sarif")(report, False))["runs"][0]["tool"]["driver"]["rules"]
+    assert first["helpUri"] == results[0].docs and "helpUri" not in second
+
+
 def test_the_pseudo_path_is_a_lower_case_relative_uri_whatever_the_resource_is_called():
     assert pseudo_path(KV) == "azure" + KV.lower()
     assert pseudo_path("/subscriptions/x/vaults/a b[1]%?#\u00e9") == "azure/subscriptions/x/vaults/a%20b%5B1%5D%25%3F%23%C3%A9"

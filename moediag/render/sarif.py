@@ -61,6 +61,7 @@ PSEUDO_ROOT = "azure"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 FAIL_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "warning", "info": "note"}
 _FINDINGS = ("fail", "warn", "error")
+_URL = re.compile(r"^https?://[A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]+$")  # nothing a viewer could be steered by
 _BRACKET = re.compile(r"(\\*)([\[\]])")
 
 
@@ -75,7 +76,7 @@ def _json(value: Any) -> str:
 
 
 def _absolute_url(value: Any) -> str | None:
-    return value if isinstance(value, str) and re.match(r"^https?://[^\s]+$", value) else None
+    return value if isinstance(value, str) and _URL.match(value) else None
 
 
 @functools.lru_cache(maxsize=1)
