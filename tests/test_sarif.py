@@ -274,6 +274,16 @@ def test_each_status_and_severity_gets_the_level_github_shows():
     assert run["invocations"][0]["exitCode"] == 1 and run["invocations"][0]["executionSuccessful"] is False
 
 
+def test_an_interrupted_run_has_no_exit_code_and_is_not_successful_and_its_notes_are_notifications(validator):
+    results = [_result("keyvault.trusted-services-bypass", "fail", "high", KV, fix=Fix("x", []))]
+    report = finish(build_report("check", [TargetRun(Target(SUB, "rg-ml", "ws-prod"), results=results)], mode="live",
+                                 interrupted=True, notes=["interrupted after 3 s: 26 checks did not finish"]))
+    invocation = valid(validator, renderer("sarif")(report, False))["runs"][0]["invocations"][0]
+    assert "exitCode" not in invocation and invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"] == [
+        {"level": "note", "message": {"text": "interrupted after 3 s: 26 checks did not finish"}}]
+
+
 def test_a_report_full_of_hostile_text_still_validates(validator):
     h = "\x1b]8;;https://evil.example\x07[x](https://evil)\u202e\ud800 ]]> <script> \\["
     results = [_result("keyvault.trusted-services-bypass", "fail", "high", f"{KV}{h}", expected=h, observed={h: h},
