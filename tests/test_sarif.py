@@ -167,9 +167,10 @@ def test_the_example_has_one_rule_per_check_with_its_explain_page_and_severity(e
         assert float(rule["properties"]["security-severity"]) > 9.0 if chk.severity == "critical" else True
         expected = {"critical": "error", "high": "error", "medium": "warning", "low": "warning"}[chk.severity]
         assert rule["defaultConfiguration"]["level"] == expected
-        assert "helpUri" not in rule or rule["helpUri"].startswith("https://")  # a repo path is no URL
+        assert rule["helpUri"] == next(r["docs"] for r in report["results"] if r["check_id"] == rule["id"])
     driver = run["tool"]["driver"]
     assert (driver["name"], driver["version"]) == ("moediag", report["tool"]["version"])
+    assert driver["informationUri"].startswith("https://")
 
 
 def test_the_examples_seven_failures_are_seven_results_at_their_resources_with_the_fix(example_runs, validator):

@@ -44,7 +44,6 @@ Text from the report is made inert (`moediag.render.inert`) piece by piece; squa
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -52,6 +51,7 @@ from typing import Any
 from urllib.parse import quote
 
 from moediag import __version__
+from moediag.links import PROJECT_URL
 from moediag.render.inert import inert
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -77,22 +77,6 @@ def _json(value: Any) -> str:
 
 def _absolute_url(value: Any) -> str | None:
     return value if isinstance(value, str) and _URL.match(value) else None
-
-
-@functools.lru_cache(maxsize=1)
-def _information_uri() -> str | None:
-    """The project's home page, as the installed package's metadata names it (nothing is invented)."""
-    try:
-        from importlib.metadata import PackageNotFoundError, metadata
-
-        meta = metadata("moediag")
-    except (ImportError, PackageNotFoundError):  # pragma: no cover - running from an uninstalled tree
-        return None
-    for entry in meta.get_all("Project-URL") or []:
-        label, _, url = entry.partition(",")
-        if label.strip().lower() in ("homepage", "home", "source", "repository") and _absolute_url(url.strip()):
-            return url.strip()
-    return _absolute_url(meta.get("Home-page"))
 
 
 def _name(check_id: str) -> str:
@@ -278,9 +262,7 @@ def sarif_log(report: dict[str, Any]) -> dict[str, Any]:
             rules.append(_rule(result, checks))
     driver: dict[str, Any] = {"name": "moediag", "version": inert(report.get("tool", {}).get("version") or __version__),
                               "semanticVersion": inert(report.get("tool", {}).get("version") or __version__)}
-    home = _information_uri()
-    if home:
-        driver["informationUri"] = home
+    driver["informationUri"] = PROJECT_URL
     driver["rules"] = rules
     run: dict[str, Any] = {"tool": {"driver": driver}, "invocations": [_invocation(report)],
                            "results": _results(report, index, checks), "columnKind": "unicodeCodePoints"}
