@@ -28,7 +28,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 _TERMINATED: list[int] = []  # the SIGTERM seen (see _on_sigterm)
-OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable; at most one to stdout). "
+OUTPUT_HELP = ("table, json, junit, markdown or sarif, to stdout or to PATH (repeatable; at most one to stdout). "
                "Default: table on a terminal, else json.")
 
 
@@ -338,7 +338,7 @@ def _suppressions(config_path: str | None) -> list:
 def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose: bool = False) -> None:
     """Every output, each whole or not at all; one that cannot be written does not stop the others (then
     UsageError). Standard output closed by its reader (`| head`) is not an error: the rest is written."""
-    from moediag.render import render_as
+    from moediag.render import JSON_FORMATS, render_as
     from moediag.snapshot import write_text
 
     problems = []
@@ -346,13 +346,13 @@ def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose:
         if path:
             try:
                 write_text(path, render_as(fmt, report, False, width=_width(None), verbose=verbose),
-                           json_text=fmt == "json")
+                           json_text=fmt in JSON_FORMATS)
             except UsageError as exc:
                 problems.append(str(exc))
         else:
             color = _color(sys.stdout)  # click strips colour off a pipe unless told: FORCE_COLOR tells it
             _echo_stdout(render_as(fmt, report, color, width=_width(sys.stdout), verbose=verbose),
-                         json_text=fmt == "json", color=color)
+                         json_text=fmt in JSON_FORMATS, color=color)
     if problems:
         more = f" (and {len(problems) - 1} more output(s) not written)" if len(problems) > 1 else ""
         raise UsageError(problems[0] + more)
