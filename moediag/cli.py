@@ -134,6 +134,9 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 @REPORTING
 @click.option("--timeout", type=_Seconds(1, 3600), default=60.0, show_default=True,
               help="Seconds the whole run may take; evidence not read by then is reported as an error.")
+@click.option("--total-timeout", type=_Seconds(1, 3600), default=None, metavar="SECONDS",
+              help="As for scan; a check's one workspace starts with the run, so it bounds the run as --timeout does "
+                   "(the smaller wins).")
 @MAX_CONCURRENCY
 @READING
 @click.option("--include-diagnose", is_flag=True,
@@ -144,7 +147,7 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Replay the bundled example (a broken workspace, shipped with moediag): no network, no credentials.")
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
-                  timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
+                  timeout, total_timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
                   snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
     """Run the checks against a workspace and its online endpoints.
 
@@ -168,7 +171,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
         arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                      [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
-        budget = Budget(timeout)
+        budget = Budget(timeout, total_timeout)
         if snapshot_path:
             data = snapshots.load(snapshot_path)
             arguments.same_target(data["target"], subscription, resource_group, workspace_name)
@@ -203,7 +206,11 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
               help="Scan the subscriptions under these management groups (repeatable or comma-separated).")
 @REPORTING
 @click.option("--timeout", type=_Seconds(1, 7200), default=300.0, show_default=True,
-              help="Seconds the whole scan may take; evidence not read by then is reported as an error.")
+              help="Seconds each workspace may take, counted from when it starts (the inventory gets as long); "
+                   "evidence not read by then is reported as an error.")
+@click.option("--total-timeout", type=_Seconds(1, 86400), default=None, metavar="SECONDS",
+              help="Seconds the whole scan may take, inventory included; workspaces not started by then are reported "
+                   "as not evaluated (exit 3).")
 @MAX_CONCURRENCY
 @click.option("--max-per-subscription", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Requests in flight to any one subscription (Resource Manager throttles per subscription).")
@@ -212,7 +219,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @READING
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
-                 max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
+                 total_timeout, max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
                  debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
     from moediag import registry
@@ -237,7 +244,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
         with _progress("workspace(s)") as progress:
             report = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
                                max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
-                               progress=progress, on_done=_each(streams))
+                               total_timeout_s=total_timeout, progress=progress, on_done=_each(streams))
         report, _ = _finish(report, None, suppressions, redactor)
         _write_outputs(report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:

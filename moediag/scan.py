@@ -16,6 +16,7 @@ Resource Graph finds; Resource Manager proves: the evidence checks judge is alwa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,18 +41,25 @@ class ScanScope:
 
 
 def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, max_concurrency: int,
-        max_per_subscription: int, parallel_workspaces: int,
+        max_per_subscription: int, parallel_workspaces: int, total_timeout_s: float | None = None,
         progress: Callable[[list[str]], None] | None = None,
         on_done: Callable[[TargetRun], None] | None = None) -> dict[str, Any]:
-    """Scan the fleet in `scope`; returns the aggregate report. TargetUnreadable when nothing can be scanned."""
+    """Scan the fleet in `scope`; returns the aggregate report. TargetUnreadable when nothing can be scanned.
+
+    `options.timeout_s` bounds the inventory and then each workspace from when it starts; `total_timeout_s` the
+    whole scan (`engine.Budget`)."""
     from moediag import session
+    from moediag.arm import reads_until
     from moediag.graph import Graph
 
-    budget = Budget(options.timeout_s)
+    budget = Budget(options.timeout_s, total_timeout_s)
     source = session.live_source(options, budget, arm_endpoint, (scope.subscriptions or (ANY_SUBSCRIPTION,))[0],
                                  max_concurrency, max_per_subscription=max_per_subscription, workers=8, fleet=True)
     try:
-        inventory = _inventory(Graph(source.arm), scope)
+        graph = Graph(source.arm)
+        # the inventory has a budget of its own (--timeout), from when its query starts
+        with reads_until(budget.deadline_from(time.monotonic()) - budget.read_margin_s):
+            inventory = _inventory(graph, scope)
     except BaseException:
         source.close()
         raise

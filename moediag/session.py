@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moediag import snapshot as snapshots
-from moediag.engine import TOKEN_ENV, Budget, Plan, TargetRun, run_targets
+from moediag.engine import TOKEN_ENV, Budget, Plan, TargetRun, not_evaluated, run_targets
 from moediag.errors import FactError
 from moediag.target import Options, Target
 
@@ -41,16 +41,17 @@ def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concur
     """The run's one door to Resource Manager (at `arm_endpoint`, from arguments.arm_endpoint; its timeouts and
     deadline from the budget).
 
-    Reads end a little before the run's deadline (`Budget.read_deadline`), so a read cut short says why
-    (throttled for an hour, a body still arriving) before the checks waiting on it are given up: no request
-    starts after that, a Retry-After beyond it is not waited for, a body still arriving at it is cut. That bounds
-    every read of the run, the first workspace read and the Resource Graph inventory included.
+    Reads end a little before a deadline (`Budget.read_margin_s`), so a read cut short says why (throttled for an
+    hour, a body still arriving) before the checks waiting on it are given up: no request starts after that, a
+    Retry-After beyond it is not waited for, a body still arriving at it is cut. The Arm itself ends every read at
+    the `--total-timeout` when there is one; each target's collector reads through `Arm.within` its own deadline
+    (`Source.collector`), and the Resource Graph inventory within its own (`moediag.scan`).
     """
     from moediag.arm import Arm
 
     return Arm(credential(), subscription_id, arm_endpoint, request_timeout=budget.request_timeout_s,
                retry_budget_s=budget.retry_budget_s, max_concurrency=max_concurrency,
-               max_per_subscription=max_per_subscription, deadline=budget.read_deadline)
+               max_per_subscription=max_per_subscription, deadline=budget.run_read_deadline)
 
 
 def live_resolver(options: Options, budget: Budget, max_concurrency: int):
@@ -73,14 +74,16 @@ class Source:
     facts: dict[str, Any] | None = None
     workers: int = 8
     shared: Any = None
+    read_margin_s: float = 0.5  # reads end this long before a target's deadline (Budget.read_margin_s)
 
     def collector(self, target: Target, deadline: float):
+        """The collector of one target, reading until `deadline` (its budget, from when it started)."""
         from moediag.collector import Collector
 
         if self.facts is not None:  # a replay waits on nothing: a few workers, not one per request in flight
             return Collector(target, self.options, snapshot=self.facts, deadline=deadline, workers=4)
-        return Collector(target, self.options, arm=self.arm, dns=self.dns, workers=self.workers, deadline=deadline,
-                         shared=self.shared)
+        return Collector(target, self.options, arm=self.arm.within(deadline - self.read_margin_s), dns=self.dns,
+                         workers=self.workers, deadline=deadline, shared=self.shared)
 
     def close(self) -> None:
         if self.arm is not None:
@@ -95,7 +98,8 @@ def live_source(options: Options, budget: Budget, arm_endpoint: str, subscriptio
 
     arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription)
     return Source(options, arm=arm, dns=live_resolver(options, budget, max_concurrency),
-                  workers=workers or max(8, max_concurrency * 4), shared=SharedFacts() if fleet else None)
+                  workers=workers or max(8, max_concurrency * 4), shared=SharedFacts() if fleet else None,
+                  read_margin_s=budget.read_margin_s)
 
 
 def replay_source(snapshot: dict[str, Any], timeout_s: float) -> tuple[Target, Source]:
@@ -129,7 +133,11 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
         interrupted = run_targets(plan, runs)
     finally:
         source.close()
-    notes = blocks.pop("notes", None)
+    notes = list(blocks.pop("notes", None) or [])
+    skipped = not_evaluated(runs)
+    if skipped:
+        notes.append(f"{len(skipped)} workspace(s) not evaluated, the --total-timeout passed before their turn: "
+                     + ", ".join(run.label for run in skipped))
     report = build_report(kind, runs, mode=mode, interrupted=interrupted, notes=notes, **blocks)
     report["duration_ms"] = int((time.monotonic() - budget.started) * 1000)
     snap = None

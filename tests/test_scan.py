@@ -447,3 +447,48 @@ def test_partial_visibility_is_said_out_loud_with_the_workspaces_seen_per_subscr
     assert any("limited to what this identity can read" in n for n in report["notes"])
     assert any(the_fleet.subscriptions[1] in n and "hold no workspace" in n for n in report["notes"])
     assert [u["subscription_id"] for u in report["unreadable_subscriptions"]] == the_fleet.hidden
+
+
+# --- budgets: --timeout per workspace, --total-timeout for the whole scan ---------------------------------
+
+def not_passing(report, workspace_id):
+    return sorted((r["check_id"], r["status"], r["reason"]) for r in report["results"]
+                  if r["workspace"] == workspace_id and r["status"] in ("error", "fail"))
+
+
+def test_timeout_bounds_each_workspace_from_its_start_so_a_hung_one_ends_alone(bed, dns_server):
+    the_fleet = fleet(1, 2, 1).install(bed)
+    hung, *others = the_fleet.scenarios
+    bed.hang(hung.key_vault_id)  # its Key Vault (and the role assignments under it) never answer
+    # one workspace at a time: under one global bound the workspaces after the hung one would be cut too
+    run = scan(bed, the_fleet, "--timeout", "1", "--max-workspaces", "1", dns=dns_server)
+    assert run.code == 3, run.stderr
+    report = run.report
+    assert ("keyvault.trusted-services-bypass", "error", "timed_out") in not_passing(report, hung.workspace_arm_id)
+    assert {reason for _, _, reason in not_passing(report, hung.workspace_arm_id)} == {"timed_out"}
+    for s in others:  # each had its own second, from when it started: finished, nothing cut
+        assert not_passing(report, s.workspace_arm_id) == []
+        assert next(t for t in report["targets"] if t["workspace_id"] == s.workspace_arm_id)["summary"]["pass"] > 20
+    assert bed.arrived("GET", hung.key_vault_id) == 1
+
+
+def test_total_timeout_cuts_the_scan_and_names_the_workspaces_not_evaluated(bed, dns_server, tmp_path):
+    the_fleet = fleet(1, 3, 1).install(bed)
+    hung, *late = the_fleet.scenarios
+    bed.hang(hung.key_vault_id)
+    lines = tmp_path / "scan.jsonl"
+    run = scan(bed, the_fleet, "--timeout", "30", "--total-timeout", "1", "--max-workspaces", "1",
+               "-o", f"jsonl={lines}", dns=dns_server)
+    assert run.code == 3, run.stderr  # not evaluated is never green
+    report = run.report
+    assert invalid(report) is None and len(report["targets"]) == 3  # complete and valid, every workspace listed
+    assert ("keyvault.trusted-services-bypass", "error", "timed_out") in not_passing(report, hung.workspace_arm_id)
+    for s in late:
+        [result] = [r for r in report["results"] if r["workspace"] == s.workspace_arm_id]
+        assert (result["status"], result["reason"]) == ("error", "timed_out")
+        assert result["message"] == f"workspace {s.workspace} was not evaluated: the --total-timeout (1 s) passed before its turn"
+    [note] = [n for n in report["notes"] if "not evaluated" in n]
+    assert note.endswith(", ".join(f"rg-ml/{s.workspace}" for s in late))
+    assert not any(s.workspace_arm_id.lower() in r.path.lower() for s in late for r in bed.requests)
+    written = [json.loads(line) for line in lines.read_text().splitlines()]  # what finished, each line valid
+    assert [line["workspace_id"] for line in written] == [hung.workspace_arm_id]
