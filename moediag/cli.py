@@ -217,13 +217,24 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @click.option("--max-workspaces", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Workspaces checked at once.")
 @READING
+@click.option("--save-snapshot", type=click.Path(dir_okay=False),
+              help="Write every fact read, and the Resource Graph inventory, to FILE (JSON, no secrets).")
+@click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False),
+              help="Replay a saved scan snapshot: no network at all.")
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
                  total_timeout, max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
-                 debug) -> None:
-    """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
+                 save_snapshot, snapshot_path, debug) -> None:
+    """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report.
+
+    \b
+    Examples:
+      moediag scan -s SUB1 -s SUB2 -o table
+      moediag scan --management-group mg-ml --save-snapshot fleet.snapshot.json   # replay: scan --snapshot
+    """
     from moediag import registry
     from moediag import scan as scans
+    from moediag import snapshot as snapshots
     from moediag.render import FORMATS
     from moediag.render.jsonl import Stream
     from moediag.target import Options
@@ -233,19 +244,30 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
     try:
         formats = arguments.outputs(outputs, choices=(*FORMATS, "jsonl"))
         checks, suppressions = registry.select(select, ignore), _suppressions(config_path)
-        arguments.paths(formats, [], [(f"--config {config_path}", config_path)])
+        arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
+                        [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         scope = arguments.scope(subscriptions, management_groups)
-        options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
-                          timeout_s=timeout, logs=LOG_MODES[logs])
-        endpoint = arguments.arm_endpoint(arm_endpoint)
+        if snapshot_path:
+            data = snapshots.load(snapshot_path, "scan")
+            arguments.same_scope(data["scope"], scope)
+        else:
+            options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
+                              timeout_s=timeout, logs=LOG_MODES[logs])
+            endpoint = arguments.arm_endpoint(arm_endpoint)
         # -o jsonl: a line per workspace as it finishes, so a scan cut short still leaves what it finished
         streams = [Stream(path, suppressions, redactor) for fmt, path in formats if fmt == "jsonl"]
         formats = [(fmt, path) for fmt, path in formats if fmt != "jsonl"]
+        common = {"parallel_workspaces": max_workspaces, "total_timeout_s": total_timeout,
+                  "save_snapshot": bool(save_snapshot), "on_done": _each(streams)}
         with _progress("workspace(s)") as progress:
-            report = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
-                               max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
-                               total_timeout_s=total_timeout, progress=progress, on_done=_each(streams))
-        report, _ = _finish(report, None, suppressions, redactor)
+            if snapshot_path:
+                result = scans.replay(data, checks, timeout_s=timeout, progress=progress, **common)
+            else:
+                result = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
+                                   max_per_subscription=max_per_subscription, progress=progress, **common)
+        report, snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
+        if save_snapshot and snapshot is not None:
+            snapshots.write_json(save_snapshot, snapshot)
         _write_outputs(report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))

@@ -49,6 +49,22 @@ class SharedFacts:
         self.entries: dict[Key, _Entry] = {}
         self.lock = threading.Lock()
 
+    def recorded(self) -> dict[str, Any]:
+        """Every stored shared fact, read once for the whole scan, in the snapshot's `facts` shape."""
+        with self.lock:
+            items = list(self.entries.items())
+        return recorded(items)
+
+
+def recorded(items: list[tuple[Key, _Entry]]) -> dict[str, Any]:
+    """Memo entries in the snapshot's `facts` shape: each read (non-derived) fact's value or error."""
+    out: dict[str, Any] = {}
+    for key, entry in sorted(items):
+        if not entry.done.is_set() or FACTS[key[0]].derived:
+            continue
+        out[key_text(key)] = {"error": entry.error.to_json()} if entry.error is not None else {"value": entry.value}
+    return out
+
 
 class _DaemonPool:
     """Worker threads that never keep the process alive (a hung read must not block exit)."""
@@ -159,18 +175,10 @@ class Collector:
     # --- snapshot ----------------------------------------------------------------------------
 
     def recorded(self) -> dict[str, Any]:
-        """Every stored (non-derived) fact of the run, in the snapshot's `facts` shape."""
-        out: dict[str, Any] = {}
+        """Every stored (non-derived) fact of this collector, in the snapshot's `facts` shape."""
         with self._lock:
             items = list(self._entries.items())
-        for key, entry in sorted(items):
-            if not entry.done.is_set() or FACTS[key[0]].derived:
-                continue
-            if entry.error is not None:
-                out[key_text(key)] = {"error": entry.error.to_json()}
-            else:
-                out[key_text(key)] = {"value": entry.value}
-        return out
+        return recorded(items)
 
     def close(self) -> None:
         with self._lock:

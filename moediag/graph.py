@@ -55,6 +55,7 @@ class Inventory:
     subscriptions: dict[str, str] = field(default_factory=dict)  # visible subscription id (lower) -> display name
     rows: int = 0
     pages: int = 0
+    source_rows: list[dict[str, Any]] = field(default_factory=list)  # the rows as the query returned them (snapshots)
 
 
 def _text(value: Any) -> str:
@@ -115,7 +116,7 @@ def inventory_of(rows: list[dict[str, Any]], pages: int = 1) -> Inventory:
     """Sort the query's rows into workspaces, endpoint names per workspace, and visible subscriptions."""
     from moediag import resource_id
 
-    found = Inventory(rows=len(rows), pages=pages)
+    found = Inventory(rows=len(rows), pages=pages, source_rows=list(rows))
     seen: set[str] = set()
     for row in rows:
         kind, rid = _text(row.get("type")).lower(), _text(row.get("id"))

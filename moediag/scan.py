@@ -42,9 +42,10 @@ class ScanScope:
 
 def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, max_concurrency: int,
         max_per_subscription: int, parallel_workspaces: int, total_timeout_s: float | None = None,
-        progress: Callable[[list[str]], None] | None = None,
-        on_done: Callable[[TargetRun], None] | None = None) -> dict[str, Any]:
-    """Scan the fleet in `scope`; returns the aggregate report. TargetUnreadable when nothing can be scanned.
+        save_snapshot: bool = False, progress: Callable[[list[str]], None] | None = None,
+        on_done: Callable[[TargetRun], None] | None = None):
+    """Scan the fleet in `scope`: the aggregate report (and the snapshot, with `save_snapshot`) as a
+    `session.RunResult`. TargetUnreadable when nothing can be scanned.
 
     `options.timeout_s` bounds the inventory and then each workspace from when it starts; `total_timeout_s` the
     whole scan (`engine.Budget`)."""
@@ -63,18 +64,58 @@ def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, 
     except BaseException:
         source.close()
         raise
+    return _scan(checks, source, budget, scope, inventory, mode="live", parallel=parallel_workspaces,
+                 save_snapshot=save_snapshot, progress=progress, on_done=on_done)
+
+
+def replay(snapshot: dict[str, Any], checks: list, *, timeout_s: float = 300.0, total_timeout_s: float | None = None,
+           parallel_workspaces: int = 8, save_snapshot: bool = False,
+           progress: Callable[[list[str]], None] | None = None,
+           on_done: Callable[[TargetRun], None] | None = None):
+    """Run `checks` on a loaded scan snapshot (`snapshot.load(path, "scan")`), offline: the inventory from its
+    Resource Graph rows, each workspace from its own facts and the shared ones; a `session.RunResult`."""
+    from moediag import session
+    from moediag.graph import inventory_of
+
+    stored = snapshot["inventory"]
+    inventory = inventory_of(stored["rows"], stored.get("pages") or 0)
+    scope = ScanScope(tuple(snapshot["scope"]["subscriptions"]), tuple(snapshot["scope"]["management_groups"]))
+    entries = {Target.from_json(e["target"]).workspace_id.lower(): e for e in snapshot["targets"]}
+    source = session.Source(session.stored_options(snapshot, timeout_s), facts=snapshot.get("shared_facts") or {},
+                            target_facts={wid: e.get("facts") or {} for wid, e in entries.items()})
+    not_run = {wid: e["not_evaluated"] for wid, e in entries.items() if e.get("not_evaluated")}
+    return _scan(checks, source, Budget(timeout_s, total_timeout_s), scope, inventory, mode="snapshot",
+                 parallel=parallel_workspaces, save_snapshot=save_snapshot, progress=progress, on_done=on_done,
+                 not_run=not_run)
+
+
+def _scan(checks: list, source, budget: Budget, scope: ScanScope, inventory, *, mode: str, parallel: int,
+          save_snapshot: bool, progress, on_done, not_run: dict[str, str] | None = None):
+    """The run of a scan, live or replayed: the same targets, report blocks and snapshot from an inventory."""
+    from moediag import session
+    from moediag import snapshot as snapshots
+
     runs = [TargetRun(Target(w.subscription_id, w.resource_group, w.name), inventory.endpoints.get(w.id.lower(), []))
             for w in inventory.workspaces]
+    for run in runs:  # a replay: what the --total-timeout left unstarted stays so, with the same reason
+        run.not_evaluated = (not_run or {}).get(run.target.workspace_id.lower())
     result = session.run(
-        "scan", checks, runs, source, budget, parallel=max(1, parallel_workspaces), progress=progress, on_done=on_done,
-        scope=scope.to_json(),
+        "scan", checks, runs, source, budget, mode=mode, parallel=max(1, parallel), save_snapshot=save_snapshot,
+        progress=progress, on_done=on_done, scope=scope.to_json(),
         inventory={"source": "Azure Resource Graph", "workspaces": len(inventory.workspaces),
                    "endpoints": sum(len(v) for v in inventory.endpoints.values()),
                    "subscriptions": len(inventory.subscriptions), "pages": inventory.pages,
                    "limited_to_readable": True, "workspaces_by_subscription": _by_subscription(inventory)},
         notes=_visibility_notes(inventory, runs),
         unreadable_subscriptions=_invisible(scope, inventory))
-    return result.report
+    if save_snapshot:
+        targets = [{"target": run.target.to_json(), "facts": run.recorded or {},
+                    **({"not_evaluated": run.not_evaluated} if not run.started and run.not_evaluated else {})}
+                   for run in runs]
+        shared = source.shared.recorded() if source.shared is not None else {}
+        result.snapshot = snapshots.build_scan(scope.to_json(), session.options_json(source.options),
+                                               inventory.source_rows, inventory.pages, shared, targets)
+    return result
 
 
 def _by_subscription(inventory) -> dict[str, int]:

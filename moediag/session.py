@@ -75,13 +75,18 @@ class Source:
     workers: int = 8
     shared: Any = None
     read_margin_s: float = 0.5  # reads end this long before a target's deadline (Budget.read_margin_s)
+    target_facts: dict[str, dict[str, Any]] | None = None  # a scan snapshot: each workspace's own (by lower-cased id)
 
     def collector(self, target: Target, deadline: float):
         """The collector of one target, reading until `deadline` (its budget, from when it started)."""
+        from collections import ChainMap
+
         from moediag.collector import Collector
 
         if self.facts is not None:  # a replay waits on nothing: a few workers, not one per request in flight
-            return Collector(target, self.options, snapshot=self.facts, deadline=deadline, workers=4)
+            facts = self.facts if self.target_facts is None else ChainMap(
+                self.target_facts.get(target.workspace_id.lower(), {}), self.facts)  # its own, then the shared ones
+            return Collector(target, self.options, snapshot=facts, deadline=deadline, workers=4)
         return Collector(target, self.options, arm=self.arm.within(deadline - self.read_margin_s), dns=self.dns,
                          workers=self.workers, deadline=deadline, shared=self.shared)
 
@@ -105,15 +110,15 @@ def live_source(options: Options, budget: Budget, arm_endpoint: str, subscriptio
 def replay_source(snapshot: dict[str, Any], timeout_s: float) -> tuple[Target, Source]:
     """The target and the source of a saved snapshot (its collection options, this run's timeout)."""
     target = Target.from_json(snapshot["target"])
+    return target, Source(stored_options(snapshot, timeout_s), facts=snapshot["facts"])
+
+
+def stored_options(snapshot: dict[str, Any], timeout_s: float) -> Options:
+    """The collection options a snapshot was taken with, and this run's timeout."""
     stored = snapshot.get("options") or {}
-    options = Options(
-        dns_servers=tuple(stored.get("dns_servers") or ()),
-        azure_dns=stored.get("azure_dns"),
-        logs=stored.get("logs", "auto"),
-        include_diagnose=bool(stored.get("include_diagnose")),
-        timeout_s=timeout_s,
-    )
-    return target, Source(options, facts=snapshot["facts"])
+    return Options(dns_servers=tuple(stored.get("dns_servers") or ()), azure_dns=stored.get("azure_dns"),
+                   logs=stored.get("logs", "auto"), include_diagnose=bool(stored.get("include_diagnose")),
+                   timeout_s=timeout_s)
 
 
 def options_json(options: Options) -> dict[str, Any]:
