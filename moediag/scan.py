@@ -105,8 +105,10 @@ def _scan(checks: list, source, budget: Budget, scope: ScanScope, inventory, *, 
         inventory={"source": "Azure Resource Graph", "workspaces": len(inventory.workspaces),
                    "endpoints": sum(len(v) for v in inventory.endpoints.values()),
                    "subscriptions": len(inventory.subscriptions), "pages": inventory.pages,
-                   "limited_to_readable": True, "workspaces_by_subscription": _by_subscription(inventory)},
-        notes=_visibility_notes(inventory, runs),
+                   "limited_to_readable": True, "workspaces_by_subscription": _by_subscription(inventory),
+                   "subscriptions_without_workspaces": _empty(inventory),
+                   "management_groups": _by_management_group(inventory, scope)},
+        notes=_visibility_notes(inventory, runs, scope),
         unreadable_subscriptions=_invisible(scope, inventory))
     if save_snapshot:
         targets = [{"target": run.target.to_json(), "facts": run.recorded or {},
@@ -126,16 +128,52 @@ def _by_subscription(inventory) -> dict[str, int]:
     return counts
 
 
-def _visibility_notes(inventory, runs: list) -> list[str]:
+def _empty(inventory) -> list[str]:
+    """Visible subscriptions in scope that returned no workspace."""
+    return [sub for sub, n in _by_subscription(inventory).items() if n == 0]
+
+
+def _by_management_group(inventory, scope: ScanScope) -> list[dict[str, Any]]:
+    """Per management group (from each visible subscription's ancestors chain): its display name, its parent, the
+    visible subscriptions under it at any depth, and the workspaces seen in them; root first, then by name. A
+    management group named with --management-group that shows no subscription is listed with none."""
+    counts = _by_subscription(inventory)
+    groups: dict[str, dict[str, Any]] = {}
+    for sub, chain in sorted(inventory.ancestors.items()):
+        for depth, (name, display) in enumerate(chain):
+            group = groups.setdefault(name.lower(), {"name": name, "display_name": display,
+                                                      "parent": chain[depth + 1][0] if depth + 1 < len(chain) else None,
+                                                      "depth": len(chain) - depth, "subscriptions": [], "workspaces": 0})
+            group["subscriptions"].append(sub)
+            group["workspaces"] += counts.get(sub, 0)
+    for name in scope.management_groups if _chains_known(inventory) else ():
+        groups.setdefault(name.lower(), {"name": name, "display_name": name, "parent": None, "depth": 0,
+                                         "subscriptions": [], "workspaces": 0})
+    ordered = sorted(groups.values(), key=lambda g: (g["depth"], g["name"].lower()))
+    return [{k: v for k, v in g.items() if k != "depth"} for g in ordered]
+
+
+def _chains_known(inventory) -> bool:
+    """Whether the subscription rows told their management groups (or there is no visible subscription at all):
+    only then can a management group in scope be said to show none."""
+    return not inventory.subscriptions or any(inventory.ancestors.values())
+
+
+def _visibility_notes(inventory, runs: list, scope: ScanScope) -> list[str]:
     """Partial visibility said out loud: Resource Graph shows only what this identity can read."""
     notes = ["The inventory is limited to what this identity can read: Resource Graph leaves out, without a word, "
              "the workspaces and subscriptions it may not see"]
     if not runs:
         notes.append("Resource Graph found no Machine Learning workspace in scope")
-    empty = [sub for sub, n in _by_subscription(inventory).items() if n == 0]
+    empty = _empty(inventory)
     if empty:
         notes.append(f"{len(empty)} visible subscription(s) in scope hold no workspace this identity can see: "
                      + ", ".join(empty))
+    seen = {name.lower() for chain in inventory.ancestors.values() for name, _ in chain}
+    blind = [name for name in scope.management_groups if name.lower() not in seen]
+    if blind and _chains_known(inventory):
+        notes.append(f"{len(blind)} management group(s) in scope show no subscription this identity can see: "
+                     + ", ".join(blind))
     return notes
 
 

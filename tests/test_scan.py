@@ -492,3 +492,65 @@ def test_total_timeout_cuts_the_scan_and_names_the_workspaces_not_evaluated(bed,
     assert not any(s.workspace_arm_id.lower() in r.path.lower() for s in late for r in bed.requests)
     written = [json.loads(line) for line in lines.read_text().splitlines()]  # what finished, each line valid
     assert [line["workspace_id"] for line in written] == [hung.workspace_arm_id]
+
+
+# --- visibility per management group ---------------------------------------------------------------------
+
+def test_workspaces_are_counted_per_management_group_and_subscriptions_that_returned_nothing_listed(bed, dns_server,
+                                                                                                   tmp_path):
+    import copy
+
+    import jsonschema
+
+    from armbed.fleet import TENANT_ROOT
+
+    the_fleet = fleet(3, 1, 1, hidden=1)
+    ml, empty, sandbox = the_fleet.subscriptions
+    root = {"name": TENANT_ROOT, "displayName": "Tenant Root Group"}
+    the_fleet.chains[sandbox] = [{"name": "mg-sandbox", "displayName": "Sandbox"}, root]
+    the_fleet.install(bed)  # ml and empty under mg-ml-platform, sandbox under mg-sandbox, both under the root
+    the_fleet.graph.rows = [r for r in the_fleet.graph.rows
+                            if not (r["type"].lower().endswith("/workspaces") and r["subscriptionId"] == empty)]
+    out = {fmt: tmp_path / f"scan.{fmt}" for fmt in ("table", "markdown")}
+    run = scan(bed, the_fleet, *(f"-o{fmt}={path}" for fmt, path in out.items()), "--select", "workspace.v1-legacy-mode",
+               scope=[], dns=dns_server)
+    assert run.code == 0, run.stderr
+    report = run.report
+    inventory = report["inventory"]
+    assert inventory["subscriptions_without_workspaces"] == [empty]
+    assert inventory["management_groups"] == [
+        {"name": TENANT_ROOT, "display_name": "Tenant Root Group", "parent": None,
+         "subscriptions": sorted([ml, empty, sandbox]), "workspaces": 2},
+        {"name": "mg-ml-platform", "display_name": "ML platform", "parent": TENANT_ROOT,
+         "subscriptions": sorted([ml, empty]), "workspaces": 1},
+        {"name": "mg-sandbox", "display_name": "Sandbox", "parent": TENANT_ROOT, "subscriptions": [sandbox],
+         "workspaces": 1}]
+    assert the_fleet.hidden[0] not in json.dumps(inventory)  # what the identity cannot see is not guessed at
+    table = out["table"].read_text()
+    assert ("Workspaces seen per management group (only what this identity can read):\n"
+            f"  Tenant Root Group ({TENANT_ROOT}): 2 workspace(s) in 3 subscription(s)\n"
+            "    ML platform (mg-ml-platform): 1 workspace(s) in 2 subscription(s)\n"
+            "    Sandbox (mg-sandbox): 1 workspace(s) in 1 subscription(s)\n") in table
+    assert f"hold no workspace this identity can see: {empty}" in table
+    markdown = out["markdown"].read_text()
+    assert "| &nbsp;&nbsp;`Sandbox (mg-sandbox)` | 1 | 1 |" in markdown
+    for change in (lambda g: g.pop("parent"), lambda g: g.__setitem__("workspaces", -1),
+                   lambda g: g.__setitem__("subscriptions", [1])):  # the schema and the validator agree
+        broken = copy.deepcopy(report)
+        change(broken["inventory"]["management_groups"][0])
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA)
+        assert "inventory.management_groups[0]" in invalid(broken)
+
+
+def test_a_management_group_in_scope_that_shows_no_subscription_is_said(bed, dns_server):
+    the_fleet = fleet(1, 1, 1).install(bed)
+    the_fleet.graph.management_groups["mg-empty"] = []
+    report = scan(bed, the_fleet, scope=["--management-group", "mg-empty", "--management-group", "mg-ml-platform"],
+                  dns=dns_server).report
+    groups = {g["name"]: g for g in report["inventory"]["management_groups"]}
+    assert groups["mg-empty"] == {"name": "mg-empty", "display_name": "mg-empty", "parent": None, "subscriptions": [],
+                                  "workspaces": 0}
+    assert groups["mg-ml-platform"]["workspaces"] == 1
+    assert any(n.endswith("management group(s) in scope show no subscription this identity can see: mg-empty")
+               for n in report["notes"])
