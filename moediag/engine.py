@@ -129,6 +129,7 @@ class Plan:
     budget: Budget
     parallel: int = 1
     strict: bool = False  # `check`: an unreadable workspace or a wrong -e/-d ends the run (exit 2)
+    budget_per_target: bool = False  # `scan`: each target's --timeout counts from when it starts (else from the run's)
     record: bool = False  # keep each target's facts for a snapshot
     progress: Callable[[list[str]], None] | None = None
     on_done: Callable[[TargetRun], None] | None = None  # called in the worker as each target finishes (JSONL)
@@ -245,7 +246,8 @@ def _run_one(plan: Plan, run: TargetRun, interrupted: threading.Event,
 
     if interrupted.is_set() or run.not_evaluated is not None or plan.budget.expired():
         return  # reported by run_targets as not evaluated
-    run.deadline = plan.budget.deadline_from(time.monotonic())  # its own budget, from now
+    # a scan's workspace: its own budget, from now; a check's one workspace: the run's (--timeout is the whole run)
+    run.deadline = plan.budget.deadline_from(time.monotonic()) if plan.budget_per_target else plan.budget.deadline
     run.started = True
     collector = plan.make_collector(run.target, run.deadline)
     collector.interrupted = interrupted  # one Ctrl-C stops every target

@@ -132,8 +132,8 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
     """Run `checks` on every target and build the report (`kind` check: exactly one target, strict about it)."""
     from moediag.report import build_report
 
-    plan = Plan(checks, source.collector, budget, parallel=parallel, strict=kind == "check", record=save_snapshot,
-                progress=progress, on_done=on_done)
+    plan = Plan(checks, source.collector, budget, parallel=parallel, strict=kind == "check",
+                budget_per_target=kind == "scan", record=save_snapshot, progress=progress, on_done=on_done)
     try:
         interrupted = run_targets(plan, runs)
     finally:
