@@ -37,7 +37,6 @@ from moediag.errors import FactError
 
 log = logging.getLogger("moediag.arm")
 
-PUBLIC_ARM = "https://management.azure.com"
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a response body beyond this is `unreadable` (docs/design.md)
 MAX_DEPTH = 64  # JSON nested deeper than this is `unreadable` (real ARM bodies nest about 10 levels)
 MAX_PAGES = 1000  # a list whose nextLinks never end is `unreadable`
@@ -89,7 +88,7 @@ class StaticTokenCredential:
 
 def origin_of(url: str) -> str | None:
     """`scheme://host:port` of an absolute http(s) URL, default port made explicit; None when the URL names
-    no host, carries user info (`https://management.azure.com@evil.example/` goes to evil.example) or has a
+    no host, carries user info (`https://<resource manager host>@evil.example/` goes to evil.example) or has a
     malformed port."""
     try:
         parts = urlsplit(url)
@@ -583,8 +582,9 @@ class Arm:
         self,
         credential: Any,
         subscription_id: str,
-        endpoint: str = PUBLIC_ARM,
+        endpoint: str,
         *,
+        scope: str | None = None,
         request_timeout: float = 20.0,
         retry_budget_s: float = 30.0,
         max_concurrency: int = 16,
@@ -592,7 +592,8 @@ class Arm:
         deadline: float | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
     ):
-        """`deadline`: the `time.monotonic()` instant after which nothing is read (the run's --timeout)."""
+        """`deadline`: the `time.monotonic()` instant after which nothing is read (the run's --timeout). `scope`:
+        what the token is asked for (the run's cloud's, moediag.clouds; default `<endpoint>/.default`)."""
         from azure.core import PipelineClient
         from azure.core.pipeline import Pipeline
         from azure.core.pipeline.transport import RequestsTransport
@@ -618,7 +619,7 @@ class Arm:
             "retry_backoff_max": 8,
             "timeout": retry_budget_s,
         }
-        policies = _http_policies(credential, f"{self.endpoint}/.default", retry,
+        policies = _http_policies(credential, scope or f"{self.endpoint}/.default", retry,
                                   _ConcurrencyLimit(max_concurrency, max_per_subscription),
                                   _DeadlinePolicy(deadline, connect_timeout, request_timeout), origin)
         # Other clients of the run (the typed resource list, Resource Graph) send through the same policies: one

@@ -31,12 +31,15 @@ def load_side(path: str, checks: list) -> tuple[dict[str, Any], dict[str, dict[s
     replayed offline. Facts come per workspace: by lower-cased workspace id, '' for a check's one workspace."""
     from moediag.inputs import parse_json, read_text
 
-    what = f"{path}"
-    data = parse_json(read_text(path, what), what)
-    if isinstance(data, dict) and "schema_version" in data:
-        from moediag.report import load
+    return side(parse_json(read_text(path, path), path), path, checks)
 
-        return load(path), None
+
+def side(data: Any, name: str, checks: list) -> tuple[dict[str, Any], dict[str, dict[str, Any]] | None]:
+    """`load_side` of parsed JSON (read from `name`, or handed to the MCP server)."""
+    if isinstance(data, dict) and "schema_version" in data:
+        from moediag.report import checked
+
+        return checked(data, name), None
     if isinstance(data, dict) and data.get("format") == "moediag-snapshot":
         from moediag import session, snapshot
         from moediag.report import finish
@@ -45,14 +48,14 @@ def load_side(path: str, checks: list) -> tuple[dict[str, Any], dict[str, dict[s
             from moediag import scan
             from moediag.target import Target
 
-            loaded = snapshot.load(path, "scan")
+            loaded = snapshot.checked(data, name, "scan")
             shared = loaded.get("shared_facts") or {}
             facts = {Target.from_json(e["target"]).workspace_id.lower(): {**shared, **(e.get("facts") or {})}
                      for e in loaded["targets"]}
             return finish(scan.replay(loaded, checks).report, checks), facts
-        loaded = snapshot.load(path)
+        loaded = snapshot.checked(data, name)
         return finish(session.replay(loaded, checks).report, checks), {"": loaded["facts"]}
-    raise UsageError(f"{path} is neither a moediag report nor a moediag snapshot")
+    raise UsageError(f"{name} is neither a moediag report nor a moediag snapshot")
 
 
 def diff(old: dict[str, Any], new: dict[str, Any], old_facts: dict[str, Any] | None = None,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moediag.errors import FactError, TargetUnreadable
+from moediag.links import docs_url
 from moediag.model import Reason, Result, Status
 from moediag.target import Target
 
@@ -330,7 +331,7 @@ def _unreadable_result(run: TargetRun, error: FactError) -> Result:
 def _target_result(target: Target, status: Status, message: str, reason: str) -> Result:
     result = Result(UNREADABLE_CHECK_ID, status, message, resource_id=target.workspace_id, reason=reason,
                     expected="the workspace body, read from Resource Manager", observed=None)
-    result.title, result.severity, result.docs = UNREADABLE_TITLE, "high", "docs/scan.md"
+    result.title, result.severity, result.docs = UNREADABLE_TITLE, "high", docs_url("scan.md")
     return result
 
 
@@ -338,7 +339,7 @@ def load_error_results() -> list[Result]:
     """Checks that could not even be loaded are errors of every target, not absent lines."""
     from moediag.registry import LOAD_ERRORS
 
-    return [Result(LOAD_ERROR_CHECK_ID, Status.ERROR, message, reason=Reason.CRASHED, title="Checks could be loaded", severity="high", docs="docs/checks/")
+    return [Result(LOAD_ERROR_CHECK_ID, Status.ERROR, message, reason=Reason.CRASHED, title="Checks could be loaded", severity="high", docs=docs_url("checks/"))
             for message in LOAD_ERRORS]
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from moediag import __version__
+from moediag.clouds import CLOUDS
 from moediag.errors import UsageError
 
 FORMAT = "moediag-snapshot"
@@ -213,7 +214,12 @@ def load(path: str | Path, kind: str = "check") -> dict[str, Any]:
     from moediag.inputs import parse_json, read_text
 
     what = f"snapshot {path}"
-    data = parse_json(read_text(str(path), what), what)
+    return checked(parse_json(read_text(str(path), what), what), path, kind)
+
+
+def checked(data: Any, path: str | Path, kind: str = "check") -> dict[str, Any]:
+    """`data` (parsed JSON: read from `path`, or handed to the MCP server) as a snapshot of `kind` (check or scan)
+    moediag can replay, else a one-line UsageError naming `path` (a snapshot of the other command included)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path} is not a moediag snapshot (no \"format\": \"{FORMAT}\")")
     version = data.get("version")
@@ -225,8 +231,12 @@ def load(path: str | Path, kind: str = "check") -> dict[str, Any]:
     found = kind_of(data)
     if found != kind:
         raise UsageError(f"{path} is the snapshot of a {found}: replay it with `moediag {found} --snapshot`")
-    if not _options_ok(data.get("options", {})):
+    options = data.get("options", {})
+    if not _options_ok(options):
         raise UsageError(f"snapshot {path} has malformed options")
+    if options.get("cloud") is not None and options["cloud"] not in CLOUDS:
+        raise UsageError(f"snapshot {path} was read in cloud {_shown(options['cloud'])}, which this moediag does not "
+                         f"know (it knows {', '.join(CLOUDS)})")
     if kind == "check":
         _check_target(data.get("target"), path)
         _check_facts(data.get("facts"), path)

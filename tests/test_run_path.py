@@ -67,10 +67,10 @@ def test_check_and_scan_build_their_reports_with_the_same_blocks(in_process, bed
     dns = ["--dns-server", dns_server.address]
     _, checked = in_process("check", "-s", scenario.subscription_id, "-g", scenario.resource_group,
                             "-w", scenario.workspace, "-o", "json", "--select", "workspace.", *dns)
-    assert list(checked) == ["schema_version", "tool", "target", "mode", "interrupted", "notes", "summary", "results",
-                             "duration_ms", "diagnosis"]
+    assert list(checked) == ["schema_version", "tool", "target", "mode", "cloud", "interrupted", "notes", "summary",
+                             "results", "duration_ms", "diagnosis"]
     _, scanned = in_process("scan", "-s", scenario.subscription_id, "-o", "json", "--select", "workspace.", *dns)
-    assert list(scanned) == ["schema_version", "tool", "kind", "scope", "inventory", "mode", "interrupted", "notes",
+    assert list(scanned) == ["schema_version", "tool", "kind", "scope", "inventory", "mode", "cloud", "interrupted", "notes",
                              "summary", "targets", "unreadable_subscriptions", "results", "duration_ms", "diagnosis", "groups"]
     strip = {"duration_ms", "workspace"}
     assert ([{k: v for k, v in r.items() if k not in strip} for r in scanned["results"]]

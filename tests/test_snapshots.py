@@ -93,7 +93,7 @@ def test_a_snapshot_whose_endpoint_list_is_not_a_list_gives_reasoned_errors_not_
 
 # --- scan snapshots: the inventory and every workspace's facts, replayed offline ---------------------------
 
-SCAN_VERDICT_BLOCKS = ("targets", "groups", "inventory", "notes", "unreadable_subscriptions", "scope", "summary")
+SCAN_VERDICT_BLOCKS = ("targets", "groups", "inventory", "notes", "unreadable_subscriptions", "scope", "summary", "cloud")
 
 
 @pytest.fixture(scope="module")

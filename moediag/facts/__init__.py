@@ -100,6 +100,7 @@ def load_all() -> None:
         readiness,
         roles,
         storage,
+        subnets,
         workspace,  # registration
     )
 

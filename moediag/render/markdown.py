@@ -17,6 +17,7 @@ import json
 import re
 from typing import Any
 
+from moediag.clouds import DEFAULT as DEFAULT_CLOUD
 from moediag.render import mermaid
 from moediag.render.inert import inert
 from moediag.report import resource_label, worst_first
@@ -88,6 +89,8 @@ def _header(report: dict[str, Any]) -> list[str]:
     endpoints = ", ".join(_cell(e) for e in target.get("endpoints") or []) or "none"
     mode = "replayed from a snapshot" if report.get("mode") == "snapshot" else "read from Azure"
     run = f"{tool['name']} {tool['version']}, {mode}"
+    if report.get("cloud", DEFAULT_CLOUD) != DEFAULT_CLOUD:
+        run += f", {_text(report['cloud'])}"
     if isinstance(report.get("duration_ms"), int):
         run += f", {report['duration_ms'] / 1000:.1f} s"
     counts = " · ".join(f"{ICON[s]} {summary.get(s, 0)} {s}" for s in ("fail", "error", "warn", "skip", "pass"))

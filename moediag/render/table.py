@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from moediag.clouds import DEFAULT as DEFAULT_CLOUD
 from moediag.render.inert import inert
 from moediag.report import worst_first
 
@@ -53,6 +54,7 @@ def render(report: dict[str, Any], color: bool = False, *, width: int | None = N
     lines = _wrap(f"moediag {inert(tool['version'])} · workspace {inert(target['workspace'])} · group "
                   f"{inert(target['resource_group'])} · subscription {inert(target['subscription_id'])} · "
                   f"{len(target.get('endpoints') or [])} endpoint(s)"
+                  + (f" · {inert(report['cloud'])}" if report.get("cloud", DEFAULT_CLOUD) != DEFAULT_CLOUD else "")
                   + (" · replayed from snapshot" if report.get("mode") == "snapshot" else ""), width, "", "")
     lines[0] = style(lines[0], bold=True)
     results = {r.get("id"): r for r in report["results"]}
