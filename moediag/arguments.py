@@ -148,6 +148,15 @@ def same_target(stored: dict, subscription, resource_group, workspace) -> None:
             raise UsageError(f"{flag} {given} does not match the snapshot's {key} {stored.get(key)!r}")
 
 
+def same_scope(stored: dict, given) -> None:
+    """-s or --management-group given with `scan --snapshot` must name the snapshot's scope."""
+    for flag, key, values in (("-s", "subscriptions", given.subscriptions),
+                              ("--management-group", "management_groups", given.management_groups)):
+        if values and sorted(v.lower() for v in values) != sorted(str(v).lower() for v in stored.get(key) or ()):
+            raise UsageError(f"{flag} {','.join(values)} does not match the snapshot's scope "
+                             f"({stored.get('kind')}: {', '.join(stored.get(key) or ()) or 'none'})")
+
+
 def scope(subscriptions: tuple[str, ...], management_groups: tuple[str, ...]):
     """`scan`'s --subscription (GUIDs, repeatable or comma-separated) or --management-group, not both."""
     from moediag.scan import ScanScope

@@ -161,6 +161,9 @@ READING = _options(CLOUD, ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 @REPORTING
 @click.option("--timeout", type=_Seconds(1, 3600), default=60.0, show_default=True,
               help="Seconds the whole run may take; evidence not read by then is reported as an error.")
+@click.option("--total-timeout", type=_Seconds(1, 3600), default=None, metavar="SECONDS",
+              help="As for scan; a check's one workspace starts with the run, so it bounds the run as --timeout does "
+                   "(the smaller wins).")
 @MAX_CONCURRENCY
 @READING
 @click.option("--include-diagnose", is_flag=True,
@@ -171,8 +174,9 @@ READING = _options(CLOUD, ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Replay the bundled example (a broken workspace, shipped with moediag): no network, no credentials.")
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
-                  timeout, max_concurrency, cloud, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose,
-                  save_snapshot, snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
+                  timeout, total_timeout, max_concurrency, cloud, arm_endpoint, dns_servers, azure_dns, logs,
+                  include_diagnose, save_snapshot, snapshot_path, example, debug, fail_on, config_path, redact,
+                  verbose) -> None:
     """Run the checks against a workspace and its online endpoints.
 
     \b
@@ -192,9 +196,10 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
                      [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         request = session.CheckRequest(
             checks, subscription=subscription, resource_group=resource_group, workspace=workspace_name,
-            endpoints=tuple(endpoints), deployment=deployment_name, timeout=timeout, max_concurrency=max_concurrency,
-            arm_endpoint=arm_endpoint, dns_servers=tuple(dns_servers), azure_dns=azure_dns, logs=LOG_MODES[logs],
-            include_diagnose=include_diagnose, snapshot_path=snapshot_path, save_snapshot=bool(save_snapshot), cloud=cloud)
+            endpoints=tuple(endpoints), deployment=deployment_name, timeout=timeout, total_timeout=total_timeout,
+            max_concurrency=max_concurrency, arm_endpoint=arm_endpoint, dns_servers=tuple(dns_servers),
+            azure_dns=azure_dns, logs=LOG_MODES[logs], include_diagnose=include_diagnose, snapshot_path=snapshot_path,
+            save_snapshot=bool(save_snapshot), cloud=cloud)
         with _progress() as progress:
             result = session.check(request, progress)
         result.report, result.snapshot = session.for_output(result.report, result.snapshot, suppressions, redactor)
@@ -216,17 +221,25 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
               help="Scan the subscriptions under these management groups (repeatable or comma-separated).")
 @REPORTING
 @click.option("--timeout", type=_Seconds(1, 7200), default=300.0, show_default=True,
-              help="Seconds the whole scan may take; evidence not read by then is reported as an error.")
+              help="Seconds each workspace may take, counted from when it starts (the inventory gets as long); "
+                   "evidence not read by then is reported as an error.")
+@click.option("--total-timeout", type=_Seconds(1, 86400), default=None, metavar="SECONDS",
+              help="Seconds the whole scan may take, inventory included; workspaces not started by then are reported "
+                   "as not evaluated (exit 3).")
 @MAX_CONCURRENCY
 @click.option("--max-per-subscription", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Requests in flight to any one subscription (Resource Manager throttles per subscription).")
 @click.option("--max-workspaces", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Workspaces checked at once.")
 @READING
+@click.option("--save-snapshot", type=click.Path(dir_okay=False),
+              help="Write every fact read, and the Resource Graph inventory, to FILE (JSON, no secrets).")
+@click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False),
+              help="Replay a saved scan snapshot: no network at all.")
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
-                 max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, dns_servers, azure_dns,
-                 logs, debug) -> None:
+                 total_timeout, max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, dns_servers,
+                 azure_dns, logs, save_snapshot, snapshot_path, debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report.
 
     \b
@@ -234,9 +247,11 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
       moediag scan                                  # every workspace the credential can read
       moediag scan -s SUB1 -s SUB2 -o jsonl=fleet.jsonl -o markdown=fleet.md
       moediag scan --management-group platform --fail-on warn
+      moediag scan -s SUB1 --save-snapshot fleet.snapshot.json   # replay it offline: scan --snapshot FILE
     """
     from moediag import registry
     from moediag import scan as scans
+    from moediag import snapshot as snapshots
     from moediag.render import FORMATS
     from moediag.render.jsonl import Stream
     from moediag.session import for_output
@@ -247,20 +262,32 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
     try:
         formats = arguments.outputs(outputs, choices=(*FORMATS, "jsonl"))
         checks, suppressions = registry.select(select, ignore), _suppressions(config_path)
-        arguments.paths(formats, [], [(f"--config {config_path}", config_path)])
+        arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
+                        [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         scope = arguments.scope(subscriptions, management_groups)
-        run_cloud = arguments.cloud(cloud, arm_endpoint)
-        options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
-                          timeout_s=timeout, logs=LOG_MODES[logs], cloud=run_cloud)
-        endpoint = arguments.arm_endpoint(arm_endpoint, run_cloud)
+        if snapshot_path:
+            data = snapshots.load(snapshot_path, "scan")
+            arguments.same_scope(data["scope"], scope)
+            arguments.snapshot_cloud(data.get("options") or {}, cloud)
+        else:
+            run_cloud = arguments.cloud(cloud, arm_endpoint)
+            options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
+                              timeout_s=timeout, logs=LOG_MODES[logs], cloud=run_cloud)
+            endpoint = arguments.arm_endpoint(arm_endpoint, run_cloud)
         # -o jsonl: a line per workspace as it finishes, so a scan cut short still leaves what it finished
         streams = [Stream(path, suppressions, redactor) for fmt, path in formats if fmt == "jsonl"]
         formats = [(fmt, path) for fmt, path in formats if fmt != "jsonl"]
+        common = {"parallel_workspaces": max_workspaces, "total_timeout_s": total_timeout,
+                  "save_snapshot": bool(save_snapshot), "on_done": _each(streams)}
         with _progress("workspace(s)") as progress:
-            report = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
-                               max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
-                               progress=progress, on_done=_each(streams))
-        report, _ = for_output(report, None, suppressions, redactor)
+            if snapshot_path:
+                result = scans.replay(data, checks, timeout_s=timeout, progress=progress, **common)
+            else:
+                result = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
+                                   max_per_subscription=max_per_subscription, progress=progress, **common)
+        report, snapshot = for_output(result.report, result.snapshot, suppressions, redactor)
+        if save_snapshot and snapshot is not None:
+            snapshots.write_json(save_snapshot, snapshot)
         _write_outputs(report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))

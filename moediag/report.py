@@ -313,7 +313,24 @@ def _target(target: Any, where: str, extra: dict[str, tuple[type, ...]] | None =
     _need(all(isinstance(e, str) for e in target["endpoints"]), f"{where}.endpoints", "must be strings")
 
 
+def _validate_inventory(inventory: Any) -> None:
+    """What renderers read of a scan's inventory: the visibility counts, when present (older reports lack them)."""
+    _fields(inventory, "inventory", {}, {"limited_to_readable": (bool,), "workspaces_by_subscription": (dict,),
+                                         "subscriptions_without_workspaces": (list,), "management_groups": (list,)})
+    for sub, count in (inventory.get("workspaces_by_subscription") or {}).items():
+        _need(_has_type(count, (int,)), f"inventory.workspaces_by_subscription.{sub}", "must be a non-negative integer")
+    _need(all(isinstance(s, str) for s in inventory.get("subscriptions_without_workspaces") or []),
+          "inventory.subscriptions_without_workspaces", "must be strings")
+    for i, group in enumerate(inventory.get("management_groups") or []):
+        where = f"inventory.management_groups[{i}]"
+        _fields(group, where, {"name": (str,), "display_name": (str,), "parent": (str, type(None)),
+                               "subscriptions": (list,), "workspaces": (int,)})
+        _need(all(isinstance(s, str) for s in group["subscriptions"]), f"{where}.subscriptions", "must be strings")
+
+
 def _validate_scan(report: dict[str, Any]) -> None:
+    if "inventory" in report:
+        _validate_inventory(report["inventory"])
     for i, target in enumerate(report["targets"]):
         where = f"targets[{i}]"
         _target(target, where, {"workspace_id": (str,), "summary": (dict,)})

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moediag import snapshot as snapshots
-from moediag.engine import TOKEN_ENV, Budget, Plan, TargetRun, run_targets
+from moediag.engine import TOKEN_ENV, Budget, Plan, TargetRun, not_evaluated, run_targets
 from moediag.errors import FactError
 from moediag.target import Options, Target
 
@@ -36,6 +36,7 @@ class CheckRequest:
     endpoints: tuple[str, ...] = ()
     deployment: str | None = None
     timeout: float = 60.0
+    total_timeout: float | None = None  # as --timeout for a check: its one workspace starts with the run
     max_concurrency: int = 16
     arm_endpoint: str | None = None
     dns_servers: tuple[str, ...] = ()
@@ -74,10 +75,11 @@ def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concur
     """The run's one door to Resource Manager (at `arm_endpoint`, from arguments.arm_endpoint; its timeouts and
     deadline from the budget).
 
-    Reads end a little before the run's deadline (`Budget.read_deadline`), so a read cut short says why
-    (throttled for an hour, a body still arriving) before the checks waiting on it are given up: no request
-    starts after that, a Retry-After beyond it is not waited for, a body still arriving at it is cut. That bounds
-    every read of the run, the first workspace read and the Resource Graph inventory included. The token is asked
+    Reads end a little before a deadline (`Budget.read_margin_s`), so a read cut short says why (throttled for an
+    hour, a body still arriving) before the checks waiting on it are given up: no request starts after that, a
+    Retry-After beyond it is not waited for, a body still arriving at it is cut. The Arm itself ends every read at
+    the `--total-timeout` when there is one; each target's collector reads through `Arm.within` its own deadline
+    (`Source.collector`), and the Resource Graph inventory within its own (`moediag.scan`). The token is asked
     for the run's cloud (`cloud_name`), wherever --arm-endpoint sends the requests.
     """
     from moediag import clouds
@@ -87,7 +89,7 @@ def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concur
     return Arm(credential(cloud), subscription_id, arm_endpoint, scope=cloud.credential_scope,
                request_timeout=budget.request_timeout_s,
                retry_budget_s=budget.retry_budget_s, max_concurrency=max_concurrency,
-               max_per_subscription=max_per_subscription, deadline=budget.read_deadline)
+               max_per_subscription=max_per_subscription, deadline=budget.run_read_deadline)
 
 
 def live_resolver(options: Options, budget: Budget, max_concurrency: int):
@@ -110,14 +112,21 @@ class Source:
     facts: dict[str, Any] | None = None
     workers: int = 8
     shared: Any = None
+    read_margin_s: float = 0.5  # reads end this long before a target's deadline (Budget.read_margin_s)
+    target_facts: dict[str, dict[str, Any]] | None = None  # a scan snapshot: each workspace's own (by lower-cased id)
 
     def collector(self, target: Target, deadline: float):
+        """The collector of one target, reading until `deadline` (its budget, from when it started)."""
+        from collections import ChainMap
+
         from moediag.collector import Collector
 
         if self.facts is not None:  # a replay waits on nothing: a few workers, not one per request in flight
-            return Collector(target, self.options, snapshot=self.facts, deadline=deadline, workers=4)
-        return Collector(target, self.options, arm=self.arm, dns=self.dns, workers=self.workers, deadline=deadline,
-                         shared=self.shared)
+            facts = self.facts if self.target_facts is None else ChainMap(
+                self.target_facts.get(target.workspace_id.lower(), {}), self.facts)  # its own, then the shared ones
+            return Collector(target, self.options, snapshot=facts, deadline=deadline, workers=4)
+        return Collector(target, self.options, arm=self.arm.within(deadline - self.read_margin_s), dns=self.dns,
+                         workers=self.workers, deadline=deadline, shared=self.shared)
 
     def close(self) -> None:
         if self.arm is not None:
@@ -132,22 +141,23 @@ def live_source(options: Options, budget: Budget, arm_endpoint: str, subscriptio
 
     arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription, options.cloud)
     return Source(options, arm=arm, dns=live_resolver(options, budget, max_concurrency),
-                  workers=workers or max(8, max_concurrency * 4), shared=SharedFacts() if fleet else None)
+                  workers=workers or max(8, max_concurrency * 4), shared=SharedFacts() if fleet else None,
+                  read_margin_s=budget.read_margin_s)
 
 
 def replay_source(snapshot: dict[str, Any], timeout_s: float) -> tuple[Target, Source]:
     """The target and the source of a saved snapshot (its collection options, this run's timeout)."""
     target = Target.from_json(snapshot["target"])
+    return target, Source(stored_options(snapshot, timeout_s), facts=snapshot["facts"])
+
+
+def stored_options(snapshot: dict[str, Any], timeout_s: float) -> Options:
+    """The collection options a snapshot was taken with, and this run's timeout."""
     stored = snapshot.get("options") or {}
-    options = Options(
-        dns_servers=tuple(stored.get("dns_servers") or ()),
-        azure_dns=stored.get("azure_dns"),
-        logs=stored.get("logs", "auto"),
-        include_diagnose=bool(stored.get("include_diagnose")),
-        timeout_s=timeout_s,
-        cloud=stored.get("cloud") or Options.cloud,  # snapshots from before --cloud were all public-cloud reads
-    )
-    return target, Source(options, facts=snapshot["facts"])
+    return Options(dns_servers=tuple(stored.get("dns_servers") or ()), azure_dns=stored.get("azure_dns"),
+                   logs=stored.get("logs", "auto"), include_diagnose=bool(stored.get("include_diagnose")),
+                   timeout_s=timeout_s,
+                   cloud=stored.get("cloud") or Options.cloud)  # snapshots from before --cloud: public-cloud reads
 
 
 def options_json(options: Options) -> dict[str, Any]:
@@ -161,13 +171,17 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
     """Run `checks` on every target and build the report (`kind` check: exactly one target, strict about it)."""
     from moediag.report import build_report
 
-    plan = Plan(checks, source.collector, budget, parallel=parallel, strict=kind == "check", record=save_snapshot,
-                progress=progress, on_done=on_done)
+    plan = Plan(checks, source.collector, budget, parallel=parallel, strict=kind == "check",
+                budget_per_target=kind == "scan", record=save_snapshot, progress=progress, on_done=on_done)
     try:
         interrupted = run_targets(plan, runs)
     finally:
         source.close()
-    notes = blocks.pop("notes", None)
+    notes = list(blocks.pop("notes", None) or [])
+    skipped = not_evaluated(runs)
+    if skipped:
+        notes.append(f"{len(skipped)} workspace(s) not evaluated, the --total-timeout passed before their turn: "
+                     + ", ".join(run.label for run in skipped))
     report = build_report(kind, runs, mode=mode, interrupted=interrupted, notes=notes, cloud=source.options.cloud,
                           **blocks)
     report["duration_ms"] = int((time.monotonic() - budget.started) * 1000)
@@ -185,7 +199,7 @@ def check(request: CheckRequest, progress: Callable[[list[str]], None] | None = 
     from moediag import arguments
     from moediag.target import resolve_target
 
-    budget = Budget(request.timeout)
+    budget = Budget(request.timeout, request.total_timeout)
     if request.snapshot_path:
         data = snapshots.load(request.snapshot_path)
         arguments.same_target(data["target"], request.subscription, request.resource_group, request.workspace)

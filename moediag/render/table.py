@@ -218,7 +218,7 @@ _COUNTS = ("fail", "error", "warn", "skip", "pass")
 
 
 def render_scan(report: dict[str, Any], style) -> str:
-    from moediag.render.groups import findings, workspace_names
+    from moediag.render.groups import findings, management_groups, workspace_names
 
     tool, targets = report["tool"], report["targets"]
     inventory = report.get("inventory") or {}
@@ -239,6 +239,11 @@ def render_scan(report: dict[str, Any], style) -> str:
     if unreadable:
         lines += ["", style(f"Subscriptions not read ({len(unreadable)}):", bold=True, fg="magenta")]
         lines += [f"  ? {inert(u['subscription_id'])}: {inert(u['reason'])}" for u in unreadable]
+    groups = management_groups(report)
+    if groups:
+        lines += ["", style("Workspaces seen per management group (only what this identity can read):", bold=True)]
+        lines += [f"  {'  ' * depth}{inert(label)}: {workspaces} workspace(s) in {subscriptions} subscription(s)"
+                  for depth, label, workspaces, subscriptions in groups]
     names = workspace_names(report)
     grouped = findings(report)
     if grouped:
