@@ -2,8 +2,9 @@
 a DNS Private Resolver inbound endpoint whose VNet is linked to the private zone."""
 
 from moediag.check import Doc, Example, check
+from moediag.clouds import NAMES_NOTE, PUBLIC
 from moediag.evidence import az_group_and_name
-from moediag.facts.dns import API_ZONE, AZURE_DNS, FORWARDED_ZONES, PRIVATELINK_PREFIX, RESOLVER_FORWARDED_ZONES
+from moediag.facts.dns import AZURE_DNS, PRIVATELINK_PREFIX
 from moediag.facts.vnets import same_id
 from moediag.judge.client_path import ClientPaths, name_of, rule_fix
 from moediag.judge.private_dns import link_fix
@@ -14,18 +15,19 @@ from moediag.shell import command
 DOC = Doc(
     what=(
         "The DNS forwarding rulesets (DNS Private Resolver) linked to the VNets in play (`--client-vnet`, else the "
-        f"VNets linked to the `{API_ZONE}` zone and the private endpoints' VNets), found by listing in their "
+        f"VNets linked to the `{PUBLIC.api_zone}` zone and the private endpoints' VNets), found by listing in their "
         "subscriptions. In each, the enabled rules (`forwardingRuleState: Disabled` counts as absent) for "
-        + ", ".join(f"`{z}`" for z in RESOLVER_FORWARDED_ZONES)
+        + ", ".join(f"`{z}`" for z in PUBLIC.public_forwarders)
         + " must target the inbound endpoint of a resolver whose VNet is linked to the zone (the inbound endpoint "
         "answers with Azure DNS from its own VNet, private zones included). Without a rule for "
-        + " or ".join(f"`{z}`" for z in FORWARDED_ZONES)
+        + " or ".join(f"`{z}`" for z in PUBLIC.forwarded_zones)
         + ", a linked VNet that the zone is not linked to itself resolves the scoring host publicly (fail); the "
         "notebooks and compute instance names missing is a warning. A rule forwarding a `privatelink.*` zone fails: "
         "forward the public zone, never the privatelink one. A target that is Azure DNS's own address "
         f"({AZURE_DNS}) warns (Microsoft documents forwarding to an inbound endpoint), one that is no resolver "
         "moediag can read is not judged, and a ruleset linked to the VNet of the inbound endpoint it targets fails "
         "(the queries loop). No ruleset in play: skipped."
+        + NAMES_NOTE
     ),
     why=(
         "VNets linked to a ruleset apply its rules before Azure DNS's own answer. A hub and spoke design resolves "
@@ -35,8 +37,8 @@ DOC = Doc(
     ),
     fix=(
         "Add or correct the rules (`az dns-resolver forwarding-rule create -g <group> --ruleset-name <ruleset> -n "
-        f"<rule> --domain-name {FORWARDED_ZONES[0]}. --target-dns-servers \"[{{ip-address:<inbound ip>,port:53}}]\"`), "
-        f"link the `{API_ZONE}` zone to the resolver's VNet, delete a rule for a privatelink zone."
+        f"<rule> --domain-name {PUBLIC.forwarded_zones[0]}. --target-dns-servers \"[{{ip-address:<inbound ip>,port:53}}]\"`), "
+        f"link the `{PUBLIC.api_zone}` zone to the resolver's VNet, delete a rule for a privatelink zone."
     ),
     run_from="Anywhere with Reader access: only Resource Manager is read (resolvers, rulesets, rules, links).",
     links=("https://learn.microsoft.com/azure/dns/private-resolver-endpoints-rulesets",
@@ -44,20 +46,19 @@ DOC = Doc(
            "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns"),
     examples=(
         Example({"ruleset": "rs-hub (linked to vnet-app)",
-                 "forwardingRules": [{"properties": {"domainName": "privatelink.api.azureml.ms.",
+                 "forwardingRules": [{"properties": {"domainName": f"{PUBLIC.api_zone}.",
                                                      "targetDnsServers": [{"ipAddress": "10.2.0.4", "port": 53}],
                                                      "forwardingRuleState": "Enabled"}}]},
-                "fail: ruleset rs-hub forwards privatelink.api.azureml.ms (rule rule-0): forward the public zone "
-                "api.azureml.ms, never the privatelink one"),
+                f"fail: ruleset rs-hub forwards {PUBLIC.api_zone} (rule rule-0): forward the public zone "
+                f"{PUBLIC.api_domain}, never the privatelink one"),
         Example({"ruleset": "rs-hub (linked to vnet-app)",
                  "forwardingRules": [{"properties": {"domainName": f"{z}.",
                                                      "targetDnsServers": [{"ipAddress": "10.2.0.4", "port": 53}],
                                                      "forwardingRuleState": "Enabled"}} for z in
-                                     RESOLVER_FORWARDED_ZONES],
+                                     PUBLIC.public_forwarders],
                  "resolver": "dnspr-hub, inbound 10.2.0.4, in vnet-hub (linked to the zone)"},
-                "pass: ruleset rs-hub (linked to vnet-app) forwards api.azureml.ms, inference.ml.azure.com, "
-                "notebooks.azure.net, instances.azureml.ms to 10.2.0.4 (resolver dnspr-hub, whose VNet vnet-hub the "
-                "zone is linked to)"),
+                f"pass: ruleset rs-hub (linked to vnet-app) forwards {', '.join(PUBLIC.public_forwarders)} to "
+                "10.2.0.4 (resolver dnspr-hub, whose VNet vnet-hub the zone is linked to)"),
     ),
 )
 
@@ -103,7 +104,7 @@ def evaluate(ctx):
 
 
 def _covers(rule: dict, name: str) -> bool:
-    """A rule for `name` or a parent of it (two labels at least: `azureml.ms` covers `api.azureml.ms`)."""
+    """A rule for `name` or a parent of it (a parent of two labels or more covers every name under it)."""
     domain = rule["domain"]
     return domain == name or (domain.count(".") >= 1 and name.endswith("." + domain))
 
@@ -114,18 +115,18 @@ def _verdict(ctx, paths, rs, linked, zone_ids):
         return ctx.errored(rs["id"], f"the forwarding rules of ruleset {name} could not be read",
                            reason=Reason.UNREADABLE)
     rules = [r for r in rs["rules"] if r["enabled"]]
-    kw = {"expected": {"rules": [f"{z}." for z in RESOLVER_FORWARDED_ZONES],
-                       "target": f"an inbound endpoint of a resolver whose VNet is linked to {API_ZONE}"},
+    kw = {"expected": {"rules": [f"{z}." for z in ctx.cloud.public_forwarders],
+                       "target": f"an inbound endpoint of a resolver whose VNet is linked to {ctx.cloud.api_zone}"},
           "observed": {"rules": {r["name"]: {"domain": r["domain"], "targets": r["targets"],
                                              "enabled": r["enabled"]} for r in rs["rules"]}},
           "details": {"ruleset": rs["id"], "linked_vnets_in_play": linked}}
     privatelink = [r for r in rules if r["domain"].startswith(PRIVATELINK_PREFIX)
                    and any(r["domain"] == PRIVATELINK_PREFIX + z or r["domain"].endswith("." + z)
-                           for z in RESOLVER_FORWARDED_ZONES)]
+                           for z in ctx.cloud.public_forwarders)]
     if privatelink:
         r = privatelink[0]
         public = r["domain"][len(PRIVATELINK_PREFIX):]
-        summary, commands = rule_fix(rs, r["targets"])
+        summary, commands = rule_fix(ctx, rs, r["targets"])
         group, rs_name = az_group_and_name(rs["id"])
         commands = [*commands, command("az dns-resolver forwarding-rule delete -g {group} --ruleset-name {rs} -n {rule} "
                                        "--yes", group=group, rs=rs_name, rule=r["name"])]
@@ -134,17 +135,17 @@ def _verdict(ctx, paths, rs, linked, zone_ids):
                                                                                       "privatelink rule", commands), **kw)
     relying = [v for v in linked if paths.zone_linked(v, zone_ids) is False]
     problems: list[tuple[str, str, tuple | None]] = []  # (fail|warn|open, text, fix)
-    found = {z: [r for r in rules if _covers(r, z)] for z in RESOLVER_FORWARDED_ZONES}
+    found = {z: [r for r in rules if _covers(r, z)] for z in ctx.cloud.public_forwarders}
     missing = [z for z, rs_ in found.items() if not rs_]
-    scoring_missing = [z for z in FORWARDED_ZONES if z in missing]
-    if relying and len(scoring_missing) == len(FORWARDED_ZONES):
-        problems.append(("fail", f"ruleset {name} has no enabled rule for {' or '.join(FORWARDED_ZONES)}, and "
-                                 f"{', '.join(name_of(v) for v in relying)} (linked to it, not to zone {API_ZONE}) "
-                                 "resolves the scoring host publicly", rule_fix(rs, _known_targets(paths, zone_ids))))
-    elif missing and (relying or len(missing) < len(RESOLVER_FORWARDED_ZONES)):
+    scoring_missing = [z for z in ctx.cloud.forwarded_zones if z in missing]
+    if relying and len(scoring_missing) == len(ctx.cloud.forwarded_zones):
+        problems.append(("fail", f"ruleset {name} has no enabled rule for {' or '.join(ctx.cloud.forwarded_zones)}, and "
+                                 f"{', '.join(name_of(v) for v in relying)} (linked to it, not to zone {ctx.cloud.api_zone}) "
+                                 "resolves the scoring host publicly", rule_fix(ctx, rs, _known_targets(paths, zone_ids))))
+    elif missing and (relying or len(missing) < len(ctx.cloud.public_forwarders)):
         problems.append(("warn", f"ruleset {name} has no enabled rule for {', '.join(missing)}: those names resolve "
                                  f"publicly in {linked_names} unless a zone is linked there",
-                         rule_fix(rs, _known_targets(paths, zone_ids), tuple(missing))))
+                         rule_fix(ctx, rs, _known_targets(paths, zone_ids), tuple(missing))))
     by_target: dict[str, list[str]] = {}  # target -> the domains sent there (a parent domain covers several names)
     for r in {r["name"]: r for rs_ in found.values() for r in rs_}.values():
         for target in r["targets"]:
@@ -153,7 +154,7 @@ def _verdict(ctx, paths, rs, linked, zone_ids):
         problems += _target_problems(ctx, paths, rs, domains, target, zone_ids)
     if not problems and not rules and not relying:
         return ctx.skipped(rs["id"], f"ruleset {name} (linked to {linked_names}) has no enabled rule for the "
-                                     f"workspace's names, and zone {API_ZONE} is linked to those VNets itself: "
+                                     f"workspace's names, and zone {ctx.cloud.api_zone} is linked to those VNets itself: "
                                      "nothing to forward", reason=Reason.NOT_APPLICABLE, **kw)
     for level in ("fail", "warn", "open"):
         chosen = [p for p in problems if p[0] == level]
@@ -171,7 +172,7 @@ def _verdict(ctx, paths, rs, linked, zone_ids):
                         if (res := paths.resolver_at(t.rsplit(":", 1)[0] if t.count(":") == 1 else t))})
     via = ", ".join(f"resolver {n}, whose VNet {v} the zone is linked to" for n, v in resolvers)
     return ctx.passed(rs["id"], f"ruleset {name} (linked to {linked_names}) forwards "
-                                f"{', '.join(z for z in RESOLVER_FORWARDED_ZONES if found[z])} to {', '.join(targets)} "
+                                f"{', '.join(z for z in ctx.cloud.public_forwarders if found[z])} to {', '.join(targets)} "
                                 f"({via})", **kw)
 
 
@@ -187,7 +188,7 @@ def _target_problems(ctx, paths, rs, domains, target, zone_ids):
     if ip == AZURE_DNS:
         return [("warn", f"{said}, Azure DNS's own address: Microsoft documents forwarding to the inbound endpoint "
                          "of a resolver whose VNet is linked to the zone, which answers with Azure DNS there",
-                 rule_fix(rs, _known_targets(paths, zone_ids)))]
+                 rule_fix(ctx, rs, _known_targets(paths, zone_ids)))]
     resolver = paths.resolver_at(ip)
     if resolver is None:
         return [("open", f"{said}, which is not an inbound endpoint of a DNS Private Resolver moediag can read (a DNS "
@@ -206,8 +207,8 @@ def _target_problems(ctx, paths, rs, domains, target, zone_ids):
     linked_here = paths.zone_linked(hub, zone_ids)
     if linked_here is False and zone_ids:
         out.append(("fail", f"{said}, an inbound endpoint of resolver {resolver['name']} in VNet {name_of(hub)}, "
-                            f"which zone {API_ZONE} is not linked to: it answers the names publicly",
+                            f"which zone {ctx.cloud.api_zone} is not linked to: it answers the names publicly",
                     link_fix(ctx, zone_ids[0], hub)))
     elif linked_here is None:
-        out.append(("open", f"{said}; whether zone {API_ZONE} is linked to VNet {name_of(hub)} could not be read", None))
+        out.append(("open", f"{said}; whether zone {ctx.cloud.api_zone} is linked to VNet {name_of(hub)} could not be read", None))
     return out

@@ -1,8 +1,8 @@
 """network.client-vnet-path: each client VNet reaches each workspace private endpoint, judged from configuration."""
 
 from moediag.check import Doc, Example, check
+from moediag.clouds import NAMES_NOTE, PUBLIC
 from moediag.diagnosis import Cause
-from moediag.facts.dns import API_ZONE, FORWARDED_ZONES
 from moediag.facts.vnets import peerings, same_id
 from moediag.judge.client_path import BLOCKED, HOP_LABELS, NOT_JUDGED, OK, UNREAD, ClientPaths, name_of, worst_record
 from moediag.judge.private_dns import record_verdicts
@@ -12,10 +12,10 @@ from moediag.model import Reason, Status
 DOC = Doc(
     what=(
         "For each client VNet (`--client-vnet`, repeatable, or `client_vnets` in moediag.toml; without them the "
-        f"VNets linked to the `{API_ZONE}` zone and each private endpoint's own VNet) and each workspace private "
+        f"VNets linked to the `{PUBLIC.api_zone}` zone and each private endpoint's own VNet) and each workspace private "
         "endpoint, the scoring path is derived from configuration, hop by hop, and the first hop that blocks is "
         "named. DNS: with Azure DNS (no custom servers) the zone must be linked to the VNet, or a DNS forwarding "
-        f"ruleset linked to it must forward {' or '.join(f'`{z}`' for z in FORWARDED_ZONES)} to a DNS Private Resolver "
+        f"ruleset linked to it must forward {' or '.join(f'`{z}`' for z in PUBLIC.forwarded_zones)} to a DNS Private Resolver "
         "inbound endpoint whose VNet is linked; custom DNS servers must each be such an inbound endpoint (servers "
         "that are not are not judged: moediag cannot see inside them). Resolvers and rulesets are listed in the "
         "subscriptions of the workspace, of the private endpoints' VNets and of the client VNets. Reachability: the same VNet, or a peering "
@@ -23,6 +23,7 @@ DOC = Doc(
         "peering is not transitive. Without `--client-vnet`, a VNet linked to the zone that the private endpoint's "
         "VNet is not peered with is not read (one skip names them all): not one of its clients. When the zone lacks the inference record every path is blocked there: "
         "dns.inference-a-record reports it and this check skips."
+        + NAMES_NOTE
     ),
     why=(
         "An on-call engineer's laptop is not where scoring requests come from. Applications in other VNets (or "
@@ -31,7 +32,7 @@ DOC = Doc(
         "Reachability Analyzer or GCP Connectivity Tests, the answer comes from configuration, without a packet."
     ),
     fix=(
-        f"The result names the blocking hop and its fix: link the `{API_ZONE}` zone to the VNet (or to the "
+        f"The result names the blocking hop and its fix: link the `{PUBLIC.api_zone}` zone to the VNet (or to the "
         "resolver's VNet); forward the public names in the forwarding ruleset to a resolver inbound endpoint; peer "
         "the VNets in both directions (`az network vnet peering create ... --allow-vnet-access` on each side; a "
         "Disconnected peering is deleted and created again)."
@@ -48,14 +49,14 @@ DOC = Doc(
                                                     "remoteVirtualNetwork": {"id": ".../virtualNetworks/vnet-ml"}}}]}},
                  "zone links": ["vnet-ml"]},
                 "fail: client VNet vnet-app cannot reach private endpoint pe-ws (10.0.1.5): blocked at DNS: VNet "
-                "vnet-app uses Azure DNS, but zone privatelink.api.azureml.ms is not linked to VNet vnet-app and no DNS "
-                "forwarding ruleset linked to it forwards api.azureml.ms or inference.ml.azure.com to a resolver that "
+                f"vnet-app uses Azure DNS, but zone {PUBLIC.api_zone} is not linked to VNet vnet-app and no DNS "
+                f"forwarding ruleset linked to it forwards {' or '.join(PUBLIC.forwarded_zones)} to a resolver that "
                 "is: the scoring host resolves publicly there"),
         Example({"client VNet": {"id": "/subscriptions/.../virtualNetworks/vnet-ml",
                                  "properties": {"dhcpOptions": {"dnsServers": []}}},
                  "zone links": ["vnet-ml"]},
                 "pass: client VNet vnet-ml reaches private endpoint pe-ws (10.0.1.5): DNS: VNet vnet-ml uses Azure "
-                "DNS, to which zone privatelink.api.azureml.ms is linked (vnet-ml-link); network: vnet-ml is the "
+                f"DNS, to which zone {PUBLIC.api_zone} is linked (vnet-ml-link); network: vnet-ml is the "
                 "private endpoint's own VNet"),
     ),
 )
@@ -93,7 +94,7 @@ def evaluate(ctx):
         clients, others = _peered_candidates(paths, clients)
         if others:
             yield ctx.skipped(ctx.workspace_id, f"VNet {', '.join(name_of(v) for v in others)}: linked to zone "
-                                                f"{API_ZONE} but not peered with the VNet of a workspace private "
+                                                f"{ctx.cloud.api_zone} but not peered with the VNet of a workspace private "
                                                 "endpoint, so not analysed as a client (name a VNet with --client-vnet "
                                                 "to judge it as one)", reason=Reason.NOT_APPLICABLE,
                               details={"not_peered": others})
@@ -101,7 +102,7 @@ def evaluate(ctx):
         vnet, error = paths.vnet(vnet_id)
         if error is not None and not ctx.options.client_vnets and not _own_vnet(paths, vnet_id):
             # only a candidate (a VNet the zone is linked to, perhaps another team's in a subscription not readable)
-            yield ctx.skipped(vnet_id, f"VNet {name_of(vnet_id)} is linked to zone {API_ZONE} but could not be read "
+            yield ctx.skipped(vnet_id, f"VNet {name_of(vnet_id)} is linked to zone {ctx.cloud.api_zone} but could not be read "
                                        f"({error.message}): its path was not analysed (name it with --client-vnet to "
                                        "require it)", reason=error.kind)
             continue
@@ -146,7 +147,7 @@ def _verdict(ctx, paths, vnet_id, vnet, pe_id, info):
     kw = {"expected": {"dns": f"answers the scoring host with {ip}", "reachability": f"a path to {ip}"},
           "observed": {h.name: h.status for h in hops}, "details": details}
     if blocked and blocked[0].name == "reachability" and reach.unrelated and not ctx.options.client_vnets:
-        return ctx.skipped(vnet_id, f"VNet {client} is linked to zone {API_ZONE} but not peered with the VNet of private "
+        return ctx.skipped(vnet_id, f"VNet {client} is linked to zone {ctx.cloud.api_zone} but not peered with the VNet of private "
                                     f"endpoint {pe}, directly or through a hub: not one of its clients (name it with "
                                     "--client-vnet to judge it as one)", reason=Reason.NOT_APPLICABLE, **kw)
     if blocked:

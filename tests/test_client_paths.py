@@ -9,6 +9,7 @@ import pytest
 from armbed import healthy
 from armbed.clients import ClientNetwork, Peer, Resolver, Rule, Ruleset, Vnet, vnet_id
 from moe import check, moediag
+from moediag.clouds import AZURE_CLOUD
 
 PATH = "network.client-vnet-path"
 SELECT = ("--select", PATH, "--select", "dns.resolver-forwarding", "--select", "dns.zone-vnet-link")
@@ -63,9 +64,8 @@ def test_a_client_vnet_whose_path_is_complete_passes_through_a_resolver_and_its_
         vnets=[Vnet("vnet-hub", "10.2.0.0/16", zone_linked=True, resource_group="rg-hub"),
                Vnet("vnet-app", "10.1.0.0/16", peers=[Peer("vnet-ml")])],
         pe_peers=[Peer("vnet-app")], resolvers=[Resolver("dnspr-hub", "vnet-hub", "10.2.0.4")],
-        rulesets=[Ruleset("rs-hub", ["vnet-app"], [Rule(f"{zone}.", ["10.2.0.4"]) for zone in
-                                                   ("api.azureml.ms", "inference.ml.azure.com", "notebooks.azure.net",
-                                                    "instances.azureml.ms")])])
+        rulesets=[Ruleset("rs-hub", ["vnet-app"], [Rule(f"{zone}.", ["10.2.0.4"])
+                                                   for zone in AZURE_CLOUD.public_forwarders])])
     run, _ = run_for(bed, healthy(client_network=network))
     assert run.statuses(PATH) == ["pass"] and run.statuses("dns.resolver-forwarding") == ["pass"]
     assert "ruleset rs-hub forwards api.azureml.ms to 10.2.0.4" in run.results(PATH)[0]["message"]

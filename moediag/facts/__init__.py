@@ -101,6 +101,7 @@ def load_all() -> None:
         resolvers,
         roles,
         storage,
+        subnets,
         vnets,
         workspace,  # registration
     )

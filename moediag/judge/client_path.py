@@ -23,7 +23,7 @@ from typing import Any
 from moediag import resource_id
 from moediag.errors import FactError
 from moediag.evidence import az_group_and_name, dig, text
-from moediag.facts.dns import API_ZONE, AZURE_DNS, FORWARDED_ZONES, PRIVATELINK_PREFIX
+from moediag.facts.dns import AZURE_DNS, PRIVATELINK_PREFIX
 from moediag.facts.network import dicts, link_state, link_to, zone_configs
 from moediag.facts.vnets import peering_to, peerings, same_id, vnet_dns_servers
 from moediag.judge.private_dns import link_fix, zone_groups
@@ -74,7 +74,7 @@ class ClientPaths:
 
     def zones(self, pe_id: str) -> tuple[list[str], FactError | None]:
         groups, error = zone_groups(self.ctx, pe_id)
-        return [z[0] for z in zone_configs(groups, API_ZONE)], error
+        return [z[0] for z in zone_configs(groups, self.ctx.cloud.api_zone)], error
 
     def links(self, zone_id: str) -> tuple[list[dict], FactError | None]:
         links, error = self.ctx.try_fact("private_dns_zone_links", zone_id)
@@ -185,24 +185,24 @@ class ClientPaths:
         """Azure DNS as seen from `vnet_id`: the zone's link to it, else (when `follow_rules`) a ruleset linked to
         it that forwards the public names to an inbound endpoint whose VNet is linked."""
         if not zone_ids:
-            return Hop("dns", NOT_JUDGED, f"{said}, but the private endpoint registers in no {API_ZONE} zone "
+            return Hop("dns", NOT_JUDGED, f"{said}, but the private endpoint registers in no {self.ctx.cloud.api_zone} zone "
                                           "(dns.inference-a-record reports it)")
         for zone_id in zone_ids:
             links, error = self.links(zone_id)
             if error is not None:
-                return Hop("dns", UNREAD, f"{said}; the links of zone {API_ZONE} could not be read: {error.message}")
+                return Hop("dns", UNREAD, f"{said}; the links of zone {self.ctx.cloud.api_zone} could not be read: {error.message}")
             link = link_to(links, vnet_id)
             if link is None:
                 continue
             state, link_name = link_state(link), str(link.get("name") or "")
             if state.lower() == "completed":
-                return Hop("dns", OK, f"{said}, to which zone {API_ZONE} is linked ({link_name})")
-            return Hop("dns", BLOCKED, f"{said}, but the link {link_name} of zone {API_ZONE} to it is {state}: the "
+                return Hop("dns", OK, f"{said}, to which zone {self.ctx.cloud.api_zone} is linked ({link_name})")
+            return Hop("dns", BLOCKED, f"{said}, but the link {link_name} of zone {self.ctx.cloud.api_zone} to it is {state}: the "
                                        "zone does not answer there",
                        link_fix(self.ctx, zone_id, vnet_id, replace=link_name))
-        not_linked = Hop("dns", BLOCKED, f"{said}, but zone {API_ZONE} is not linked to VNet {name_of(vnet_id)}"
+        not_linked = Hop("dns", BLOCKED, f"{said}, but zone {self.ctx.cloud.api_zone} is not linked to VNet {name_of(vnet_id)}"
                                          + (" and no DNS forwarding ruleset linked to it forwards "
-                                            f"{' or '.join(FORWARDED_ZONES)} to a resolver that is" if follow_rules
+                                            f"{' or '.join(self.ctx.cloud.forwarded_zones)} to a resolver that is" if follow_rules
                                             else "") + ": the scoring host resolves publicly there",
                          link_fix(self.ctx, zone_ids[0], vnet_id))
         if not follow_rules:
@@ -210,22 +210,22 @@ class ClientPaths:
         try:
             routed = self.ruleset_route(vnet_id, zone_ids, said)
         except FactError as exc:
-            return Hop("dns", UNREAD, f"{said}; zone {API_ZONE} is not linked to it, and the forwarding rulesets in "
+            return Hop("dns", UNREAD, f"{said}; zone {self.ctx.cloud.api_zone} is not linked to it, and the forwarding rulesets in "
                                       f"play could not be read: {exc.message}")
         return routed or not_linked
 
     def ruleset_route(self, vnet_id: str, zone_ids: list[str], said: str) -> Hop | None:
         """The verdict of the forwarding rules that apply in `vnet_id`, None when none forwards the names."""
         rules = [(rs, rule) for rs in self.rulesets_of(vnet_id) for rule in rs["rules"] or () if rule["enabled"]]
-        public = [(rs, rule) for rs, rule in rules if rule["domain"] in FORWARDED_ZONES]
+        public = [(rs, rule) for rs, rule in rules if rule["domain"] in self.ctx.cloud.forwarded_zones]
         if not public:
-            private = [(rs, rule) for rs, rule in rules if rule["domain"] == API_ZONE]
+            private = [(rs, rule) for rs, rule in rules if rule["domain"] == self.ctx.cloud.api_zone]
             if private:
                 rs, rule = private[0]
-                return Hop("dns", BLOCKED, f"{said}; ruleset {rs['name']} forwards {API_ZONE} (rule {rule['name']}), "
-                                           f"not the public names {' and '.join(FORWARDED_ZONES)}: forward the public "
+                return Hop("dns", BLOCKED, f"{said}; ruleset {rs['name']} forwards {self.ctx.cloud.api_zone} (rule {rule['name']}), "
+                                           f"not the public names {' and '.join(self.ctx.cloud.forwarded_zones)}: forward the public "
                                            "zone, never the privatelink one (dns.resolver-forwarding)",
-                           rule_fix(rs, rule["targets"]), via_ruleset=True)
+                           rule_fix(self.ctx, rs, rule["targets"]), via_ruleset=True)
             return None
         hops = []
         for rs, rule in public:
@@ -345,9 +345,10 @@ class ClientPaths:
         return (summary, commands, risk)
 
 
-def rule_fix(rs: dict, targets: list[str], zones: tuple[str, ...] = FORWARDED_ZONES) -> tuple:
-    """A forwarding rule for each of `zones` (public names) to the given targets (an inbound endpoint's IP), in
-    ruleset `rs`."""
+def rule_fix(ctx, rs: dict, targets: list[str], zones: tuple[str, ...] | None = None) -> tuple:
+    """A forwarding rule for each of `zones` (public names; default the cloud's scoring names) to the given targets
+    (an inbound endpoint's IP), in ruleset `rs`."""
+    zones = zones or ctx.cloud.forwarded_zones
     group, name = az_group_and_name(rs["id"])
     ips = [t for t in targets if is_ip(t)]
     value = ("[" + ",".join(f"{{ip-address:{ip},port:53}}" for ip in ips) + "]" if ips
@@ -358,7 +359,7 @@ def rule_fix(rs: dict, targets: list[str], zones: tuple[str, ...] = FORWARDED_ZO
                 for zone in zones]
     return (f"In ruleset {name}, forward {' and '.join(zones)} (the public zones, never "
             f"{PRIVATELINK_PREFIX}*) to an inbound endpoint of a DNS Private Resolver whose VNet is linked to "
-            f"{API_ZONE}", commands)
+            f"{ctx.cloud.api_zone}", commands)
 
 
 def worst_record(results: list) -> Status | None:

@@ -117,7 +117,7 @@ def install(s: Any, bed: Any, net: ClientNetwork | None) -> None:
     linked = [v for v in net.vnets if v.zone_linked]
     if linked:
         zid = s.zone_id()
-        bed.collection(f"{zid}/virtualNetworkLinks", bodies.vnet_links(s, "privatelink.api.azureml.ms")
+        bed.collection(f"{zid}/virtualNetworkLinks", bodies.vnet_links(s, s.zone_api)
                        + [_link(s, zid, vnet_id(s, v.name, net), v.name) for v in linked])
     resolvers = []
     for r in net.resolvers:
