@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from armbed import healthy
+from armbed import healthy, us_government
 from armbed.clients import ClientNetwork, Peer, Resolver, Rule, Ruleset, Vnet, vnet_id
 from moe import check, moediag
-from moediag.clouds import AZURE_CLOUD
+from moediag.clouds import AZURE_CLOUD, AZURE_US_GOVERNMENT
 
 PATH = "network.client-vnet-path"
 SELECT = ("--select", PATH, "--select", "dns.resolver-forwarding", "--select", "dns.zone-vnet-link")
@@ -159,4 +159,22 @@ def test_each_hop_of_a_client_path_against_the_bed(bed, network, status, words):
     assert result["status"] == status and words in result["message"] and result["resource_id"] == app
     if status == "skip":
         assert result["reason"] == "inconclusive" and "network reachability" in result["message"]
+    only_gets(bed)
+
+
+def test_in_us_government_the_spoke_s_rules_and_zone_are_that_cloud_s(bed):
+    """The names forwarded and the zone linked are the run's cloud's: a ruleset forwarding the public cloud's names
+    leaves a US Government spoke without its own."""
+    gov = AZURE_US_GOVERNMENT
+    network = ClientNetwork(
+        vnets=[HUB_LINKED, Vnet("vnet-app", "10.1.0.0/16", peers=[Peer("vnet-ml")])], pe_peers=[Peer("vnet-app")],
+        resolvers=[RESOLVER], rulesets=[Ruleset("rs-hub", ["vnet-app"], [Rule(f"{AZURE_CLOUD.api_domain}.",
+                                                                               ["10.2.0.4"])])])
+    run, _ = run_for(bed, us_government(client_network=network), "--cloud", gov.name)
+    [path] = run.results(PATH)
+    assert path["status"] == "fail" and f"zone {gov.api_zone} is not linked to VNet vnet-app" in path["message"]
+    assert f"forwards {' or '.join(gov.forwarded_zones)}" in path["message"]
+    [forwarding] = run.results("dns.resolver-forwarding")
+    assert forwarding["status"] == "fail" and gov.api_domain in forwarding["message"]
+    assert any(f"--domain-name {gov.api_domain}." in c for c in forwarding["fix"]["commands"])
     only_gets(bed)
