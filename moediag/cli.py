@@ -98,6 +98,9 @@ MAX_CONCURRENCY = click.option("--max-concurrency", type=click.IntRange(1, 64), 
                                help="Requests to Resource Manager in flight at once.")
 ARM_ENDPOINT = click.option("--arm-endpoint", metavar="URL",
                             help="Resource Manager URL (sovereign clouds, test beds). Env: MOEDIAG_ARM_ENDPOINT.")
+ARM_RATE = click.option("--arm-rate", metavar="BURST/PER_SECOND",
+                        help="Each subscription's read budget, kept before Resource Manager has to throttle (default "
+                             "250/25, its documented one). Env: MOEDIAG_ARM_RATE.")
 DNS_SERVER = click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
                           help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
 AZURE_DNS = click.option("--azure-dns", "azure_dns", is_flag=False, flag_value="168.63.129.16", default=None,
@@ -122,7 +125,7 @@ def _options(*decorators):
 VERBOSE = click.option("-v", "--verbose", is_flag=True,
                        help="The table lists every pass and skip, and each consequence's message (else counts).")
 REPORTING = _options(SELECT, IGNORE, OUTPUT, FAIL_ON, CONFIG, REDACT, VERBOSE)
-READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
+READING = _options(ARM_ENDPOINT, ARM_RATE, DNS_SERVER, AZURE_DNS, LOGS)
 
 
 @cli.command("check")
@@ -144,7 +147,7 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Replay the bundled example (a broken workspace, shipped with moediag): no network, no credentials.")
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
-                  timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
+                  timeout, max_concurrency, arm_endpoint, arm_rate, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
                   snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
     """Run the checks against a workspace and its online endpoints.
 
@@ -172,16 +175,20 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
         if snapshot_path:
             data = snapshots.load(snapshot_path)
             arguments.same_target(data["target"], subscription, resource_group, workspace_name)
-            target, source = session.replay_source(data, timeout)
-            mode = "snapshot"
+            target, replayed = session.replay_source(data, timeout)
+            make_source, mode = (lambda on_pacing: replayed), "snapshot"
         else:
             target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
             options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
                               timeout_s=timeout, logs=LOG_MODES[logs], include_diagnose=include_diagnose)
-            source = session.live_source(options, budget, arguments.arm_endpoint(arm_endpoint), target.subscription_id,
-                                         max_concurrency)
+            endpoint, rate = arguments.arm_endpoint(arm_endpoint), arguments.arm_rate(arm_rate)
+
+            def make_source(on_pacing):
+                return session.live_source(options, budget, endpoint, target.subscription_id, max_concurrency,
+                                           arm_rate=rate, on_pacing=on_pacing)
             mode = "live"
         with _progress() as progress:
+            source = make_source(progress.pacing if progress else None)
             result = session.run("check", checks, [TargetRun(target)], source, budget, mode=mode,
                                  save_snapshot=bool(save_snapshot), progress=progress)
         result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
@@ -212,7 +219,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @READING
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
-                 max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
+                 max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, arm_rate, dns_servers, azure_dns, logs,
                  debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
     from moediag import registry
@@ -230,14 +237,15 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
         scope = arguments.scope(subscriptions, management_groups)
         options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
                           timeout_s=timeout, logs=LOG_MODES[logs])
-        endpoint = arguments.arm_endpoint(arm_endpoint)
+        endpoint, rate = arguments.arm_endpoint(arm_endpoint), arguments.arm_rate(arm_rate)
         # -o jsonl: a line per workspace as it finishes, so a scan cut short still leaves what it finished
         streams = [Stream(path, suppressions, redactor) for fmt, path in formats if fmt == "jsonl"]
         formats = [(fmt, path) for fmt, path in formats if fmt != "jsonl"]
         with _progress("workspace(s)") as progress:
             report = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
                                max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
-                               progress=progress, on_done=_each(streams))
+                               progress=progress, on_done=_each(streams), arm_rate=rate,
+                               on_pacing=progress.pacing if progress else None)
         report, _ = _finish(report, None, suppressions, redactor)
         _write_outputs(report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
@@ -386,16 +394,26 @@ class _progress_printer:
         self._noun = noun
         self._lock = threading.Lock()
         self._shown = ""
-        self._show("collecting evidence…")
+        self._text, self._pacing = "collecting evidence…", None
+        self._show()
 
     def __call__(self, pending: list[str]) -> None:
         from moediag.render.inert import inert
 
         shown = ", ".join(pending[:4]) + (f" and {len(pending) - 4} more" if len(pending) > 4 else "")
-        self._show(inert(f"waiting for {len(pending)} {self._noun}: {shown}") if pending else "done")
+        self._text = inert(f"waiting for {len(pending)} {self._noun}: {shown}") if pending else "done"
+        self._show()
 
-    def _show(self, text: str) -> None:
+    def pacing(self, text: str | None) -> None:
+        """The run is pacing its reads ("pacing: sub …1234 at 25/s"; None: no longer): shown first on the line."""
+        from moediag.render.inert import inert
+
+        self._pacing = inert(text) if text else None
+        self._show()
+
+    def _show(self) -> None:
         width = max(20, _width(sys.stderr) - 1)
+        text = f"{self._pacing} · {self._text}" if self._pacing else self._text
         line = text if len(text) <= width else text[: width - 1] + "…"
         with self._lock:
             if line != self._shown:

@@ -42,14 +42,18 @@ class ScanScope:
 def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, max_concurrency: int,
         max_per_subscription: int, parallel_workspaces: int,
         progress: Callable[[list[str]], None] | None = None,
-        on_done: Callable[[TargetRun], None] | None = None) -> dict[str, Any]:
-    """Scan the fleet in `scope`; returns the aggregate report. TargetUnreadable when nothing can be scanned."""
+        on_done: Callable[[TargetRun], None] | None = None, arm_rate: tuple[int, float] | None = None,
+        on_pacing: Callable[[str | None], None] | None = None) -> dict[str, Any]:
+    """Scan the fleet in `scope`; returns the aggregate report. TargetUnreadable when nothing can be scanned.
+    `arm_rate`: each subscription's read budget, shared by every workspace of the scan (`on_pacing`: see
+    session.live_arm)."""
     from moediag import session
     from moediag.graph import Graph
 
     budget = Budget(options.timeout_s)
     source = session.live_source(options, budget, arm_endpoint, (scope.subscriptions or (ANY_SUBSCRIPTION,))[0],
-                                 max_concurrency, max_per_subscription=max_per_subscription, workers=8, fleet=True)
+                                 max_concurrency, max_per_subscription=max_per_subscription, workers=8, fleet=True,
+                                 arm_rate=arm_rate, on_pacing=on_pacing)
     try:
         inventory = _inventory(Graph(source.arm), scope)
     except BaseException:

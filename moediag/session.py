@@ -37,7 +37,8 @@ def credential() -> Any:
 
 
 def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concurrency: int,
-             max_per_subscription: int | None = None):
+             max_per_subscription: int | None = None, arm_rate: tuple[int, float] | None = None,
+             on_pacing: Callable[[str | None], None] | None = None):
     """The run's one door to Resource Manager (at `arm_endpoint`, from arguments.arm_endpoint; its timeouts and
     deadline from the budget).
 
@@ -45,12 +46,16 @@ def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concur
     (throttled for an hour, a body still arriving) before the checks waiting on it are given up: no request
     starts after that, a Retry-After beyond it is not waited for, a body still arriving at it is cut. That bounds
     every read of the run, the first workspace read and the Resource Graph inventory included.
+
+    `arm_rate`: each subscription's read budget (burst, per second; default Resource Manager's documented one),
+    kept by pacing every request of the run; `on_pacing` hears when the run paces (the progress line).
     """
-    from moediag.arm import Arm
+    from moediag.arm import ARM_RATE, Arm
 
     return Arm(credential(), subscription_id, arm_endpoint, request_timeout=budget.request_timeout_s,
                retry_budget_s=budget.retry_budget_s, max_concurrency=max_concurrency,
-               max_per_subscription=max_per_subscription, deadline=budget.read_deadline)
+               max_per_subscription=max_per_subscription, deadline=budget.read_deadline,
+               arm_rate=arm_rate or ARM_RATE, on_pacing=on_pacing)
 
 
 def live_resolver(options: Options, budget: Budget, max_concurrency: int):
@@ -86,14 +91,20 @@ class Source:
         if self.arm is not None:
             self.arm.close()
 
+    def notes(self) -> list[str]:
+        """What the reading itself met, for the report (the pacing and the 429s of the run)."""
+        note = self.arm.rate.note() if self.arm is not None else None
+        return [note] if note else []
+
 
 def live_source(options: Options, budget: Budget, arm_endpoint: str, subscription_id: str,
                 max_concurrency: int, *, max_per_subscription: int | None = None, workers: int | None = None,
-                fleet: bool = False) -> Source:
+                fleet: bool = False, arm_rate: tuple[int, float] | None = None,
+                on_pacing: Callable[[str | None], None] | None = None) -> Source:
     """A live source; a `fleet` one shares one memo of `shared` facts between its targets' collectors."""
     from moediag.collector import SharedFacts
 
-    arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription)
+    arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription, arm_rate, on_pacing)
     return Source(options, arm=arm, dns=live_resolver(options, budget, max_concurrency),
                   workers=workers or max(8, max_concurrency * 4), shared=SharedFacts() if fleet else None)
 
@@ -129,7 +140,7 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
         interrupted = run_targets(plan, runs)
     finally:
         source.close()
-    notes = blocks.pop("notes", None)
+    notes = [*(blocks.pop("notes", None) or []), *source.notes()]
     report = build_report(kind, runs, mode=mode, interrupted=interrupted, notes=notes, **blocks)
     report["duration_ms"] = int((time.monotonic() - budget.started) * 1000)
     snap = None
