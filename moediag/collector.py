@@ -7,7 +7,10 @@ than the run's deadline.
 
 Several collectors (one per workspace of a fleet scan) may share one `SharedFacts` memo: facts registered
 `shared=True` (identified by their arguments alone, such as a private DNS zone's links) are then read once for
-all of them. Without one, every fact is memoised per collector, as for a single target.
+all of them, keyed case-insensitively (Azure ids and DNS names compare so). A fact that is the workspace's but
+reads a resource several workspaces may share (its Key Vault, registry, storage account) reads it through
+`read_once(key, read)`: once per run by that resource's id, whatever workspace or subscription asks. Without a
+shared memo, every fact is memoised per collector, as for a single target.
 """
 
 from __future__ import annotations
@@ -125,9 +128,7 @@ class Collector:
         if mine:
             self._compute(key, entry)
         elif not self._wait(entry):  # another thread's read: a Ctrl-C is `interrupted` here as for the reader
-            if self.interrupted.is_set():
-                raise FactError("interrupted", f"{key_text(key)}: collection was interrupted")
-            raise FactError("timed_out", f"{key_text(key)}: not collected before the run's deadline")
+            raise self._not_waited(key)
         if entry.error is not None:
             raise entry.error
         return entry.value
@@ -144,13 +145,39 @@ class Collector:
         self.prefetch(keys)
         return [self.try_get(*key) for key in keys]
 
+    def read_once(self, key: Key, read: Callable[[], Any]) -> Any:
+        """`read()` once per run for `key` (a kind of read and a resource id: `("keyvault", <id>)`) when a fleet
+        shares a memo, whichever workspace asks first; the others wait for it (never past the deadline). Alone,
+        simply `read()`: the fact around it is memoised already."""
+        if self._shared is None:
+            return read()
+        key = ("@read", *(part.lower() for part in key))
+        with self._shared.lock:
+            entry = self._shared.entries.setdefault(key, _Entry())
+            mine, entry.claimed = not entry.claimed, True
+        if mine:
+            try:
+                entry.value = read()
+            except FactError as exc:
+                entry.error = exc
+            except Exception as exc:  # as in _compute: a bug is this read's error, not the run's end
+                log.debug("read %s crashed", key_text(key), exc_info=True)
+                entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
+            finally:
+                entry.done.set()
+        elif not self._wait(entry):
+            raise self._not_waited(key)
+        if entry.error is not None:
+            raise entry.error
+        return entry.value
+
     def prefetch(self, keys: Iterable[Key]) -> None:
         for key in keys:
-            entries, lock = self._memo(key)
+            entries, lock, at = self._memo(key)
             with lock:
-                if key in entries:
+                if at in entries:
                     continue
-                entry = entries[key] = _Entry()
+                entry = entries[at] = _Entry()
             self._pool_for(key[0]).submit(lambda key=key, entry=entry: self._run_if_unclaimed(key, entry))
 
     # --- snapshot ----------------------------------------------------------------------------
@@ -185,23 +212,29 @@ class Collector:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _memo(self, key: Key) -> tuple[dict[Key, _Entry], threading.Lock]:
-        """Where `key` is memoised: the shared memo for a shared fact of a fleet scan, else this collector's."""
+    def _memo(self, key: Key) -> tuple[dict[Key, _Entry], threading.Lock, Key]:
+        """Where `key` is memoised, and under which key: the shared memo for a shared fact of a fleet scan (its
+        arguments lower-cased: one zone or VNet named with two casings is one read), else this collector's."""
         spec = FACTS.get(key[0])
         if self._shared is not None and spec is not None and spec.shared:
-            return self._shared.entries, self._shared.lock
-        return self._entries, self._lock
+            return self._shared.entries, self._shared.lock, (key[0], *(arg.lower() for arg in key[1:]))
+        return self._entries, self._lock, key
 
     def _claim(self, key: Key) -> tuple[_Entry, bool]:
-        entries, lock = self._memo(key)
+        entries, lock, at = self._memo(key)
         with lock:
-            entry = entries.get(key)
+            entry = entries.get(at)
             if entry is None:
-                entry = entries[key] = _Entry()
+                entry = entries[at] = _Entry()
             if entry.claimed:
                 return entry, False
             entry.claimed = True
             return entry, True
+
+    def _not_waited(self, key: Key) -> FactError:
+        if self.interrupted.is_set():
+            return FactError("interrupted", f"{key_text(key)}: collection was interrupted")
+        return FactError("timed_out", f"{key_text(key)}: not collected before the run's deadline")
 
     def _wait(self, entry: _Entry) -> bool:
         """Wait for another thread's read, giving up at the deadline or on Ctrl-C."""
