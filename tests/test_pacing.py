@@ -228,3 +228,22 @@ def test_a_malformed_arm_rate_is_a_one_line_usage_error(value):
     run = moediag(None, "scan", "--arm-rate", value)
     assert run.code == 2 and "--arm-rate must be BURST/PER_SECOND" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_the_progress_line_says_when_the_run_paces_and_stops_saying_it(monkeypatch):
+    import io
+    import sys
+
+    from moediag import cli
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setenv("COLUMNS", "200")
+    printer = cli._progress_printer("workspace(s)")
+    printer.pacing("pacing: sub …1234 at 25/s")
+    printer(["ws-a"])
+    assert stderr.getvalue().endswith("pacing: sub …1234 at 25/s · waiting for 1 workspace(s): ws-a")
+    printer.pacing("pacing: sub …\x1b]0;x\x07 at 25/s")  # a subscription id comes from Azure: inert on the terminal
+    assert "\x1b]" not in stderr.getvalue() and "\x07" not in stderr.getvalue()
+    printer.pacing(None)
+    assert stderr.getvalue().endswith("\r\x1b[2Kwaiting for 1 workspace(s): ws-a")

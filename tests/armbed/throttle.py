@@ -65,6 +65,7 @@ class Throttle:
     window: _Window | None = None
     refused: dict[str, int] = field(default_factory=dict)  # budget -> 429s answered
     admitted: dict[str, int] = field(default_factory=dict)  # budget -> requests let through
+    log: list[tuple[float, str, bool]] = field(default_factory=list)  # (time, budget, let through) of every request
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def admit(self, method: str, path: str) -> tuple[bool, dict[str, str]]:
@@ -80,6 +81,7 @@ class Throttle:
                 bucket = self.buckets[sub] = _Bucket(self.burst, self.per_s, float(self.burst), now)
             bucket.refill(now)
             header = TENANT_READS_HEADER if sub == "tenant" else READS_HEADER
+            self.log.append((now, sub, bucket.tokens >= 1))
             if bucket.tokens < 1:
                 self.refused[sub] = self.refused.get(sub, 0) + 1
                 wait = (1 - bucket.tokens) / bucket.per_s
