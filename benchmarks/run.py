@@ -207,14 +207,15 @@ def measure_fleet_throttled(delay: float, burst: int, per_s: float, subscription
                 "errors": report["summary"]["error"], "notes": report["notes"], "code": proc.returncode}
 
 
-def print_fleet_throttled(delay: float, burst: int, per_s: float, small: bool = False, max_workspaces: int = 8) -> None:
+def print_fleet_throttled(delay: float, burst: int, per_s: float, small: bool = False, max_workspaces: int = 8,
+                          told: bool = True) -> None:
     size = dict(subscriptions=2, workspaces=20) if small else {}
-    m = measure_fleet_throttled(delay, burst, per_s, arm_rate=f"{burst}/{per_s:g}", max_workspaces=max_workspaces,
-                                **size)
+    m = measure_fleet_throttled(delay, burst, per_s, arm_rate=f"{burst}/{per_s:g}" if told else None,
+                                max_workspaces=max_workspaces, **size)
     header = ("fleet (throttled bed)", "requests", "hub reqs", "429s", "dups", "shared read", "faults found", "bound s",
               "reading s", "wall s", "wall/bound")
     row = (f"{m['subscriptions']} subs + hub x {m['workspaces']} ws, bucket {burst}/{per_s:g}, "
-           f"--max-workspaces {max_workspaces}", m["requests"],
+           f"--max-workspaces {max_workspaces}" + ("" if told else ", moediag not told (default --arm-rate)"), m["requests"],
            m["hub_requests"], m["throttled"], m["duplicates"], f"{m['shared_reads']}/{m['shared']}",
            "all" if m["all_found"] else "MISSING", f"{m['bound']:.1f}", f"{m['reading']:.1f}", f"{m['wall']:.1f}",
            f"{m['wall'] / m['bound']:.2f}")
@@ -259,13 +260,17 @@ def main() -> int:
                              "250/25 scaled down so the buckets, not this machine's CPU, bound the run)")
     parser.add_argument("--small", action="store_true", help="the throttled fleet with 2 subscriptions x 20 workspaces")
     parser.add_argument("--max-workspaces", type=int, default=8, help="moediag scan's --max-workspaces (throttled fleet)")
+    parser.add_argument("--untold", action="store_true",
+                        help="moediag runs with its default --arm-rate (250/25), not the bed's bucket: only the "
+                             "headers and 429s tell it")
     opts = parser.parse_args()
     if opts.fleet:
         print_fleet(opts.delay)
         return 0
     if opts.fleet_throttled:
         burst, _, per_s = opts.bucket.partition("/")
-        print_fleet_throttled(opts.delay, int(burst), float(per_s), small=opts.small, max_workspaces=opts.max_workspaces)
+        print_fleet_throttled(opts.delay, int(burst), float(per_s), small=opts.small, max_workspaces=opts.max_workspaces,
+                              told=not opts.untold)
         return 0
 
     print(f"start-up (median of 5): --version {startup(['--version']):.3f} s · list {startup(['list']):.3f} s · "

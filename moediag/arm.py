@@ -405,17 +405,23 @@ class TokenBucket:
 
     Pure: every method takes the time (`time.monotonic()` in a run, a fake clock in tests). The count is corrected
     by what Resource Manager says is left (`observe`: only ever down, never above the local count), and a 429
-    empties it until its Retry-After has passed (`block`).
+    empties it until its Retry-After has passed (`block`). The headers tell the count, not the refill rate: a 429
+    also says the rate assumed is too high for this identity (or someone else spends the same budget), so it slows
+    the refill by `SLOWDOWN` for the rest of the run (never below `MIN_PER_S`): a budget smaller than assumed costs
+    a handful of 429s, not one every few requests.
     """
+
+    SLOWDOWN, MIN_PER_S = 0.7, 0.5
 
     def __init__(self, burst: int, per_s: float, now: float):
         self.burst, self.per_s = max(1, int(burst)), max(1e-6, float(per_s))
+        self.assumed_per_s = self.per_s
         self.tokens, self.updated = float(self.burst), now
         self.blocked_until = now
         self.taken = 0  # requests let through so far: `observe` counts those sent after an answer's request
 
     def rate(self) -> str:
-        return f"{self.per_s:g}/s"
+        return f"{self.per_s:.3g}/s"
 
     def _refill(self, now: float) -> None:
         if now > self.updated:
@@ -443,8 +449,10 @@ class TokenBucket:
         self.tokens = min(self.tokens, float(remaining - since))
 
     def block(self, seconds: float, now: float) -> None:
-        """A 429: nothing is sent for `seconds` (its Retry-After), and the bucket refills from empty after that."""
+        """A 429: nothing is sent for `seconds` (its Retry-After), and the bucket refills from empty after that,
+        more slowly."""
         self._refill(now)
+        self.per_s = max(min(self.per_s, self.MIN_PER_S), self.per_s * self.SLOWDOWN)
         self.tokens = min(self.tokens, 0.0)
         self.blocked_until = max(self.blocked_until, now + seconds)
         self.updated = max(self.updated, self.blocked_until)
@@ -634,6 +642,7 @@ class _RateLimit:
         with self._lock:
             waited = {k: s for k, s in self.waited.items() if s > 0}
             throttled = self.throttled
+            slowed = {k: b.rate() for k, b in self._buckets.items() if b.per_s < b.assumed_per_s and k != GRAPH_KEY}
         if not waited and not throttled:
             return None
         burst, per_s = self.arm_rate
@@ -643,6 +652,9 @@ class _RateLimit:
             shown = ", ".join(f"{budget_name(k)} {s:.1f} s" for k, s in sorted(waited.items(), key=lambda kv: -kv[1])[:5])
             text += (f"; moediag paced its requests to stay within the read budget ({burst} burst, {per_s:g}/s per "
                      f"subscription; --arm-rate) and waited for it in {len(waited)} budget(s): {shown}")
+        if slowed:
+            text += ("; after 429s it slowed " + ", ".join(f"{budget_name(k)} to {rate}" for k, rate in sorted(slowed.items()))
+                     + " (a smaller budget than assumed: see --arm-rate)")
         return text
 
 

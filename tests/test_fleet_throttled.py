@@ -102,3 +102,49 @@ def test_the_scan_stays_under_the_beds_budget_and_takes_about_what_it_allows(sha
     assert bound > 0.3 and wall >= bound
     notes = report["notes"]
     assert any("Resource Manager throttled nothing (no 429)" in n and "paced its requests" in n for n in notes), notes
+
+
+def test_read_once_reads_a_shared_resource_once_whatever_the_casing_and_shares_its_error():
+    import threading
+
+    from moediag.collector import Collector, SharedFacts
+    from moediag.errors import FactError
+    from moediag.target import Options, Target
+
+    reads = []
+
+    def read(what):
+        def go():
+            reads.append(what)
+            time.sleep(0.02)
+            if what == "gone":
+                raise FactError("not_found", "the vault is gone")
+            return {"id": what}
+        return go
+
+    memo = SharedFacts()
+    ids = ["/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+           "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Keyvault/vaults/KV"]
+    collectors = [Collector(Target("00000000-1111-2222-3333-444444444444", "rg", f"ws{i}"), Options(timeout_s=5),
+                            shared=memo, workers=1) for i in range(4)]
+    seen, errors = [], []
+
+    def use(c, i):
+        seen.append(c.read_once(("keyVault", ids[i % 2]), read(ids[i % 2])))
+        try:
+            c.read_once(("keyVault", "gone"), read("gone"))
+        except FactError as exc:
+            errors.append(exc.kind)
+
+    threads = [threading.Thread(target=use, args=(c, i)) for i, c in enumerate(collectors)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(reads) == 2 and len(seen) == 4 and len({id(body) for body in seen}) == 1
+    assert errors == ["not_found"] * 4
+    alone = Collector(Target("00000000-1111-2222-3333-444444444444", "rg", "ws9"), Options(timeout_s=5), workers=1)
+    alone.read_once(("keyVault", ids[0]), read(ids[0]))
+    assert len(reads) == 3  # a single workspace has no fleet memo: its fact's own memo is enough
+    for c in [*collectors, alone]:
+        c.close()

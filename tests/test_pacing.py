@@ -64,13 +64,21 @@ def test_requests_sent_after_the_answered_one_are_taken_off_what_it_says_is_left
     assert bucket.take(0.0) == pytest.approx(3 / 25)  # back to one token takes 3 refills
 
 
-def test_a_429_empties_the_bucket_until_its_retry_after_has_passed():
+def test_a_429_empties_the_bucket_until_its_retry_after_has_passed_then_refills_it_more_slowly():
     bucket = TokenBucket(250, 25.0, now=0.0)
     bucket.block(2.0, now=1.0)
     assert bucket.take(1.0) == pytest.approx(2.0)
     assert bucket.take(2.9) == pytest.approx(0.1)
-    assert bucket.take(3.0) == pytest.approx(1 / 25)  # it refills from empty once the wait is over
-    assert bucket.take(3.04) == 0.0
+    assert bucket.per_s == pytest.approx(17.5)  # the budget is smaller than assumed, or shared: 30 % slower
+    assert bucket.take(3.0) == pytest.approx(1 / 17.5)  # it refills from empty once the wait is over
+    assert bucket.take(3.06) == 0.0
+
+
+def test_every_429_slows_the_refill_again_but_never_below_half_a_request_a_second():
+    bucket = TokenBucket(250, 25.0, now=0.0)
+    for _ in range(20):
+        bucket.block(1.0, now=0.0)
+    assert bucket.per_s == 0.5 and bucket.rate() == "0.5/s"
 
 
 # --- Resource Graph's quota window ------------------------------------------------------------------------
@@ -172,8 +180,10 @@ def test_a_429_makes_every_request_of_that_subscription_wait_its_retry_after():
     policy.send(request_to(other))  # another subscription's budget is untouched
     assert clock.slept == []
     policy.send(request_to(URL))
-    assert sum(clock.slept) == pytest.approx(3.0 + 1 / 25)
+    assert sum(clock.slept) == pytest.approx(3.0 + 1 / 17.5)
     assert policy.throttled == 1 and policy.note().startswith("Resource Manager answered 429 (throttled) 1 time(s)")
+    assert policy.note().endswith("after 429s it slowed sub …abcd to 17.5/s (a smaller budget than assumed: see "
+                                  "--arm-rate)")
 
 
 def test_a_wait_beyond_the_deadline_ends_the_read_as_throttled_without_sleeping():
