@@ -585,7 +585,9 @@ class _RateLimit:
                 if wait > 0:
                     self._paced_at[key] = now
                 text = self._pacing_text(now)
-            self._tell(text)
+                changed, self._shown = text != self._shown, text
+            if changed:
+                self._tell(text)
             if wait <= 0:
                 return seq
             if deadline is not None and now + wait > deadline:
@@ -629,9 +631,6 @@ class _RateLimit:
         return "pacing: " + "; ".join(parts)
 
     def _tell(self, text: str | None) -> None:
-        if text == self._shown:
-            return
-        self._shown = text
         if text:
             log.debug(text)
         if self.on_pacing is not None:
