@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from moediag.check import Doc, Example, check
+from moediag.clouds import NAMES_NOTE, PUBLIC
 from moediag.errors import FactError
 from moediag.evidence import (
     az_group_and_name,
@@ -14,7 +15,6 @@ from moediag.evidence import (
     workspace_private_endpoint_ids,
 )
 from moediag.facts.dns import (
-    API_ZONE,
     NO_VERDICT,
     is_kubernetes,
     is_public,
@@ -31,12 +31,13 @@ from moediag.shell import Command, command, is_fqdn
 DOC = Doc(
     what=(
         "Each managed online endpoint's scoring host (from its `scoringUri`, else "
-        "`<endpoint>.<region>.inference.ml.azure.com`) is resolved, following CNAMEs (expected: to "
-        f"`<endpoint>.<workspaceId>.inference.<region>.{API_ZONE}`), and every address in the answer must be the "
+        f"`<endpoint>.<region>.{PUBLIC.inference_domain}`) is resolved, following CNAMEs (expected: to "
+        f"`<endpoint>.<workspaceId>.inference.<region>.{PUBLIC.api_zone}`), and every address in the answer must be the "
         "private IP a workspace private endpoint has for the inference name, inside that endpoint's VNet. NXDOMAIN "
         "or a public address fails, naming the causes that fit the evidence read from Resource Manager (record "
         "missing or wrong, zone not linked, custom DNS without forwarder, this machine outside the VNet); a "
         "resolver that gives no answer is an error. The result says which resolver answered, and the CNAME chain."
+        + NAMES_NOTE
     ),
     why=(
         "Clients reach a network-isolated endpoint only at the private endpoint's IP. If the name resolves "
@@ -45,7 +46,7 @@ DOC = Doc(
     ),
     fix=(
         "Depends on the cause the result names: run from a client inside the VNet (or connected to it and using "
-        f"its DNS); link the `{API_ZONE}` zone to the VNet; add or correct the `*.<workspaceId>.inference.<region>` "
+        f"its DNS); link the `{PUBLIC.api_zone}` zone to the VNet; add or correct the `*.<workspaceId>.inference.<region>` "
         "record; give custom DNS servers conditional forwarders to 168.63.129.16."
     ),
     run_from=(
@@ -58,32 +59,32 @@ DOC = Doc(
            "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns"),
     examples=(
         Example({"endpoint": {"name": "ep-main",
-                              "properties": {"scoringUri": "https://ep-main.eastus2.inference.ml.azure.com/score",
+                              "properties": {"scoringUri": f"https://ep-main.eastus2.{PUBLIC.inference_domain}/score",
                                              "publicNetworkAccess": "Disabled"}},
                  "private_endpoint": {"name": "pe-ws", "inference IP": "10.0.1.5", "VNet": "vnet-ml (10.0.0.0/16)"},
                  "answer": {"resolver": "system resolver (192.168.1.1)",
                             "rcode": "NOERROR",
                             "addresses": ["20.44.17.190"],
-                            "chain": ["ep-main.eastus2.inference.ml.azure.com",
-                                      "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms"]}},
-                "fail: ep-main.eastus2.inference.ml.azure.com resolves from this machine via system resolver "
-                "(192.168.1.1) to public 20.44.17.190 (ep-main.eastus2.inference.ml.azure.com -> "
-                "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms). Likely "
+                            "chain": [f"ep-main.eastus2.{PUBLIC.inference_domain}",
+                                      f"ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_zone}"]}},
+                f"fail: ep-main.eastus2.{PUBLIC.inference_domain} resolves from this machine via system resolver "
+                f"(192.168.1.1) to public 20.44.17.190 (ep-main.eastus2.{PUBLIC.inference_domain} -> "
+                f"ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_zone}). Likely "
                 "cause: (1) this machine is outside vnet-ml or does not use its DNS (the answer came via system "
                 "resolver (192.168.1.1)): from there the scoring host is public by design"),
         Example({"endpoint": {"name": "ep-main",
-                              "properties": {"scoringUri": "https://ep-main.eastus2.inference.ml.azure.com/score",
+                              "properties": {"scoringUri": f"https://ep-main.eastus2.{PUBLIC.inference_domain}/score",
                                              "publicNetworkAccess": "Disabled"}},
                  "private_endpoint": {"name": "pe-ws", "inference IP": "10.0.1.5", "VNet": "vnet-ml (10.0.0.0/16)"},
                  "answer": {"resolver": "system resolver (168.63.129.16)",
                             "rcode": "NOERROR",
                             "addresses": ["10.0.1.5"],
-                            "chain": ["ep-main.eastus2.inference.ml.azure.com",
-                                      "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms"]}},
-                "pass: ep-main.eastus2.inference.ml.azure.com resolves from this machine via system resolver "
+                            "chain": [f"ep-main.eastus2.{PUBLIC.inference_domain}",
+                                      f"ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_zone}"]}},
+                f"pass: ep-main.eastus2.{PUBLIC.inference_domain} resolves from this machine via system resolver "
                 "(168.63.129.16) to 10.0.1.5, the IP of private endpoint pe-ws inside vnet-ml "
-                "(ep-main.eastus2.inference.ml.azure.com -> "
-                "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms)"),
+                f"(ep-main.eastus2.{PUBLIC.inference_domain} -> "
+                f"ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_zone})"),
     ),
 )
 
@@ -100,7 +101,7 @@ def evaluate(ctx):
         yield from none
         return
     if workspace_private_endpoint_ids(workspace):  # the answers do not depend on them: ask while they are read
-        ctx.prefetch("dns_resolution", [(scoring_host(e, workspace)[0],) for _, e in endpoints if not is_kubernetes(e)])
+        ctx.prefetch("dns_resolution", [(scoring_host(e, workspace, ctx.cloud)[0],) for _, e in endpoints if not is_kubernetes(e)])
     pes = workspace_private_endpoints(ctx)
     managed = []
     for name, endpoint in endpoints:
@@ -110,7 +111,7 @@ def evaluate(ctx):
         elif not pes:
             yield ctx.skipped(rid, "the workspace has no private endpoint: the scoring host is public by design")
         else:
-            managed.append((rid, endpoint, *scoring_host(endpoint, workspace)))
+            managed.append((rid, endpoint, *scoring_host(endpoint, workspace, ctx.cloud)))
     answers = ctx.gather("dns_resolution", [(host,) for _, _, host, _ in managed])
     path = _PrivatePath(ctx, pes)
     for (rid, endpoint, host, source), (answer, error) in zip(managed, answers):
@@ -171,7 +172,7 @@ class _PrivatePath:
                     found.append(("custom_dns", f"VNet {name} uses custom DNS servers ({', '.join(servers)}): without "
                                   "conditional forwarders to Azure DNS they answer the inference names publicly or not "
                                   "at all (dns.custom-dns-forwarding compares them with --azure-dns)",
-                                  Fix(*forwarder_fix(name, servers))))
+                                  Fix(*forwarder_fix(self.ctx, name, servers))))
             self._causes = found
         return self._causes
 
@@ -233,15 +234,15 @@ def _failed(ctx, rid, said, kind, answer, path, host, kw):
                        _from_inside(ctx, host, path)))
         causes = [outside, *causes] if zone_ok else [*causes, outside]
     elif kind == "missing" and zone_ok:
-        reached_zone = any(name.lower().endswith(API_ZONE) for name in answer["chain"][1:])
+        reached_zone = any(name.lower().endswith(ctx.cloud.api_zone) for name in answer["chain"][1:])
         causes.append(("elsewhere", "the answer came from a copy of the zone without the record: a custom DNS server "
-                       f"hosting {API_ZONE} itself, or another zone of that name linked to the VNet this resolver serves"
+                       f"hosting {ctx.cloud.api_zone} itself, or another zone of that name linked to the VNet this resolver serves"
                        if reached_zone else
                        "the resolver does not know the scoring host at all: a wrong endpoint name or region, or a "
-                       "resolver without internet DNS that hosts its own inference.ml.azure.com zone", None))
+                       f"resolver without internet DNS that hosts its own {ctx.cloud.inference_domain} zone", None))
     elif kind == "wrong" and zone_ok:
         causes.append(("elsewhere", "the answer comes from another record than the workspace private endpoint's: a "
-                       f"stale hand-made record, or another {API_ZONE} zone linked to the VNet this resolver serves", None))
+                       f"stale hand-made record, or another {ctx.cloud.api_zone} zone linked to the VNet this resolver serves", None))
     texts = [t for _, t, _ in causes]
     kw["details"]["causes"] = [{"cause": k, "text": t} for k, t, _ in causes]
     fixes = [fix for _, _, fix in causes if fix is not None]

@@ -27,6 +27,7 @@ Heavy imports happen in `Arm.__init__`, so `moediag --help` and snapshot replays
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -40,7 +41,6 @@ from moediag.errors import FactError
 
 log = logging.getLogger("moediag.arm")
 
-PUBLIC_ARM = "https://management.azure.com"
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a response body beyond this is `unreadable` (docs/design.md)
 MAX_DEPTH = 64  # JSON nested deeper than this is `unreadable` (real ARM bodies nest about 10 levels)
 MAX_PAGES = 1000  # a list whose nextLinks never end is `unreadable`
@@ -102,7 +102,7 @@ class StaticTokenCredential:
 
 def origin_of(url: str) -> str | None:
     """`scheme://host:port` of an absolute http(s) URL, default port made explicit; None when the URL names
-    no host, carries user info (`https://management.azure.com@evil.example/` goes to evil.example) or has a
+    no host, carries user info (`https://<resource manager host>@evil.example/` goes to evil.example) or has a
     malformed port."""
     try:
         parts = urlsplit(url)
@@ -181,6 +181,45 @@ class _PipelineError(FactError):
 # The deadline of the request the current thread is sending: set by `_DeadlinePolicy` around the rest of the
 # pipeline (which runs synchronously in the caller's thread), read by the adapter that reads the body.
 _current = threading.local()
+# The deadline of the target the current thread reads for (one workspace of a scan): set by `reads_until`
+# around a read (`Arm.within`), read by `_DeadlinePolicy` and the retry policy, whatever client sends.
+_bound = threading.local()
+
+
+@contextlib.contextmanager
+def reads_until(deadline: float | None) -> Iterator[None]:
+    """Every request this thread sends inside the block ends by `deadline` (a `time.monotonic()` instant), besides
+    the Arm's own deadline: one workspace's budget in a scan that shares one pipeline, the inventory's."""
+    previous = getattr(_bound, "deadline", None)
+    _bound.deadline = _earliest(previous, deadline)
+    try:
+        yield
+    finally:
+        _bound.deadline = previous
+
+
+def _earliest(*deadlines: float | None) -> float | None:
+    known = [d for d in deadlines if d is not None]
+    return min(known) if known else None
+
+
+class _Within:
+    """An `Arm` whose every read ends by `deadline` (`Arm.within`): the same pipeline, bounds and memo-free reads."""
+
+    def __init__(self, arm: Any, deadline: float | None):
+        self._arm, self.deadline = arm, _earliest(arm.deadline, deadline)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._arm, name)
+        if not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            with reads_until(self.deadline):
+                return value(*args, **kwargs)
+
+        return bounded
 
 
 # --- the policies -------------------------------------------------------------------------------------
@@ -245,9 +284,10 @@ def _deadline_retry() -> type:
             super().__init__(**kwargs)
 
         def sleep(self, settings, transport, response=None):
-            if self._deadline is not None:
+            deadline = _earliest(self._deadline, getattr(_bound, "deadline", None))
+            if deadline is not None:
                 wait = (self.get_retry_after(response) if response is not None else None) or self.get_backoff_time(settings)
-                remaining = self._deadline - time.monotonic()
+                remaining = deadline - time.monotonic()
                 if wait and wait >= remaining:
                     raise _PipelineError("timed_out", f"a retry would first wait {wait:g} s, more than the "
                                                       f"{max(0.0, remaining):.1f} s left before the run's deadline "
@@ -318,8 +358,7 @@ class _DeadlinePolicy:
         options = request.context.options
         if self.OPTION in options:  # popped once: retries of the same request keep it in the context
             request.context[self.OPTION] = options.pop(self.OPTION)
-        deadlines = [d for d in (self.deadline, request.context.get(self.OPTION)) if d is not None]
-        deadline = min(deadlines) if deadlines else None
+        deadline = _earliest(self.deadline, request.context.get(self.OPTION), getattr(_bound, "deadline", None))
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -658,11 +697,10 @@ class _RateLimit:
 
 
 def _deadline_of(request: Any, run_deadline: float | None) -> float | None:
-    """The earliest of the run's deadline and the request's own (`moediag_deadline`, before or after
-    `_DeadlinePolicy` moved it from the options to the context)."""
+    """The earliest of the run's deadline, the request's own (`moediag_deadline`, before or after `_DeadlinePolicy`
+    moved it from the options to the context) and the thread's (`reads_until`: one workspace's budget)."""
     own = request.context.options.get(_DeadlinePolicy.OPTION, request.context.get(_DeadlinePolicy.OPTION))
-    deadlines = [d for d in (run_deadline, own) if d is not None]
-    return min(deadlines) if deadlines else None
+    return _earliest(run_deadline, own, getattr(_bound, "deadline", None))
 
 
 # --- the transport: bounded bodies ---------------------------------------------------------------------
@@ -829,8 +867,9 @@ class Arm:
         self,
         credential: Any,
         subscription_id: str,
-        endpoint: str = PUBLIC_ARM,
+        endpoint: str,
         *,
+        scope: str | None = None,
         request_timeout: float = 20.0,
         retry_budget_s: float = 30.0,
         max_concurrency: int = 16,
@@ -840,7 +879,8 @@ class Arm:
         arm_rate: tuple[int, float] = ARM_RATE,
         on_pacing: Any = None,
     ):
-        """`deadline`: the `time.monotonic()` instant after which nothing is read (the run's --timeout).
+        """`deadline`: the `time.monotonic()` instant after which nothing is read (the run's --timeout). `scope`:
+        what the token is asked for (the run's cloud's, moediag.clouds; default `<endpoint>/.default`).
         `arm_rate`: each subscription's read budget (burst, per second); `on_pacing`: hears the pacing line."""
         from azure.core import PipelineClient
         from azure.core.pipeline import Pipeline
@@ -868,7 +908,7 @@ class Arm:
             "timeout": retry_budget_s,
         }
         self.rate = _RateLimit(arm_rate, GRAPH_RATE, deadline, on_pacing=on_pacing)
-        policies = _http_policies(credential, f"{self.endpoint}/.default", retry, self.rate,
+        policies = _http_policies(credential, scope or f"{self.endpoint}/.default", retry, self.rate,
                                   _ConcurrencyLimit(max_concurrency, max_per_subscription),
                                   _DeadlinePolicy(deadline, connect_timeout, request_timeout), origin)
         # Other clients of the run (the typed resource list, Resource Graph) send through the same policies: one
@@ -888,6 +928,10 @@ class Arm:
 
     def close(self) -> None:
         self._client.close()
+
+    def within(self, deadline: float | None) -> Any:
+        """This Arm, with every read ending by `deadline` too (one workspace's budget; the pipeline is shared)."""
+        return _Within(self, deadline)
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -52,6 +52,22 @@ class SharedFacts:
         self.entries: dict[Key, _Entry] = {}
         self.lock = threading.Lock()
 
+    def recorded(self) -> dict[str, Any]:
+        """Every stored shared fact, read once for the whole scan, in the snapshot's `facts` shape."""
+        with self.lock:
+            items = list(self.entries.items())
+        return recorded(items)
+
+
+def recorded(items: list[tuple[Key, _Entry]]) -> dict[str, Any]:
+    """Memo entries in the snapshot's `facts` shape: each read (non-derived) fact's value or error."""
+    out: dict[str, Any] = {}
+    for key, entry in sorted(items):
+        if not entry.done.is_set() or FACTS[key[0]].derived:
+            continue
+        out[key_text(key)] = {"error": entry.error.to_json()} if entry.error is not None else {"value": entry.value}
+    return out
+
 
 class _DaemonPool:
     """Worker threads that never keep the process alive (a hung read must not block exit)."""
@@ -124,14 +140,17 @@ class Collector:
     def get(self, name: str, *args: str) -> Any:
         """The fact's value, or FactError with the reason it could not be read."""
         key = (name, *args)
-        entry, mine = self._claim(key)
-        if mine:
-            self._compute(key, entry)
-        elif not self._wait(entry):  # another thread's read: a Ctrl-C is `interrupted` here as for the reader
-            raise self._not_waited(key)
-        if entry.error is not None:
-            raise entry.error
-        return entry.value
+        while True:
+            entry, mine = self._claim(key)
+            if mine:
+                self._compute(key, entry)
+            elif not self._wait(entry):  # another thread's read: a Ctrl-C is `interrupted` here as for the reader
+                raise self._not_waited(key)
+            if entry.error is not None:
+                if not mine and self._cut_for_another(key, entry):
+                    continue  # another workspace's budget ended that read: read it again within this one's
+                raise entry.error
+            return entry.value
 
     def try_get(self, name: str, *args: str) -> tuple[Any, FactError | None]:
         try:
@@ -152,24 +171,29 @@ class Collector:
         if self._shared is None:
             return read()
         key = ("@read", *(part.lower() for part in key))
-        with self._shared.lock:
-            entry = self._shared.entries.setdefault(key, _Entry())
-            mine, entry.claimed = not entry.claimed, True
-        if mine:
-            try:
-                entry.value = read()
-            except FactError as exc:
-                entry.error = exc
-            except Exception as exc:  # as in _compute: a bug is this read's error, not the run's end
-                log.debug("read %s crashed", key_text(key), exc_info=True)
-                entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
-            finally:
-                entry.done.set()
-        elif not self._wait(entry):
-            raise self._not_waited(key)
-        if entry.error is not None:
-            raise entry.error
-        return entry.value
+        while True:
+            with self._shared.lock:
+                entry = self._shared.entries.get(key)
+                if entry is None or (entry.done.is_set() and self._timed_out_elsewhere(entry)):
+                    entry = self._shared.entries[key] = _Entry()
+                mine, entry.claimed = not entry.claimed, True
+            if mine:
+                try:
+                    entry.value = read()
+                except FactError as exc:
+                    entry.error = exc
+                except Exception as exc:  # as in _compute: a bug is this read's error, not the run's end
+                    log.debug("read %s crashed", key_text(key), exc_info=True)
+                    entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
+                finally:
+                    entry.done.set()
+            elif not self._wait(entry):
+                raise self._not_waited(key)
+            if entry.error is not None:
+                if not mine and self._timed_out_elsewhere(entry):
+                    continue  # another workspace's budget ended that read: read it again within this one's
+                raise entry.error
+            return entry.value
 
     def prefetch(self, keys: Iterable[Key]) -> None:
         for key in keys:
@@ -183,18 +207,10 @@ class Collector:
     # --- snapshot ----------------------------------------------------------------------------
 
     def recorded(self) -> dict[str, Any]:
-        """Every stored (non-derived) fact of the run, in the snapshot's `facts` shape."""
-        out: dict[str, Any] = {}
+        """Every stored (non-derived) fact of this collector, in the snapshot's `facts` shape."""
         with self._lock:
             items = list(self._entries.items())
-        for key, entry in sorted(items):
-            if not entry.done.is_set() or FACTS[key[0]].derived:
-                continue
-            if entry.error is not None:
-                out[key_text(key)] = {"error": entry.error.to_json()}
-            else:
-                out[key_text(key)] = {"value": entry.value}
-        return out
+        return recorded(items)
 
     def close(self) -> None:
         with self._lock:
@@ -220,11 +236,20 @@ class Collector:
             return self._shared.entries, self._shared.lock, (key[0], *(arg.lower() for arg in key[1:]))
         return self._entries, self._lock, key
 
+    def _cut_for_another(self, key: Key, entry: _Entry) -> bool:
+        """A shared read that timed out under another workspace's budget (each workspace of a scan has its own,
+        from when it started) while this collector still has time: not this workspace's answer."""
+        return self._memo(key)[0] is not self._entries and self._timed_out_elsewhere(entry)
+
+    def _timed_out_elsewhere(self, entry: _Entry) -> bool:
+        error = entry.error
+        return error is not None and error.kind == "timed_out" and time.monotonic() < self.deadline
+
     def _claim(self, key: Key) -> tuple[_Entry, bool]:
         entries, lock, at = self._memo(key)
         with lock:
             entry = entries.get(at)
-            if entry is None:
+            if entry is None or (entry.done.is_set() and self._cut_for_another(key, entry)):
                 entry = entries[at] = _Entry()
             if entry.claimed:
                 return entry, False

@@ -2,7 +2,7 @@
 
 moediag prints text others wrote (container logs, Azure error messages, resource bodies) into reports,
 tickets and CI logs. Every run passes the report and the snapshot through a `Redactor(ids=False)` before
-anything is written (cli._finish), and log text is scrubbed where it enters (`scrub`, in the deployment_logs
+anything is written (session.for_output), and log text is scrubbed where it enters (`scrub`, in the deployment_logs
 fact and again in logpatterns before any line is cut), so a secret is never cut in half by a truncation.
 
 What is masked, and how:

@@ -102,6 +102,7 @@ def load_all() -> None:
         readiness,
         roles,
         storage,
+        subnets,
         workspace,  # registration
     )
 

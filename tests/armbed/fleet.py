@@ -24,6 +24,7 @@ from .graph import ResourceGraph
 from .scenarios import ML, Deployment, Endpoint, WorkspaceScenario
 
 ENDPOINT_TYPE = f"{ML}/workspaces/onlineEndpoints"
+TENANT_ROOT = WorkspaceScenario.tenant_id  # the tenant root group is named by the tenant id
 
 
 def subscription_id(k: int | str) -> str:
@@ -37,6 +38,7 @@ class Fleet:
     hidden: list[str] = field(default_factory=list)  # subscriptions the identity cannot read
     hidden_scenarios: list[WorkspaceScenario] = field(default_factory=list)
     management_groups: dict[str, list[str]] = field(default_factory=dict)
+    chains: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # subscription -> its ancestors chain
     page_size: int = 50
     graph: ResourceGraph | None = None
     hub_subscription: str | None = None  # with hub=True: where every private endpoint, the VNet and the zones are
@@ -48,11 +50,20 @@ class Fleet:
         _merge_zones(bed, everything)
         _merge_resource_lists(bed, everything)
         rows = [row for s in everything for row in inventory_rows(s)]
-        rows += [_subscription_row(sub, f"ml-fleet-{i}") for i, sub in enumerate(self.subscriptions + self.hidden)]
+        rows += [_subscription_row(sub, f"ml-fleet-{i}", self.ancestors(sub))
+                 for i, sub in enumerate(self.subscriptions + self.hidden)]
         self.graph = ResourceGraph(rows, set(self.hidden), self.management_groups, self.page_size).install(bed)
         for sub in self.hidden:
             bed.forbid_scope(f"/subscriptions/{sub}")
         return self
+
+    def ancestors(self, sub: str) -> list[dict[str, str]]:
+        """The subscription's management groups as Resource Graph's `managementGroupAncestorsChain` gives them:
+        immediate parent first, the tenant root group last. `chains` overrides it per subscription."""
+        if sub in self.chains:
+            return self.chains[sub]
+        return [{"name": "mg-ml-platform", "displayName": "ML platform"},
+                {"name": TENANT_ROOT, "displayName": "Tenant Root Group"}]
 
     def dns_records(self) -> dict[str, list[tuple[str, str]]]:
         """What the hub VNets' DNS answers, for every workspace of the fleet."""
@@ -106,7 +117,8 @@ def fleet(subscriptions: int = 3, workspaces: int = 10, endpoints: int = 5, *, h
                   [subscription_id(k) for k in range(subscriptions, subscriptions + hidden)],
                   [workspace(k, i) for k in range(subscriptions, subscriptions + hidden) for i in range(2)],
                   page_size=page_size, hub_subscription=hub_sub)
-    built.management_groups = {"mg-ml-platform": built.subscriptions + built.hidden}
+    built.management_groups = {"mg-ml-platform": built.subscriptions + built.hidden,
+                               TENANT_ROOT: built.subscriptions + built.hidden}
     return built
 
 
@@ -155,9 +167,11 @@ def inventory_rows(s: WorkspaceScenario) -> list[dict[str, Any]]:
             *(row(s.endpoint_id(e.name), ENDPOINT_TYPE, e.name) for e in s.endpoints)]
 
 
-def _subscription_row(sub: str, name: str) -> dict[str, Any]:
+def _subscription_row(sub: str, name: str, chain: list[dict[str, str]]) -> dict[str, Any]:
+    """A `resourcecontainers` row as the inventory query projects it (the chain from `properties`)."""
     return {"id": f"/subscriptions/{sub}", "name": name, "type": "microsoft.resources/subscriptions",
-            "subscriptionId": sub, "resourceGroup": "", "location": "", "kind": ""}
+            "subscriptionId": sub, "resourceGroup": "", "location": "", "kind": "",
+            "managementGroupAncestorsChain": chain}
 
 
 def _merge_zones(bed: Any, scenarios: list[WorkspaceScenario]) -> None:

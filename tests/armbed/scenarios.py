@@ -33,8 +33,13 @@ class _Auto:
 AUTO: Any = _Auto()
 
 ML = "Microsoft.MachineLearningServices"
-ZONE_API = "privatelink.api.azureml.ms"
-ZONE_NOTEBOOKS = "privatelink.notebooks.azure.net"
+# What Azure names a workspace's endpoints in each cloud: (API domain, notebooks domain, inference domain). The
+# bed's own table, from Microsoft's private endpoint DNS page, so tests compare moediag's table with it.
+CLOUD_NAMES = {
+    "AzureCloud": ("api.azureml.ms", "notebooks.azure.net", "inference.ml.azure.com"),
+    "AzureUSGovernment": ("api.ml.azure.us", "notebooks.usgovcloudapi.net", "inference.ml.azure.us"),
+    "AzureChinaCloud": ("api.ml.azure.cn", "notebooks.chinacloudapi.cn", "inference.ml.azure.cn"),
+}
 
 HEALTHY_INFERENCE_LOG = """\
 2024-02-12T09:20:11,102 | root | INFO | Starting up app insights client
@@ -130,6 +135,8 @@ class WorkspaceScenario:
     dns_subscription_id: str | None = None  # the private DNS zones' subscription (None: the workspace's); fleets share one
     net_subscription_id: str | None = None  # the private endpoints' and VNet's (None: the workspace's); a hub's in fleets
     resources_group: str | None = None  # the Key Vault's, registry's, storage's and App Insights' (None: the workspace's)
+    cloud: str = "AzureCloud"  # a key of CLOUD_NAMES: the names of hosts and zones
+    api_zone_name: Any = AUTO  # the API zone the private endpoint registers in (AUTO: the cloud's; else a wrong one)
 
     # --- hubs and projects
     kind: str = "Default"  # the workspace's kind when it is no project (Default, Hub, FeatureStore)
@@ -179,6 +186,17 @@ class WorkspaceScenario:
     vnet_address_prefixes: list[str] = field(default_factory=lambda: ["10.0.0.0/16"])
     dns_servers: list[str] = field(default_factory=list)  # [] = Azure DNS
     custom_dns_forwards: bool = True  # custom DNS has a conditional forwarder to 168.63.129.16
+
+    # --- the private endpoint's subnet: its network policies, NSG (nsg-pe) and route table (rt-pe)
+    pe_subnet_policies: str = "Disabled"  # privateEndpointNetworkPolicies: Enabled, NetworkSecurityGroupEnabled, ...
+    pe_nsg: bool = True  # nsg-pe is attached to the subnet
+    # custom rules of nsg-pe: (name, priority, access, source prefix, destination port range), all inbound TCP
+    pe_nsg_rules: list[tuple[str, int, str, str, str]] = field(
+        default_factory=lambda: [("allow-https-from-vnet", 200, "Allow", "VirtualNetwork", "443")])
+    pe_route_table: bool = True  # rt-pe is attached to the subnet
+    # routes of rt-pe: (name, address prefix, next hop type, next hop IP or None); 0.0.0.0/0 never overrides a PE's /32
+    pe_routes: list[tuple[str, str, str, str | None]] = field(
+        default_factory=lambda: [("default-to-firewall", "0.0.0.0/0", "VirtualAppliance", "10.0.0.4")])
 
     # --- associated resources
     key_vault_name: str = "kv-ws-prod"
@@ -314,7 +332,34 @@ class WorkspaceScenario:
     def subnet_id(self) -> str:
         return f"{self.vnet_id}/subnets/{self.subnet_name}"
 
-    def zone_id(self, zone_name: str = ZONE_API) -> str:
+    @property
+    def pe_nsg_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/networkSecurityGroups/nsg-pe"
+
+    @property
+    def pe_route_table_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/routeTables/rt-pe"
+
+    @property
+    def api_domain(self) -> str:
+        return CLOUD_NAMES[self.cloud][0]
+
+    @property
+    def cloud_api_zone(self) -> str:
+        """The zone Azure's public DNS sends the cloud's names to (`privatelink.<API domain>`)."""
+        return f"privatelink.{self.api_domain}"
+
+    @property
+    def zone_api(self) -> str:
+        """The API zone the private endpoint registers in (the cloud's, unless `api_zone_name` says otherwise)."""
+        return self.cloud_api_zone if self.api_zone_name is AUTO else self.api_zone_name
+
+    @property
+    def zone_notebooks(self) -> str:
+        return f"privatelink.{CLOUD_NAMES[self.cloud][1]}"
+
+    def zone_id(self, zone_name: str | None = None) -> str:
+        zone_name = zone_name or self.zone_api
         return (
             f"/subscriptions/{self.dns_subscription_id or self.subscription_id}/resourceGroups/{self.dns_resource_group}"
             f"/providers/Microsoft.Network/privateDnsZones/{zone_name}"
@@ -331,10 +376,10 @@ class WorkspaceScenario:
 
     @property
     def notebook_fqdn(self) -> str:
-        return f"ml-{self.workspace}-{self.location}-{self.workspace_id}.{self.location}.notebooks.azure.net"
+        return f"ml-{self.workspace}-{self.location}-{self.workspace_id}.{self.location}.{CLOUD_NAMES[self.cloud][1]}"
 
     def scoring_host(self, endpoint: str) -> str:
-        return f"{endpoint}.{self.location}.inference.ml.azure.com"
+        return f"{endpoint}.{self.location}.{CLOUD_NAMES[self.cloud][2]}"
 
     # --- derived values ----------------------------------------------------------------------
 
@@ -358,9 +403,9 @@ class WorkspaceScenario:
         """(memberName, fqdn, ip) of the workspace private endpoint, as in customDnsConfigs."""
         w, loc = self.workspace_id, self.location
         return [
-            ("default", f"{w}.workspace.{loc}.api.azureml.ms", self.pe_workspace_ip),
-            ("cert", f"{w}.workspace.{loc}.cert.api.azureml.ms", self.pe_cert_ip),
-            ("inference", f"*.{w}.inference.{loc}.api.azureml.ms", self.pe_inference_ip),
+            ("default", f"{w}.workspace.{loc}.{self.api_domain}", self.pe_workspace_ip),
+            ("cert", f"{w}.workspace.{loc}.cert.{self.api_domain}", self.pe_cert_ip),
+            ("inference", f"*.{w}.inference.{loc}.{self.api_domain}", self.pe_inference_ip),
             ("notebook", self.notebook_fqdn, self.pe_notebook_ip),
         ]
 
@@ -370,8 +415,8 @@ class WorkspaceScenario:
         api = {f"{w}.workspace.{loc}": self.pe_workspace_ip, f"{w}.workspace.{loc}.cert": self.pe_cert_ip}
         if self.resolved_inference_record_ip is not None:
             api[self.inference_record_name] = self.resolved_inference_record_ip
-        nb_name = self.notebook_fqdn[: -len(".notebooks.azure.net")]
-        return {ZONE_API: api, ZONE_NOTEBOOKS: {nb_name: self.pe_notebook_ip}}
+        nb_name = self.notebook_fqdn[: -len(CLOUD_NAMES[self.cloud][1]) - 1]
+        return {self.zone_api: api, self.zone_notebooks: {nb_name: self.pe_notebook_ip}}
 
     def replace(self, **changes: Any) -> WorkspaceScenario:
         return dataclasses.replace(self, **changes)
@@ -466,6 +511,8 @@ class WorkspaceScenario:
         vnet = bodies.virtual_network(self)
         bed.put(self.vnet_id, vnet)
         bed.collection(f"{self.vnet_id}/subnets", vnet["properties"]["subnets"])
+        bed.put(self.pe_nsg_id, bodies.network_security_group(self))
+        bed.put(self.pe_route_table_id, bodies.route_table(self))
         items = [
             bodies.generic_resource(self.private_endpoint_id, "Microsoft.Network/privateEndpoints", self.location, self.pe_created_time),
             bodies.generic_resource(self.nic_id, "Microsoft.Network/networkInterfaces", self.location, self.pe_created_time),
@@ -499,18 +546,19 @@ class WorkspaceScenario:
             raise ValueError(f"via must be vnet, azure or public, not {via!r}")
         private = via == "azure" or (via == "vnet" and (not self.dns_servers or self.custom_dns_forwards))
         private = private and self.zone_linked and self.vnet_link_state == "Completed"
-        w, loc = self.workspace_id, self.location
+        private = private and self.zone_api == self.cloud_api_zone  # a zone of another name answers nothing here
+        w, loc, zone_api = self.workspace_id, self.location, self.cloud_api_zone
         records: dict[str, list[tuple[str, str]]] = {}
         for e in self.endpoints:
-            records[self.scoring_host(e.name)] = [("CNAME", f"{e.name}.{w}.inference.{loc}.{ZONE_API}")]
-        records[f"{w}.workspace.{loc}.api.azureml.ms"] = [("CNAME", f"{w}.workspace.{loc}.{ZONE_API}")]
-        wildcard = f"*.{w}.inference.{loc}.{ZONE_API}"
-        api_host = f"{w}.workspace.{loc}.{ZONE_API}"
+            records[self.scoring_host(e.name)] = [("CNAME", f"{e.name}.{w}.inference.{loc}.{zone_api}")]
+        records[f"{w}.workspace.{loc}.{self.api_domain}"] = [("CNAME", f"{w}.workspace.{loc}.{zone_api}")]
+        wildcard = f"*.{w}.inference.{loc}.{zone_api}"
+        api_host = f"{w}.workspace.{loc}.{zone_api}"
         if not private:
             records[wildcard] = [("A", self.public_inference_ip)]
             records[api_host] = [("A", self.public_inference_ip)]
             return records
-        zone = self.zone_records()[ZONE_API]
+        zone = self.zone_records()[self.zone_api]
         if self.inference_record_name in zone:
             records[wildcard] = [("A", zone[self.inference_record_name])]
         records[api_host] = [("A", zone[f"{w}.workspace.{loc}"])]
@@ -617,6 +665,16 @@ def legacy_egress(**overrides: Any) -> WorkspaceScenario:
     )
     settings.update(overrides)
     return WorkspaceScenario(**settings)
+
+
+def us_government(**overrides: Any) -> WorkspaceScenario:
+    """Healthy, in Azure US Government (US Gov Virginia): its zones and scoring hosts."""
+    return WorkspaceScenario(**{"cloud": "AzureUSGovernment", "location": "usgovvirginia", **overrides})
+
+
+def china(**overrides: Any) -> WorkspaceScenario:
+    """Healthy, in Azure operated by 21Vianet (China East 2): its zones and scoring hosts."""
+    return WorkspaceScenario(**{"cloud": "AzureChinaCloud", "location": "chinaeast2", **overrides})
 
 
 def custom_dns(forwards: bool = True, **overrides: Any) -> WorkspaceScenario:
