@@ -43,6 +43,12 @@ class _Entry:
     claimed: bool = False
     value: Any = None
     error: FactError | None = None
+    key: Key | None = None  # as the first reader named it (a shared memo's key is lower-cased): what a snapshot says
+
+
+def _lowered(key: Key) -> Key:
+    """A shared fact's key in a fleet's memo: its arguments (ids, names) lower-cased, as Azure compares them."""
+    return (key[0], *(arg.lower() for arg in key[1:]))
 
 
 class SharedFacts:
@@ -63,9 +69,11 @@ def recorded(items: list[tuple[Key, _Entry]]) -> dict[str, Any]:
     """Memo entries in the snapshot's `facts` shape: each read (non-derived) fact's value or error."""
     out: dict[str, Any] = {}
     for key, entry in sorted(items):
-        if not entry.done.is_set() or FACTS[key[0]].derived:
+        spec = FACTS.get(key[0])  # None: a `read_once` read, recorded as the workspace's fact that made it
+        if spec is None or not entry.done.is_set() or spec.derived:
             continue
-        out[key_text(key)] = {"error": entry.error.to_json()} if entry.error is not None else {"value": entry.value}
+        out[key_text(entry.key or key)] = ({"error": entry.error.to_json()} if entry.error is not None
+                                           else {"value": entry.value})
     return out
 
 
@@ -115,6 +123,7 @@ class Collector:
         self._arm = arm
         self._dns = dns
         self._snapshot = snapshot
+        self._lowered_keys: dict[str, str] | None = None
         self._entries: dict[Key, _Entry] = {}
         self._lock = threading.Lock()
         self._shared = shared
@@ -201,7 +210,7 @@ class Collector:
             with lock:
                 if at in entries:
                     continue
-                entry = entries[at] = _Entry()
+                entry = entries[at] = _Entry(key=key)
             self._pool_for(key[0]).submit(lambda key=key, entry=entry: self._run_if_unclaimed(key, entry))
 
     # --- snapshot ----------------------------------------------------------------------------
@@ -233,7 +242,7 @@ class Collector:
         arguments lower-cased: one zone or VNet named with two casings is one read), else this collector's."""
         spec = FACTS.get(key[0])
         if self._shared is not None and spec is not None and spec.shared:
-            return self._shared.entries, self._shared.lock, (key[0], *(arg.lower() for arg in key[1:]))
+            return self._shared.entries, self._shared.lock, _lowered(key)
         return self._entries, self._lock, key
 
     def _cut_for_another(self, key: Key, entry: _Entry) -> bool:
@@ -250,7 +259,7 @@ class Collector:
         with lock:
             entry = entries.get(at)
             if entry is None or (entry.done.is_set() and self._cut_for_another(key, entry)):
-                entry = entries[at] = _Entry()
+                entry = entries[at] = _Entry(key=key)
             if entry.claimed:
                 return entry, False
             entry.claimed = True
@@ -304,12 +313,20 @@ class Collector:
             return FactError(error.kind, f"{error.message} — {hint}", status=error.status, resource_id=error.resource_id)
         return error
 
+    def _snapshot_keys(self) -> dict[str, str]:
+        """The snapshot's keys by their lower-cased text (built on the first fact not found as named)."""
+        if self._lowered_keys is None:
+            self._lowered_keys = {text.lower(): text for text in self._snapshot or {}}
+        return self._lowered_keys
+
     def _produce(self, key: Key) -> Any:
         spec = FACTS.get(key[0])
         if spec is None:
             raise FactError("crashed", f"unknown fact {key[0]!r}")
         if self._snapshot is not None and not spec.derived:
             stored = self._snapshot.get(key_text(key))
+            if stored is None and spec.shared:  # recorded as another workspace named it (another casing)
+                stored = self._snapshot.get(self._snapshot_keys().get(key_text(key).lower(), ""))
             if stored is None:
                 raise FactError("not_in_snapshot", f"{key_text(key)} was not collected when the snapshot was taken")
             if "error" in stored:

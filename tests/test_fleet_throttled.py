@@ -148,3 +148,19 @@ def test_read_once_reads_a_shared_resource_once_whatever_the_casing_and_shares_i
     assert len(reads) == 3  # a single workspace has no fleet memo: its fact's own memo is enough
     for c in [*collectors, alone]:
         c.close()
+
+
+def test_a_shared_fact_named_with_another_casing_replays_from_the_snapshot_that_recorded_it_once():
+    from moediag.collector import Collector
+    from moediag.target import Options, Target
+
+    recorded = {"private_endpoint|/subscriptions/HUB/resourceGroups/rg-net/providers/Microsoft.Network/privateEndpoints/pe":
+                {"value": {"name": "pe"}}}
+    replay = Collector(Target("00000000-1111-2222-3333-444444444444", "rg", "ws1"), Options(timeout_s=5),
+                       snapshot=recorded, workers=1)
+    same = replay.get("private_endpoint", "/subscriptions/hub/resourcegroups/rg-net/providers/microsoft.network/"
+                                          "privateendpoints/pe")
+    assert same == {"name": "pe"}
+    _, error = replay.try_get("private_endpoint", "/subscriptions/hub/resourceGroups/rg-net/providers/x/y/other")
+    assert error.kind == "not_in_snapshot"
+    replay.close()
