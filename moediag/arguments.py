@@ -15,6 +15,7 @@ import sys
 from moediag.errors import UsageError
 
 ARM_ENDPOINT_ENV = "MOEDIAG_ARM_ENDPOINT"
+ARM_RATE_ENV = "MOEDIAG_ARM_RATE"
 
 
 def outputs(values: tuple[str, ...], choices: tuple[str, ...] | None = None) -> list[tuple[str, str | None]]:
@@ -134,6 +135,28 @@ def arm_endpoint(value: str | None, cloud_name: str | None = None) -> str:
     if not endpoint.startswith("https://") or origin_of(endpoint) is None:
         raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
     return endpoint
+
+
+def arm_rate(value: str | None) -> tuple[int, float]:
+    """--arm-rate BURST/PER_SECOND, else MOEDIAG_ARM_RATE, else Resource Manager's documented read budget per
+    subscription (250/25): the pace moediag keeps per subscription before Resource Manager has to throttle it."""
+    import math
+
+    from moediag.arm import ARM_RATE
+
+    text = value if value is not None else os.environ.get(ARM_RATE_ENV)
+    if text is None:
+        return ARM_RATE
+    flag = "--arm-rate" if value is not None else ARM_RATE_ENV
+    burst, slash, per_s = text.strip().partition("/")
+    try:
+        parsed = (int(burst), float(per_s)) if slash else None
+    except ValueError:
+        parsed = None
+    if parsed is None or not 1 <= parsed[0] <= 100_000 or not math.isfinite(parsed[1]) or not 0 < parsed[1] <= 10_000:
+        raise UsageError(f"{flag} must be BURST/PER_SECOND (requests in a burst, then per second; e.g. 250/25), "
+                         f"not {text!r}")
+    return parsed
 
 
 def data_file(name: str) -> str:

@@ -121,6 +121,9 @@ MAX_CONCURRENCY = click.option("--max-concurrency", type=click.IntRange(1, 64), 
 ARM_ENDPOINT = click.option("--arm-endpoint", metavar="URL",
                             help="Resource Manager URL (default: the cloud's; a proxy, a test bed). The token is still "
                                  "asked for the cloud's Resource Manager. Env: MOEDIAG_ARM_ENDPOINT.")
+ARM_RATE = click.option("--arm-rate", metavar="BURST/PER_SECOND",
+                        help="Each subscription's read budget, kept before Resource Manager has to throttle (default "
+                             "250/25, its documented one). Env: MOEDIAG_ARM_RATE.")
 CLOUD = click.option("--cloud", metavar="NAME",
                      help=f"{', '.join(clouds.CLOUDS)}: its Resource Manager, token scope, private DNS zones and "
                           f"scoring hosts. Default: {clouds.CLOUD_ENV}, else az's configured cloud (az cloud set), else "
@@ -149,7 +152,7 @@ def _options(*decorators):
 VERBOSE = click.option("-v", "--verbose", is_flag=True,
                        help="The table lists every pass and skip, and each consequence's message (else counts).")
 REPORTING = _options(SELECT, IGNORE, OUTPUT, FAIL_ON, CONFIG, REDACT, VERBOSE)
-READING = _options(CLOUD, ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
+READING = _options(CLOUD, ARM_ENDPOINT, ARM_RATE, DNS_SERVER, AZURE_DNS, LOGS)
 
 
 @cli.command("check")
@@ -177,7 +180,7 @@ READING = _options(CLOUD, ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Replay the bundled example (a broken workspace, shipped with moediag): no network, no credentials.")
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
-                  timeout, total_timeout, max_concurrency, cloud, arm_endpoint, dns_servers, azure_dns, logs,
+                  timeout, total_timeout, max_concurrency, cloud, arm_endpoint, arm_rate, dns_servers, azure_dns, logs,
                   include_diagnose, save_snapshot, snapshot_path, example, debug, fail_on, config_path, redact,
                   verbose, client_vnets) -> None:
     """Run the checks against a workspace and its online endpoints.
@@ -203,11 +206,11 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
             endpoints=tuple(endpoints), deployment=deployment_name, timeout=timeout, total_timeout=total_timeout,
             max_concurrency=max_concurrency, arm_endpoint=arm_endpoint, dns_servers=tuple(dns_servers),
             azure_dns=azure_dns, logs=LOG_MODES[logs], include_diagnose=include_diagnose, snapshot_path=snapshot_path,
-            save_snapshot=bool(save_snapshot), cloud=cloud,
+            save_snapshot=bool(save_snapshot), cloud=cloud, arm_rate=arm_rate,
             # moediag.toml's client VNets are for live reads; the flag with a snapshot is refused
             client_vnets=tuple(client_vnets) + (() if snapshot_path else config.client_vnets))
         with _progress() as progress:
-            result = session.check(request, progress)
+            result = session.check(request, progress, on_pacing=progress.pacing if progress else None)
         result.report, result.snapshot = session.for_output(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
             snapshots.write_json(save_snapshot, result.snapshot)
@@ -244,8 +247,8 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
               help="Replay a saved scan snapshot: no network at all.")
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
-                 total_timeout, max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, dns_servers,
-                 azure_dns, logs, save_snapshot, snapshot_path, debug) -> None:
+                 total_timeout, max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, arm_rate,
+                 dns_servers, azure_dns, logs, save_snapshot, snapshot_path, debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report.
 
     \b
@@ -280,6 +283,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
             options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
                               timeout_s=timeout, logs=LOG_MODES[logs], cloud=run_cloud)
             endpoint = arguments.arm_endpoint(arm_endpoint, run_cloud)
+            rate = arguments.arm_rate(arm_rate)
         # -o jsonl: a line per workspace as it finishes, so a scan cut short still leaves what it finished
         streams = [Stream(path, suppressions, redactor) for fmt, path in formats if fmt == "jsonl"]
         formats = [(fmt, path) for fmt, path in formats if fmt != "jsonl"]
@@ -290,7 +294,8 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
                 result = scans.replay(data, checks, timeout_s=timeout, progress=progress, **common)
             else:
                 result = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
-                                   max_per_subscription=max_per_subscription, progress=progress, **common)
+                                   max_per_subscription=max_per_subscription, progress=progress, **common,
+                                   arm_rate=rate, on_pacing=progress.pacing if progress else None)
         report, snapshot = for_output(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and snapshot is not None:
             snapshots.write_json(save_snapshot, snapshot)
@@ -430,16 +435,26 @@ class _progress_printer:
         self._noun = noun
         self._lock = threading.Lock()
         self._shown = ""
-        self._show("collecting evidence…")
+        self._text, self._pacing = "collecting evidence…", None
+        self._show()
 
     def __call__(self, pending: list[str]) -> None:
         from moediag.render.inert import inert
 
         shown = ", ".join(pending[:4]) + (f" and {len(pending) - 4} more" if len(pending) > 4 else "")
-        self._show(inert(f"waiting for {len(pending)} {self._noun}: {shown}") if pending else "done")
+        self._text = inert(f"waiting for {len(pending)} {self._noun}: {shown}") if pending else "done"
+        self._show()
 
-    def _show(self, text: str) -> None:
+    def pacing(self, text: str | None) -> None:
+        """The run is pacing its reads ("pacing: sub …1234 at 25/s"; None: no longer): shown first on the line."""
+        from moediag.render.inert import inert
+
+        self._pacing = inert(text) if text else None
+        self._show()
+
+    def _show(self) -> None:
         width = max(20, _width(sys.stderr) - 1)
+        text = f"{self._pacing} · {self._text}" if self._pacing else self._text
         line = text if len(text) <= width else text[: width - 1] + "…"
         with self._lock:
             if line != self._shown:

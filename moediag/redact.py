@@ -80,6 +80,7 @@ _ENV_OBJECT_KEYS = {"environmentvariables"}  # environmentVariables, environment
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)  # a report repeats a few dozen keys hundreds of thousands of times
 def secret_name(key: str) -> bool:
     """Whether a JSON key (or header, or variable name) says its value is a secret.
 
@@ -92,6 +93,7 @@ def secret_name(key: str) -> bool:
     return plain in _SECRET_KEYS or plain.endswith(_SECRET_KEY_SUFFIXES)
 
 
+@functools.lru_cache(maxsize=4096)
 def _env_object(key: str) -> bool:
     return re.sub(r"[^a-z]", "", key.lower()) in _ENV_OBJECT_KEYS
 

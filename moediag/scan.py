@@ -43,19 +43,22 @@ class ScanScope:
 def run(checks: list, options: Options, scope: ScanScope, *, arm_endpoint: str, max_concurrency: int,
         max_per_subscription: int, parallel_workspaces: int, total_timeout_s: float | None = None,
         save_snapshot: bool = False, progress: Callable[[list[str]], None] | None = None,
-        on_done: Callable[[TargetRun], None] | None = None):
+        on_done: Callable[[TargetRun], None] | None = None, arm_rate: tuple[int, float] | None = None,
+        on_pacing: Callable[[str | None], None] | None = None):
     """Scan the fleet in `scope`: the aggregate report (and the snapshot, with `save_snapshot`) as a
     `session.RunResult`. TargetUnreadable when nothing can be scanned.
 
     `options.timeout_s` bounds the inventory and then each workspace from when it starts; `total_timeout_s` the
-    whole scan (`engine.Budget`)."""
+    whole scan (`engine.Budget`). `arm_rate`: each subscription's read budget, shared by every workspace of the
+    scan (`on_pacing`: see session.live_arm)."""
     from moediag import session
     from moediag.arm import reads_until
     from moediag.graph import Graph
 
     budget = Budget(options.timeout_s, total_timeout_s)
     source = session.live_source(options, budget, arm_endpoint, (scope.subscriptions or (ANY_SUBSCRIPTION,))[0],
-                                 max_concurrency, max_per_subscription=max_per_subscription, workers=8, fleet=True)
+                                 max_concurrency, max_per_subscription=max_per_subscription, workers=8, fleet=True,
+                                 arm_rate=arm_rate, on_pacing=on_pacing)
     try:
         graph = Graph(source.arm)
         # the inventory has a budget of its own (--timeout), from when its query starts

@@ -47,6 +47,7 @@ class CheckRequest:
     snapshot_path: str | None = None
     save_snapshot: bool = False
     cloud: str | None = None
+    arm_rate: str | None = None  # --arm-rate BURST/PER_SECOND (else MOEDIAG_ARM_RATE, else 250/25)
 
 
 @dataclass
@@ -72,7 +73,8 @@ def credential(cloud: Any = None) -> Any:
 
 
 def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concurrency: int,
-             max_per_subscription: int | None = None, cloud_name: str | None = None):
+             max_per_subscription: int | None = None, cloud_name: str | None = None,
+             arm_rate: tuple[int, float] | None = None, on_pacing: Callable[[str | None], None] | None = None):
     """The run's one door to Resource Manager (at `arm_endpoint`, from arguments.arm_endpoint; its timeouts and
     deadline from the budget).
 
@@ -82,15 +84,19 @@ def live_arm(budget: Budget, arm_endpoint: str, subscription_id: str, max_concur
     the `--total-timeout` when there is one; each target's collector reads through `Arm.within` its own deadline
     (`Source.collector`), and the Resource Graph inventory within its own (`moediag.scan`). The token is asked
     for the run's cloud (`cloud_name`), wherever --arm-endpoint sends the requests.
+
+    `arm_rate`: each subscription's read budget (burst, per second; default Resource Manager's documented one),
+    kept by pacing every request of the run; `on_pacing` hears when the run paces (the progress line).
     """
     from moediag import clouds
-    from moediag.arm import Arm
+    from moediag.arm import ARM_RATE, Arm
 
     cloud = clouds.named(cloud_name or clouds.DEFAULT)
     return Arm(credential(cloud), subscription_id, arm_endpoint, scope=cloud.credential_scope,
                request_timeout=budget.request_timeout_s,
                retry_budget_s=budget.retry_budget_s, max_concurrency=max_concurrency,
-               max_per_subscription=max_per_subscription, deadline=budget.run_read_deadline)
+               max_per_subscription=max_per_subscription, deadline=budget.run_read_deadline,
+               arm_rate=arm_rate or ARM_RATE, on_pacing=on_pacing)
 
 
 def live_resolver(options: Options, budget: Budget, max_concurrency: int):
@@ -133,14 +139,21 @@ class Source:
         if self.arm is not None:
             self.arm.close()
 
+    def notes(self) -> list[str]:
+        """What the reading itself met, for the report (the pacing and the 429s of the run)."""
+        note = self.arm.rate.note() if self.arm is not None else None
+        return [note] if note else []
+
 
 def live_source(options: Options, budget: Budget, arm_endpoint: str, subscription_id: str,
                 max_concurrency: int, *, max_per_subscription: int | None = None, workers: int | None = None,
-                fleet: bool = False) -> Source:
+                fleet: bool = False, arm_rate: tuple[int, float] | None = None,
+                on_pacing: Callable[[str | None], None] | None = None) -> Source:
     """A live source; a `fleet` one shares one memo of `shared` facts between its targets' collectors."""
     from moediag.collector import SharedFacts
 
-    arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription, options.cloud)
+    arm = live_arm(budget, arm_endpoint, subscription_id, max_concurrency, max_per_subscription, options.cloud,
+                   arm_rate, on_pacing)
     return Source(options, arm=arm, dns=live_resolver(options, budget, max_concurrency),
                   workers=workers or max(8, max_concurrency * 4), shared=SharedFacts() if fleet else None,
                   read_margin_s=budget.read_margin_s)
@@ -180,7 +193,7 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
         interrupted = run_targets(plan, runs)
     finally:
         source.close()
-    notes = list(blocks.pop("notes", None) or [])
+    notes = [*(blocks.pop("notes", None) or []), *source.notes()]
     skipped = not_evaluated(runs)
     if skipped:
         notes.append(f"{len(skipped)} workspace(s) not evaluated, the --total-timeout passed before their turn: "
@@ -195,10 +208,11 @@ def run(kind: str, checks: list, runs: list[TargetRun], source: Source, budget: 
     return RunResult(report, snap)
 
 
-def check(request: CheckRequest, progress: Callable[[list[str]], None] | None = None) -> RunResult:
+def check(request: CheckRequest, progress: Callable[[list[str]], None] | None = None,
+          on_pacing: Callable[[str | None], None] | None = None) -> RunResult:
     """One workspace, read live or replayed from `request.snapshot_path`: the report (not yet finished by
     `for_output`) and, when asked, the snapshot. UsageError for input that is wrong, TargetUnreadable for a
-    workspace that cannot be read at all."""
+    workspace that cannot be read at all. `on_pacing` hears the pacing line (see live_arm)."""
     from moediag import arguments
     from moediag.target import resolve_target
 
@@ -222,7 +236,8 @@ def check(request: CheckRequest, progress: Callable[[list[str]], None] | None = 
                           azure_dns=arguments.azure_dns(request.azure_dns), timeout_s=request.timeout,
                           logs=request.logs, include_diagnose=request.include_diagnose, cloud=cloud)
         source = live_source(options, budget, arguments.arm_endpoint(request.arm_endpoint, cloud),
-                             target.subscription_id, request.max_concurrency)
+                             target.subscription_id, request.max_concurrency,
+                             arm_rate=arguments.arm_rate(request.arm_rate), on_pacing=on_pacing)
         mode = "live"
     return run("check", request.checks, [TargetRun(target)], source, budget, mode=mode,
                save_snapshot=request.save_snapshot, progress=progress)

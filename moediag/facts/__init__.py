@@ -36,6 +36,8 @@ class Source(Protocol):
 
     def prefetch(self, keys: Iterable[tuple[str, ...]]) -> None: ...
 
+    def read_once(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any: ...
+
 
 @dataclass(frozen=True)
 class FactSpec:

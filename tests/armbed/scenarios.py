@@ -133,6 +133,8 @@ class WorkspaceScenario:
     net_resource_group: str = "rg-net"
     dns_resource_group: str = "rg-dns"
     dns_subscription_id: str | None = None  # the private DNS zones' subscription (None: the workspace's); fleets share one
+    net_subscription_id: str | None = None  # the private endpoints' and VNet's (None: the workspace's); a hub's in fleets
+    resources_group: str | None = None  # the Key Vault's, registry's, storage's and App Insights' (None: the workspace's)
     cloud: str = "AzureCloud"  # a key of CLOUD_NAMES: the names of hosts and zones
     api_zone_name: Any = AUTO  # the API zone the private endpoint registers in (AUTO: the cloud's; else a wrong one)
 
@@ -244,7 +246,11 @@ class WorkspaceScenario:
 
     @property
     def _rg_net(self) -> str:
-        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.net_resource_group}"
+        return f"/subscriptions/{self.net_subscription_id or self.subscription_id}/resourceGroups/{self.net_resource_group}"
+
+    @property
+    def _rg_resources(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resources_group or self.resource_group}"
 
     @property
     def workspace_arm_id(self) -> str:
@@ -283,27 +289,27 @@ class WorkspaceScenario:
 
     @property
     def key_vault_id(self) -> str:
-        return f"{self._rg_ml}/providers/Microsoft.KeyVault/vaults/{self.key_vault_name}"
+        return f"{self._rg_resources}/providers/Microsoft.KeyVault/vaults/{self.key_vault_name}"
 
     @property
     def key_vault_id_as_referenced(self) -> str:
         """The vault id as the ML service writes it: `Microsoft.Keyvault` (real recordings)."""
-        return f"{self._rg_ml}/providers/Microsoft.Keyvault/vaults/{self.key_vault_name}"
+        return f"{self._rg_resources}/providers/Microsoft.Keyvault/vaults/{self.key_vault_name}"
 
     @property
     def registry_id(self) -> str:
-        return f"{self._rg_ml}/providers/Microsoft.ContainerRegistry/registries/{self.registry_name}"
+        return f"{self._rg_resources}/providers/Microsoft.ContainerRegistry/registries/{self.registry_name}"
 
     @property
     def storage_id(self) -> str:
-        return f"{self._rg_ml}/providers/Microsoft.Storage/storageAccounts/{self.storage_name}"
+        return f"{self._rg_resources}/providers/Microsoft.Storage/storageAccounts/{self.storage_name}"
 
     def storage_pe_id(self, group: str) -> str:
         return f"{self._rg_net}/providers/Microsoft.Network/privateEndpoints/pe-{self.storage_name}-{group}"
 
     @property
     def app_insights_id(self) -> str:
-        return f"{self._rg_ml}/providers/microsoft.insights/components/{self.app_insights_name}"
+        return f"{self._rg_resources}/providers/microsoft.insights/components/{self.app_insights_name}"
 
     @property
     def compute_id(self) -> str:
