@@ -106,6 +106,10 @@ cli.command_class = _ExamplesLast
 
 
 # Options `check` and `scan` share (click makes a new parameter each time one is applied).
+CLIENT_VNET = click.option(
+    "--client-vnet", "client_vnets", multiple=True, metavar="VNET_ID",
+    help="A client network whose scoring path to analyse from configuration (repeatable; also client_vnets in "
+         "moediag.toml). Default: the VNets linked to the private zone and the private endpoint's VNet.")
 SELECT = click.option("--select", multiple=True, metavar="PREFIX", help="Run only checks with this id or id prefix (repeatable).")
 IGNORE = click.option("--ignore", multiple=True, metavar="PREFIX", help="Skip checks with this id or id prefix (repeatable).")
 OUTPUT = click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]", help=OUTPUT_HELP)
@@ -169,9 +173,7 @@ READING = _options(CLOUD, ARM_ENDPOINT, ARM_RATE, DNS_SERVER, AZURE_DNS, LOGS)
                    "(the smaller wins).")
 @MAX_CONCURRENCY
 @READING
-@click.option("--client-vnet", "client_vnets", multiple=True, metavar="VNET_ID",
-              help="A client network whose scoring path to analyse from configuration (repeatable; also client_vnets "
-                   "in moediag.toml). Default: the VNets linked to the private zone and the private endpoint's VNet.")
+@CLIENT_VNET
 @click.option("--include-diagnose", is_flag=True,
               help="Also run Azure's workspace diagnose (a long-running, read-only POST; waited for up to --timeout).")
 @click.option("--save-snapshot", type=click.Path(dir_okay=False), help="Write every fact read to FILE (JSON, no secrets).")
@@ -241,6 +243,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @click.option("--max-workspaces", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Workspaces checked at once.")
 @READING
+@CLIENT_VNET
 @click.option("--save-snapshot", type=click.Path(dir_okay=False),
               help="Write every fact read, and the Resource Graph inventory, to FILE (JSON, no secrets).")
 @click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False),
@@ -248,7 +251,7 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
                  total_timeout, max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, arm_rate,
-                 dns_servers, azure_dns, logs, save_snapshot, snapshot_path, debug) -> None:
+                 dns_servers, azure_dns, logs, client_vnets, save_snapshot, snapshot_path, debug) -> None:
     """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report.
 
     \b
@@ -258,7 +261,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
       moediag scan --management-group platform --fail-on warn
       moediag scan -s SUB1 --save-snapshot fleet.snapshot.json   # replay it offline: scan --snapshot FILE
     """
-    from moediag import registry
+    from moediag import registry, suppress
     from moediag import scan as scans
     from moediag import snapshot as snapshots
     from moediag.render import FORMATS
@@ -269,18 +272,23 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
     redactor = _start(debug, redact)
     streams: list = []
     try:
+        arguments.docs_base()
         formats = arguments.outputs(outputs, choices=(*FORMATS, "jsonl"))
-        checks, suppressions = registry.select(select, ignore), _suppressions(config_path)
+        checks, config = registry.select(select, ignore), suppress.load_config(config_path)
+        suppressions = config.suppressions
         arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                         [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         scope = arguments.scope(subscriptions, management_groups)
         if snapshot_path:
+            if client_vnets:
+                raise UsageError("--client-vnet reads live: a snapshot replays the client VNets it was taken with")
             data = snapshots.load(snapshot_path, "scan")
             arguments.same_scope(data["scope"], scope)
             arguments.snapshot_cloud(data.get("options") or {}, cloud)
         else:
             run_cloud = arguments.cloud(cloud, arm_endpoint)
             options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
+                              client_vnets=arguments.client_vnets(tuple(client_vnets), config.client_vnets),
                               timeout_s=timeout, logs=LOG_MODES[logs], cloud=run_cloud)
             endpoint = arguments.arm_endpoint(arm_endpoint, run_cloud)
             rate = arguments.arm_rate(arm_rate)

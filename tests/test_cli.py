@@ -197,6 +197,8 @@ def test_every_result_links_to_its_page_in_this_release_s_documentation_and_the_
     assert 'https://docs.example.org/moediag/checks/dns.inference-a-record.md' in mirror.stdout
     bad = moediag(None, "check", "--example", env={"MOEDIAG_DOCS_BASE": "docs/"})
     assert bad.code == 2 and bad.stderr.strip() == "moediag: error: MOEDIAG_DOCS_BASE must be an http(s):// URL, not 'docs/'"
+    bad_scan = moediag(None, "scan", "--snapshot", "fleet.json", env={"MOEDIAG_DOCS_BASE": "docs/"})
+    assert bad_scan.code == 2 and bad_scan.stderr == bad.stderr
 
 
 def test_example_and_snapshot_together_are_one_line_and_exit_2():

@@ -178,3 +178,22 @@ def test_in_us_government_the_spoke_s_rules_and_zone_are_that_cloud_s(bed):
     assert forwarding["status"] == "fail" and gov.api_domain in forwarding["message"]
     assert any(f"--domain-name {gov.api_domain}." in c for c in forwarding["fix"]["commands"])
     only_gets(bed)
+
+
+def test_scan_analyses_the_client_vnets_of_the_flag_for_every_workspace_and_refuses_them_with_a_snapshot(
+        bed, dns_server, tmp_path):
+    from armbed.fleet import fleet
+
+    the_fleet = fleet(1, 1, 1, overrides={(0, 0): lambda s: s.replace(client_network=spoke())}).install(bed)
+    [scenario] = the_fleet.scenarios
+    app = vnet_id(scenario, "vnet-app", scenario.client_network)
+    run = moediag(bed, "scan", "-s", scenario.subscription_id, *SELECT, "--client-vnet", app, "-o", "json",
+                  "--dns-server", dns_server.address)
+    [result] = run.results(PATH)
+    assert result["status"] == "fail" and result["resource_id"] == app and "not linked to VNet vnet-app" in result["message"]
+    assert run.code == 1
+    assert {(r.method, r.path) for r in bed.requests if r.method != "GET"} == {
+        ("POST", "/providers/microsoft.resourcegraph/resources")}  # the inventory query, a read
+    replay = moediag(None, "scan", "--snapshot", str(tmp_path / "any.json"), "--client-vnet", app)
+    assert replay.code == 2 and replay.stderr.strip() == (
+        "moediag: error: --client-vnet reads live: a snapshot replays the client VNets it was taken with")
