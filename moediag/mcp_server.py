@@ -99,6 +99,9 @@ class Tools:
         workspace: Annotated[str | None, Field(description="Workspace name (default: az configure --defaults workspace=)")] = None,
         endpoints: Annotated[list[str] | None, Field(description="Online endpoints to check (default: all)")] = None,
         deployment: Annotated[str | None, Field(description="Only this deployment of the endpoints")] = None,
+        client_vnets: Annotated[list[str] | None, Field(
+            description="Client virtual network ids whose scoring path to analyse from configuration (default: the "
+                        "VNets linked to the private zone and the private endpoint's VNet)")] = None,
         select: Strings = None,
         ignore: Strings = None,
         timeout: Annotated[float, Field(ge=1, le=3600, description="Seconds the whole run may take")] = 60.0,
@@ -123,7 +126,8 @@ class Tools:
             where = self.options  # where requests go: the server's configuration, never the call's
             request = session.CheckRequest(
                 checks, subscription=subscription, resource_group=resource_group, workspace=workspace,
-                endpoints=tuple(endpoints or ()), deployment=deployment, timeout=timeout, logs=logs,
+                endpoints=tuple(endpoints or ()), deployment=deployment, client_vnets=tuple(client_vnets or ()),
+                timeout=timeout, logs=logs,
                 include_diagnose=include_diagnose, snapshot_path=path, max_concurrency=where.max_concurrency,
                 arm_endpoint=where.arm_endpoint, dns_servers=where.dns_servers, azure_dns=where.azure_dns,
                 cloud=where.cloud)

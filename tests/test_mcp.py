@@ -145,6 +145,8 @@ def tools():
     ({"example": True, "snapshot": EXAMPLE}, "moediag: error: give --example or --snapshot, not both"),
     ({"example": True, "select": ["dns.zone-link"]}, "did you mean dns.zone-vnet-link?"),
     ({"snapshot": "/nonexistent/x.json"}, "moediag: error: cannot read snapshot /nonexistent/x.json"),
+    ({"subscription": "00000000-1111-2222-3333-444444444444", "resource_group": "rg", "workspace": "ws",
+      "client_vnets": ["/subscriptions/x/bad"]}, "moediag: error: bad --client-vnet '/subscriptions/x/bad'"),
 ])
 def test_bad_arguments_are_tool_errors_with_the_cli_line(tools, arguments, line):
     result = tools.check_workspace(**arguments)
