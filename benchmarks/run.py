@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py            # the full table (about a minute)
     .venv/bin/python benchmarks/run.py --quick    # 20 endpoints only
     .venv/bin/python benchmarks/run.py --fleet    # only the fleet scan (3 subscriptions, 30 workspaces)
+    .venv/bin/python benchmarks/run.py --fleet-throttled   # 300 workspaces, 10 subscriptions + a hub, throttled bed
 
 Everything runs on loopback: the ARM test bed (HTTPS) and the DNS test server, each answer delayed by
 --delay seconds (default 0.1). moediag runs as a user runs it, in a subprocess; its peak RSS comes from
@@ -10,6 +11,14 @@ wait4(). The "serial" column runs the same checks with --max-concurrency 1 (one 
 the same session, so the gain is a ratio measured on the same machine minutes apart. The fleet case runs
 `moediag scan` over 3 subscriptions, 30 workspaces and 150 endpoints sharing one private DNS zone, and reads the
 peak in-flight requests per subscription from the test bed's log (the bound is --max-per-subscription).
+
+The throttled fleet case (`--fleet-throttled`) runs `moediag scan` over 300 workspaces in 10 subscriptions whose
+private endpoints, VNet and zones are held in an 11th, hub subscription, each 10 workspaces sharing one Key Vault,
+registry and storage account, against a bed that enforces a token bucket per subscription (429 + Retry-After when
+empty) and Resource Graph's quota. It checks that every planted fault is found, counts the 429s and the shared
+resources read twice, and compares the wall time with the least time the buckets allow: for each subscription,
+its requests beyond the burst at the refill rate; the busiest subscription (the hub) bounds the scan. "reading" is the time from the first request Resource Manager
+received to the last (wall time without start-up, the inventory's CPU, and building and writing the report).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from armbed import ArmTestBed, WorkspaceScenario, many_endpoints  # noqa: E402
 from armbed.fleet import fleet, peak_in_flight_by_subscription  # noqa: E402
+from armbed.graph import PATH as GRAPH_PATH  # noqa: E402
 from dnsbed import DnsTestServer  # noqa: E402
 from netguard import subprocess_env  # noqa: E402
 
@@ -119,6 +129,107 @@ def print_fleet(delay: float) -> None:
         print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
 
 
+# The planted faults of the throttled fleet: (subscription, workspace) indexes.
+MISSING_RECORDS = {(k, 3) for k in range(10)} | {(0, 17), (5, 29)}  # the hub's zone lost these inference records
+SHARED_KV_OPEN = (1, 10)  # this workspace's group of 10 shares a Key Vault without the trusted-services bypass
+TRAFFIC_TO_DELETED, V1_LEGACY = (1, 6), (0, 7)
+
+
+def throttled_fleet(subscriptions: int, workspaces: int, endpoints: int, share: int):
+    acls = {"bypass": "None", "defaultAction": "Deny", "ipRules": [], "virtualNetworkRules": []}
+
+    def deleted_green(s):
+        endpoints = list(s.endpoints)
+        endpoints[0].traffic = {"blue": 50, "green": 50}
+        return s.replace(endpoints=endpoints)
+
+    k, i = SHARED_KV_OPEN
+    open_kv = {(k, j): (lambda s: s.replace(kv_network_acls=acls)) for j in range(i - i % share, i - i % share + share)}
+    return fleet(subscriptions, workspaces, endpoints, hub=True, share=share, page_size=200,
+                 missing_records={(k, i) for k, i in MISSING_RECORDS if k < subscriptions and i < workspaces},
+                 overrides={**open_kv, TRAFFIC_TO_DELETED: deleted_green, V1_LEGACY: lambda s: s.replace(v1_legacy_mode=True)})
+
+
+def planted(the_fleet) -> dict[str, set[str]]:
+    """What the scan must find: failing resource ids per check."""
+    subs = len(the_fleet.subscriptions)
+    workspaces = len(the_fleet.scenarios) // subs
+    at = [(k, i) for k, i in MISSING_RECORDS if k < subs and i < workspaces]
+    missing = [the_fleet.scenario(k, i) for k, i in at]
+    traffic, v1 = the_fleet.scenario(*TRAFFIC_TO_DELETED), the_fleet.scenario(*V1_LEGACY)
+    return {"dns.inference-a-record": {s.inference_record_id for s in missing},
+            "dns.scoring-resolution": {s.endpoint_id(e.name) for s in missing for e in s.endpoints},
+            "keyvault.trusted-services-bypass": {the_fleet.scenario(*SHARED_KV_OPEN).key_vault_id},
+            "endpoint.traffic-assignment": {traffic.endpoint_id(traffic.endpoints[0].name)},
+            "workspace.v1-legacy-mode": {v1.workspace_arm_id}}
+
+
+def measure_fleet_throttled(delay: float, burst: int, per_s: float, subscriptions: int = 10, workspaces: int = 30,
+                            endpoints: int = 2, share: int = 10, arm_rate: str | None = None,
+                            max_workspaces: int = 8) -> dict:
+    """One `moediag scan` of the hub-held fleet against a bed that throttles like Resource Manager."""
+    import json
+
+    the_fleet = throttled_fleet(subscriptions, workspaces, endpoints, share)
+    with ArmTestBed() as bed, DnsTestServer(latency=delay) as dns:
+        the_fleet.install(bed)
+        dns.set_records(the_fleet.dns_records())
+        bed.latency = delay
+        throttle = bed.throttle(burst, per_s)
+        env = subprocess_env(dict(os.environ, **bed.env(), NO_COLOR="1"))
+        rate = ["--arm-rate", arm_rate] if arm_rate else []
+        args = ["scan", *(a for sub in the_fleet.subscriptions for a in ("-s", sub)), "--dns-server", dns.address,
+                "-o", "json", "--timeout", "900", "--max-workspaces", str(max_workspaces), *rate]
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "moediag", *args], env=env, capture_output=True, text=True,
+                              check=False)
+        wall = time.perf_counter() - started
+        if proc.returncode not in (0, 1, 3):
+            raise SystemExit(f"moediag failed ({proc.returncode}): {proc.stderr}")
+        report = json.loads(proc.stdout)
+        found = {check: {r["resource_id"] for r in report["results"] if r["check_id"] == check and r["status"] == "fail"}
+                 for check in {r["check_id"] for r in report["results"]}}
+        found = {check: ids for check, ids in found.items() if ids}
+        per_budget = {sub: throttle.admitted.get(sub, 0) + throttle.refused.get(sub, 0)
+                      for sub in set(throttle.admitted) | set(throttle.refused)}
+        arm_budgets = {sub: n for sub, n in per_budget.items() if sub != "graph"}
+        bound = max(max(0.0, (n - burst) / per_s) for n in arm_budgets.values())
+        hub = the_fleet.hub_subscription
+        shared = {s.key_vault_id for s in the_fleet.scenarios} | {s.registry_id for s in the_fleet.scenarios} \
+            | {s.storage_id for s in the_fleet.scenarios}
+        times = [t for t, _, _ in throttle.log]
+        return {"wall": wall, "bound": bound, "reading": max(times) - min(times), "requests": len(bed.requests), "throttled": len(bed.throttled()),
+                "duplicates": len(bed.duplicates()), "shared": len(shared),
+                "shared_reads": sum(bed.count("GET", rid) for rid in shared),
+                "hub_requests": per_budget.get(hub, 0), "busiest_workload": max(n for sub, n in arm_budgets.items() if sub != hub),
+                "graph": bed.count("POST", GRAPH_PATH), "workspaces": len(the_fleet.scenarios),
+                "subscriptions": subscriptions, "all_found": found == planted(the_fleet), "found": found,
+                "errors": report["summary"]["error"], "notes": report["notes"], "code": proc.returncode}
+
+
+def print_fleet_throttled(delay: float, burst: int, per_s: float, small: bool = False, max_workspaces: int = 8,
+                          told: bool = True) -> None:
+    size = dict(subscriptions=2, workspaces=20) if small else {}
+    m = measure_fleet_throttled(delay, burst, per_s, arm_rate=f"{burst}/{per_s:g}" if told else None,
+                                max_workspaces=max_workspaces, **size)
+    header = ("fleet (throttled bed)", "requests", "hub reqs", "429s", "dups", "shared read", "faults found", "bound s",
+              "reading s", "wall s", "wall/bound")
+    row = (f"{m['subscriptions']} subs + hub x {m['workspaces']} ws, bucket {burst}/{per_s:g}, "
+           f"--max-workspaces {max_workspaces}" + ("" if told else ", moediag not told (default --arm-rate)"), m["requests"],
+           m["hub_requests"], m["throttled"], m["duplicates"], f"{m['shared_reads']}/{m['shared']}",
+           "all" if m["all_found"] else "MISSING", f"{m['bound']:.1f}", f"{m['reading']:.1f}", f"{m['wall']:.1f}",
+           f"{m['wall'] / m['bound']:.2f}")
+    widths = [max(len(str(r[i])) for r in [header, row]) for i in range(len(header))]
+    for line in (header, row):
+        print("  ".join(str(cell).rjust(width) for cell, width in zip(line, widths)))
+    print(f"exit {m['code']}, {m['errors']} error result(s); busiest workload subscription {m['busiest_workload']} "
+          f"requests; Resource Graph queries {m['graph']}")
+    for note in m["notes"]:
+        print(f"note: {note}")
+    if not m["all_found"]:
+        print(f"found: {m['found']}")
+
+
 def median_of(repeat: int, run) -> Measured:
     """The run with the median wall time of `repeat` runs: one run on a shared 2-core machine is noise."""
     runs = sorted((run() for _ in range(max(1, repeat))), key=lambda m: m.wall)
@@ -142,9 +253,24 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="only the 20-endpoint scenario")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is shown")
     parser.add_argument("--fleet", action="store_true", help="only the fleet scan (3 subscriptions, 30 workspaces)")
+    parser.add_argument("--fleet-throttled", action="store_true",
+                        help="only the throttled fleet scan (10 subscriptions + a hub, 300 workspaces)")
+    parser.add_argument("--bucket", default="50/10", metavar="BURST/PER_SECOND",
+                        help="the throttled bed's token bucket per subscription (default 50/10: Resource Manager's "
+                             "250/25 scaled down so the buckets, not this machine's CPU, bound the run)")
+    parser.add_argument("--small", action="store_true", help="the throttled fleet with 2 subscriptions x 20 workspaces")
+    parser.add_argument("--max-workspaces", type=int, default=8, help="moediag scan's --max-workspaces (throttled fleet)")
+    parser.add_argument("--untold", action="store_true",
+                        help="moediag runs with its default --arm-rate (250/25), not the bed's bucket: only the "
+                             "headers and 429s tell it")
     opts = parser.parse_args()
     if opts.fleet:
         print_fleet(opts.delay)
+        return 0
+    if opts.fleet_throttled:
+        burst, _, per_s = opts.bucket.partition("/")
+        print_fleet_throttled(opts.delay, int(burst), float(per_s), small=opts.small, max_workspaces=opts.max_workspaces,
+                              told=not opts.untold)
         return 0
 
     print(f"start-up (median of 5): --version {startup(['--version']):.3f} s · list {startup(['list']):.3f} s · "

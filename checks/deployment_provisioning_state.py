@@ -3,6 +3,7 @@
 import re
 
 from moediag.check import Doc, Example, check
+from moediag.clouds import PUBLIC
 from moediag.diagnosis import Cause
 from moediag.evidence import (
     dig,
@@ -124,7 +125,7 @@ DOC = Doc(
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints",
            "https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations"),
     examples=(Example({"properties": {"provisioningState": "Failed",
-                                      "properties": {"AzureAsyncOperationUri": "https://management.azure.com/subscriptions"
+                                      "properties": {"AzureAsyncOperationUri": f"{PUBLIC.resource_manager}/subscriptions"
                                                      "/S/providers/Microsoft.MachineLearningServices/locations/eastus2/"
                                                      "mfeOperationsStatus/od:1:2?api-version=2025-12-01"}},
                        "operation": {"status": "Failed", "error": {"code": "WorkspaceManagedNetworkNotReady",

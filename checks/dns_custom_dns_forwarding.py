@@ -1,11 +1,11 @@
 """dns.custom-dns-forwarding: a VNet's custom DNS servers give the same private answer as Azure DNS."""
 
 from moediag.check import Doc, Example, check
+from moediag.clouds import NAMES_NOTE, PUBLIC
 from moediag.errors import FactError
 from moediag.evidence import az_group_and_name, text
 from moediag.facts.dns import (
     AZURE_DNS,
-    FORWARDED_ZONES,
     NO_VERDICT,
     is_kubernetes,
     is_public,
@@ -25,6 +25,7 @@ DOC = Doc(
         "answers must be the same private addresses. Only with `--azure-dns` (or `--azure-dns HOST[:PORT]`, e.g. "
         "an Azure DNS Private Resolver inbound endpoint); otherwise skipped, and no packet is sent to Azure DNS. "
         "With `--dns-server` those servers are asked in place of the VNet's."
+        + NAMES_NOTE
     ),
     why=(
         "A custom DNS server answers private link names privately only if it forwards them to Azure DNS from a "
@@ -34,9 +35,9 @@ DOC = Doc(
     ),
     fix=(
         "On each custom DNS server, add conditional forwarders for "
-        + " and ".join(f"`{z}`" for z in FORWARDED_ZONES)
+        + " and ".join(f"`{z}`" for z in PUBLIC.forwarded_zones)
         + f" to {AZURE_DNS} (the server must run in a VNet linked to the private zone), or forward to an Azure DNS "
-        "Private Resolver inbound endpoint. Windows DNS: `Add-DnsServerConditionalForwarderZone -Name api.azureml.ms "
+        f"Private Resolver inbound endpoint. Windows DNS: `Add-DnsServerConditionalForwarderZone -Name {PUBLIC.api_domain} "
         f"-MasterServers {AZURE_DNS}`; BIND: a `type forward` zone."
     ),
     run_from=(
@@ -49,17 +50,17 @@ DOC = Doc(
     examples=(
         Example({"virtual_network": {"id": "/subscriptions/.../virtualNetworks/vnet-ml",
                                      "properties": {"dhcpOptions": {"dnsServers": ["10.0.0.10"]}}},
-                 "ep-main.eastus2.inference.ml.azure.com": {"168.63.129.16 (--azure-dns)": ["10.0.1.5"],
+                 f"ep-main.eastus2.{PUBLIC.inference_domain}": {"168.63.129.16 (--azure-dns)": ["10.0.1.5"],
                                                             "10.0.0.10": ["20.44.17.190"]}},
-                "fail: custom DNS 10.0.0.10 answers 20.44.17.190 for ep-main.eastus2.inference.ml.azure.com, but "
+                f"fail: custom DNS 10.0.0.10 answers 20.44.17.190 for ep-main.eastus2.{PUBLIC.inference_domain}, but "
                 "Azure DNS answers 10.0.1.5: the custom DNS of VNet vnet-ml does not forward the inference names to "
                 "Azure DNS"),
         Example({"virtual_network": {"id": "/subscriptions/.../virtualNetworks/vnet-ml",
                                      "properties": {"dhcpOptions": {"dnsServers": ["10.0.0.10"]}}},
-                 "ep-main.eastus2.inference.ml.azure.com": {"168.63.129.16 (--azure-dns)": ["10.0.1.5"],
+                 f"ep-main.eastus2.{PUBLIC.inference_domain}": {"168.63.129.16 (--azure-dns)": ["10.0.1.5"],
                                                             "10.0.0.10": ["10.0.1.5"]}},
                 "pass: every custom DNS server of VNet vnet-ml (10.0.0.10) answers "
-                "ep-main.eastus2.inference.ml.azure.com with 10.0.1.5, as Azure DNS does"),
+                f"ep-main.eastus2.{PUBLIC.inference_domain} with 10.0.1.5, as Azure DNS does"),
     ),
 )
 
@@ -87,7 +88,7 @@ def evaluate(ctx):
     endpoints = [(name, e) for name, e in endpoints if not is_kubernetes(e)]
     if not endpoints and not none:
         yield ctx.skipped(ctx.workspace_id, "only Kubernetes online endpoints here: they resolve through their cluster")
-    hosts = [scoring_host(e, workspace)[0] for _, e in endpoints]
+    hosts = [scoring_host(e, workspace, ctx.cloud)[0] for _, e in endpoints]
     asked = [(ctx.options.azure_dns, h) for h in hosts] + [(s, h) for h in hosts for s in servers]
     answers = dict(zip(asked, ctx.gather("dns_resolution_via", asked)))
     for (name, endpoint), host in zip(endpoints, hosts):
@@ -169,7 +170,7 @@ def _compare(ctx, rid, host, azure, custom_answers, vnet_names, servers):
         return ctx.failed(rid, f"custom DNS {', '.join(f'{s} answers {observed[s]}' for s in differing)} for {host}, "
                                f"but Azure DNS answers {', '.join(want)}: the custom DNS of VNet {vnet_names} does not "
                                "forward the inference names to Azure DNS", expected=expected, observed=observed,
-                          details=details, fix=forwarder_fix(vnet_names, servers))
+                          details=details, fix=forwarder_fix(ctx, vnet_names, servers))
     if unread:
         server, why, reason = unread[0]
         return ctx.errored(rid, f"custom DNS server {server} gave no answer for {host}: {why}", reason=reason,

@@ -1,27 +1,28 @@
 """dns.inference-a-record: the private zone holds `*.<workspaceId>.inference.<region>`, pointing at the private endpoint."""
 
 from moediag.check import Doc, Example, check
-from moediag.facts.dns import API_ZONE
+from moediag.clouds import NAMES_NOTE, PUBLIC
 from moediag.judge.private_dns import each_private_endpoint, record_verdicts
 
 DOC = Doc(
     what=(
         f"For each private endpoint of the workspace: its private DNS zone groups register it in a zone named "
-        f"`{API_ZONE}` (the zone may live in another resource group or subscription), and that zone holds the "
+        f"`{PUBLIC.api_zone}` (the zone may live in another resource group or subscription), and that zone holds the "
         "A record `*.<workspaceId>.inference.<region>` (workspaceId and location from the workspace) whose only "
         "address is the private endpoint's IP for that name (from the endpoint's `customDnsConfigs`, else its "
         "network interface)."
+        + NAMES_NOTE
     ),
     why=(
-        "Scoring requests to `<endpoint>.<region>.inference.ml.azure.com` are sent, by a CNAME, to "
-        f"`<endpoint>.<workspaceId>.inference.<region>.{API_ZONE}`. Inside the VNet that name is answered by this "
+        f"Scoring requests to `<endpoint>.<region>.{PUBLIC.inference_domain}` are sent, by a CNAME, to "
+        f"`<endpoint>.<workspaceId>.inference.<region>.{PUBLIC.api_zone}`. Inside the VNet that name is answered by this "
         "wildcard record. Without it the name does not exist (NXDOMAIN) for every client using the zone; with a "
         "wrong address, clients connect to an IP where the endpoint is not, and time out. Without a zone group "
         "nothing registers the record at all."
     ),
     fix=(
         "Add the record with the private endpoint's IP (`az network private-dns record-set a add-record -g <zone "
-        f"group> -z {API_ZONE} -n '*.<workspaceId>.inference.<region>' -a <ip>`), or let the DNS integration of the "
+        f"group> -z {PUBLIC.api_zone} -n '*.<workspaceId>.inference.<region>' -a <ip>`), or let the DNS integration of the "
         "workspace private endpoint register it again (remove the zone from its zone group and add it back: "
         "`az network private-endpoint dns-zone-group remove` / `add`). A private endpoint created before "
         "2022-05-24 lacks the inference name and must itself be recreated. "
@@ -38,22 +39,22 @@ DOC = Doc(
                  "private_endpoint": {"name": "pe-ws",
                                       "properties": {"customDnsConfigs":
                                                          [{"fqdn":
-                                                               "*.11111111-2222-3333-4444-555555555555.inference.eastus2.api.azureml.ms",
+                                                               f"*.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_domain}",
                                                            "ipAddresses": ["10.0.1.5"]}]}},
-                 "zone": "/subscriptions/.../privateDnsZones/privatelink.api.azureml.ms",
+                 "zone": f"/subscriptions/.../privateDnsZones/{PUBLIC.api_zone}",
                  "A *.11111111-2222-3333-4444-555555555555.inference.eastus2": None},
-                "fail: zone privatelink.api.azureml.ms has no A record "
+                f"fail: zone {PUBLIC.api_zone} has no A record "
                 "*.11111111-2222-3333-4444-555555555555.inference.eastus2: inside the VNet the scoring host of every"
                 " endpoint of workspace ws-prod does not resolve (NXDOMAIN)"),
         Example({"private_endpoint": {"name": "pe-ws",
                                       "properties": {"customDnsConfigs":
                                                          [{"fqdn":
-                                                               "*.11111111-2222-3333-4444-555555555555.inference.eastus2.api.azureml.ms",
+                                                               f"*.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_domain}",
                                                            "ipAddresses": ["10.0.1.5"]}]}},
-                 "zone": "/subscriptions/.../privateDnsZones/privatelink.api.azureml.ms",
+                 "zone": f"/subscriptions/.../privateDnsZones/{PUBLIC.api_zone}",
                  "A *.11111111-2222-3333-4444-555555555555.inference.eastus2":
                      {"properties": {"aRecords": [{"ipv4Address": "10.0.1.5"}]}}},
-                "pass: zone privatelink.api.azureml.ms holds "
+                f"pass: zone {PUBLIC.api_zone} holds "
                 "*.11111111-2222-3333-4444-555555555555.inference.eastus2 -> 10.0.1.5, the IP of private endpoint "
                 "pe-ws"),
     ),

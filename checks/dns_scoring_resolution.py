@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from moediag.check import Doc, Example, check
+from moediag.clouds import NAMES_NOTE, PUBLIC
 from moediag.errors import FactError
 from moediag.evidence import (
     az_group_and_name,
@@ -14,7 +16,7 @@ from moediag.evidence import (
     workspace_private_endpoint_ids,
 )
 from moediag.facts.dns import (
-    API_ZONE,
+    AZURE_DNS,
     NO_VERDICT,
     is_kubernetes,
     is_public,
@@ -31,12 +33,16 @@ from moediag.shell import Command, command, is_fqdn
 DOC = Doc(
     what=(
         "Each managed online endpoint's scoring host (from its `scoringUri`, else "
-        "`<endpoint>.<region>.inference.ml.azure.com`) is resolved, following CNAMEs (expected: to "
-        f"`<endpoint>.<workspaceId>.inference.<region>.{API_ZONE}`), and every address in the answer must be the "
+        f"`<endpoint>.<region>.{PUBLIC.inference_domain}`) is resolved, following CNAMEs (expected: to "
+        f"`<endpoint>.<workspaceId>.inference.<region>.{PUBLIC.api_zone}`), and every address in the answer must be the "
         "private IP a workspace private endpoint has for the inference name, inside that endpoint's VNet. NXDOMAIN "
         "or a public address fails, naming the causes that fit the evidence read from Resource Manager (record "
         "missing or wrong, zone not linked, custom DNS without forwarder, this machine outside the VNet); a "
-        "resolver that gives no answer is an error. The result says which resolver answered, and the CNAME chain."
+        "resolver that gives no answer is an error. A public answer from a resolver that is certainly outside the "
+        "VNet (not Azure DNS, not inside it, not one of its DNS servers) is skipped as not judged from here, "
+        "unless `--dns-server` named the resolver: network.client-vnet-path judges the clients' path instead. The "
+        "result says which resolver answered, and the CNAME chain."
+        + NAMES_NOTE
     ),
     why=(
         "Clients reach a network-isolated endpoint only at the private endpoint's IP. If the name resolves "
@@ -45,45 +51,47 @@ DOC = Doc(
     ),
     fix=(
         "Depends on the cause the result names: run from a client inside the VNet (or connected to it and using "
-        f"its DNS); link the `{API_ZONE}` zone to the VNet; add or correct the `*.<workspaceId>.inference.<region>` "
+        f"its DNS); link the `{PUBLIC.api_zone}` zone to the VNet; add or correct the `*.<workspaceId>.inference.<region>` "
         "record; give custom DNS servers conditional forwarders to 168.63.129.16."
     ),
     run_from=(
         "From a client inside the VNet of the workspace private endpoint (or connected to it and using its DNS), "
         "where scoring requests come from: the answer depends on where the query is made. From anywhere else a "
-        "public answer is normal and the result names \"this machine is outside the VNet\" as the likely cause. "
+        "public answer is normal and the result is skipped, not judged from here. "
         "`--dns-server HOST[:PORT]` asks those servers instead of this machine's resolver."
     ),
     links=("https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint",
            "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns"),
     examples=(
         Example({"endpoint": {"name": "ep-main",
-                              "properties": {"scoringUri": "https://ep-main.eastus2.inference.ml.azure.com/score",
+                              "properties": {"scoringUri": f"https://ep-main.eastus2.{PUBLIC.inference_domain}/score",
                                              "publicNetworkAccess": "Disabled"}},
                  "private_endpoint": {"name": "pe-ws", "inference IP": "10.0.1.5", "VNet": "vnet-ml (10.0.0.0/16)"},
                  "answer": {"resolver": "system resolver (192.168.1.1)",
                             "rcode": "NOERROR",
                             "addresses": ["20.44.17.190"],
-                            "chain": ["ep-main.eastus2.inference.ml.azure.com",
-                                      "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms"]}},
-                "fail: ep-main.eastus2.inference.ml.azure.com resolves from this machine via system resolver "
-                "(192.168.1.1) to public 20.44.17.190 (ep-main.eastus2.inference.ml.azure.com -> "
-                "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms). Likely "
-                "cause: (1) this machine is outside vnet-ml or does not use its DNS (the answer came via system "
-                "resolver (192.168.1.1)): from there the scoring host is public by design"),
+                            "chain": [f"ep-main.eastus2.{PUBLIC.inference_domain}",
+                                      f"ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_zone}"]}},
+                f"skip: ep-main.eastus2.{PUBLIC.inference_domain} resolves from this machine via system resolver "
+                f"(192.168.1.1) to public 20.44.17.190 (ep-main.eastus2.{PUBLIC.inference_domain} -> "
+                f"ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_zone}): not judged "
+                "from here: the answer came via system resolver (192.168.1.1), which is not Azure DNS, not inside "
+                "vnet-ml and not one of its DNS servers, so this machine is outside the VNet, where the scoring host "
+                "is public by design. network.client-vnet-path judges the clients' path from configuration; "
+                "--dns-server with the VNet's DNS server judges the answer"),
         Example({"endpoint": {"name": "ep-main",
-                              "properties": {"scoringUri": "https://ep-main.eastus2.inference.ml.azure.com/score",
+                              "properties": {"scoringUri": f"https://ep-main.eastus2.{PUBLIC.inference_domain}/score",
                                              "publicNetworkAccess": "Disabled"}},
                  "private_endpoint": {"name": "pe-ws", "inference IP": "10.0.1.5", "VNet": "vnet-ml (10.0.0.0/16)"},
                  "answer": {"resolver": "system resolver (168.63.129.16)",
                             "rcode": "NOERROR",
                             "addresses": ["10.0.1.5"],
-                            "chain": ["ep-main.eastus2.inference.ml.azure.com",
-                                      "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms"]}},
-                "pass: ep-main.eastus2.inference.ml.azure.com resolves from this machine via system resolver "
+                            "chain": [f"ep-main.eastus2.{PUBLIC.inference_domain}",
+                                      f"ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_zone}"]}},
+                f"pass: ep-main.eastus2.{PUBLIC.inference_domain} resolves from this machine via system resolver "
                 "(168.63.129.16) to 10.0.1.5, the IP of private endpoint pe-ws inside vnet-ml "
-                "(ep-main.eastus2.inference.ml.azure.com -> "
-                "ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.privatelink.api.azureml.ms)"),
+                f"(ep-main.eastus2.{PUBLIC.inference_domain} -> "
+                f"ep-main.11111111-2222-3333-4444-555555555555.inference.eastus2.{PUBLIC.api_zone})"),
     ),
 )
 
@@ -100,7 +108,7 @@ def evaluate(ctx):
         yield from none
         return
     if workspace_private_endpoint_ids(workspace):  # the answers do not depend on them: ask while they are read
-        ctx.prefetch("dns_resolution", [(scoring_host(e, workspace)[0],) for _, e in endpoints if not is_kubernetes(e)])
+        ctx.prefetch("dns_resolution", [(scoring_host(e, workspace, ctx.cloud)[0],) for _, e in endpoints if not is_kubernetes(e)])
     pes = workspace_private_endpoints(ctx)
     managed = []
     for name, endpoint in endpoints:
@@ -110,7 +118,7 @@ def evaluate(ctx):
         elif not pes:
             yield ctx.skipped(rid, "the workspace has no private endpoint: the scoring host is public by design")
         else:
-            managed.append((rid, endpoint, *scoring_host(endpoint, workspace)))
+            managed.append((rid, endpoint, *scoring_host(endpoint, workspace, ctx.cloud)))
     answers = ctx.gather("dns_resolution", [(host,) for _, _, host, _ in managed])
     path = _PrivatePath(ctx, pes)
     for (rid, endpoint, host, source), (answer, error) in zip(managed, answers):
@@ -152,6 +160,20 @@ class _PrivatePath:
                 continue
         return False
 
+    def outside(self, answer: dict) -> bool:
+        """Whether the answering resolver is certainly outside the private endpoints' VNets: a known address that is
+        not Azure DNS, not inside them, not one of their DNS servers and not a local stub (127.0.0.53 forwards to
+        an upstream moediag cannot see)."""
+        addresses = _addresses(answer.get("answered_by") or "") or _addresses(answer.get("resolver") or "")
+        if not addresses:
+            return False
+        servers = {s for vnet in self.vnets.values() for s in vnet_dns_servers(vnet)}
+        for address in addresses:
+            ip = ipaddress.ip_address(address)
+            if ip.is_loopback or ip.is_link_local or address in (AZURE_DNS, *servers) or self.inside(address):
+                return False
+        return True
+
     def zone_causes(self) -> list[tuple[str, str, Fix | None]]:
         """(kind, text, fix) from dns.inference-a-record and dns.zone-vnet-link (kind `zone`, or `unknown` when
         unreadable), and custom DNS in the VNets (kind `custom_dns`): computed once for all endpoints."""
@@ -171,7 +193,7 @@ class _PrivatePath:
                     found.append(("custom_dns", f"VNet {name} uses custom DNS servers ({', '.join(servers)}): without "
                                   "conditional forwarders to Azure DNS they answer the inference names publicly or not "
                                   "at all (dns.custom-dns-forwarding compares them with --azure-dns)",
-                                  Fix(*forwarder_fix(name, servers))))
+                                  Fix(*forwarder_fix(self.ctx, name, servers))))
             self._causes = found
         return self._causes
 
@@ -200,6 +222,15 @@ def _verdict(ctx, rid, endpoint, host, source, answer, path):
                                    "through the workspace private endpoint", reason=Reason.INCONCLUSIVE, **kw,
                               fix=(f"Resolve from inside {path.vnet_names()} to check the private path (expect "
                                    f"{_expect(path)})", _from_inside(ctx, host, path)))
+        if not ctx.options.dns_servers and path.outside(answer):
+            return ctx.skipped(rid, f"{said}: not judged from here: the answer came via {answer['resolver']}, which is "
+                                    f"not Azure DNS, not inside {path.vnet_names()} and not one of its DNS servers, so "
+                                    "this machine is outside the VNet, where the scoring host is public by design. "
+                                    "network.client-vnet-path judges the clients' path from configuration; "
+                                    "--dns-server with the VNet's DNS server judges the answer",
+                               reason=Reason.INCONCLUSIVE, **kw,
+                               fix=(f"Resolve from a client inside {path.vnet_names()} (expect {_expect(path)})",
+                                    _from_inside(ctx, host, path)))
         return _failed(ctx, rid, said, "public", answer, path, host, kw)
     if not path.ips:
         if path.errors:
@@ -233,15 +264,15 @@ def _failed(ctx, rid, said, kind, answer, path, host, kw):
                        _from_inside(ctx, host, path)))
         causes = [outside, *causes] if zone_ok else [*causes, outside]
     elif kind == "missing" and zone_ok:
-        reached_zone = any(name.lower().endswith(API_ZONE) for name in answer["chain"][1:])
+        reached_zone = any(name.lower().endswith(ctx.cloud.api_zone) for name in answer["chain"][1:])
         causes.append(("elsewhere", "the answer came from a copy of the zone without the record: a custom DNS server "
-                       f"hosting {API_ZONE} itself, or another zone of that name linked to the VNet this resolver serves"
+                       f"hosting {ctx.cloud.api_zone} itself, or another zone of that name linked to the VNet this resolver serves"
                        if reached_zone else
                        "the resolver does not know the scoring host at all: a wrong endpoint name or region, or a "
-                       "resolver without internet DNS that hosts its own inference.ml.azure.com zone", None))
+                       f"resolver without internet DNS that hosts its own {ctx.cloud.inference_domain} zone", None))
     elif kind == "wrong" and zone_ok:
         causes.append(("elsewhere", "the answer comes from another record than the workspace private endpoint's: a "
-                       f"stale hand-made record, or another {API_ZONE} zone linked to the VNet this resolver serves", None))
+                       f"stale hand-made record, or another {ctx.cloud.api_zone} zone linked to the VNet this resolver serves", None))
     texts = [t for _, t, _ in causes]
     kw["details"]["causes"] = [{"cause": k, "text": t} for k, t, _ in causes]
     fixes = [fix for _, _, fix in causes if fix is not None]
@@ -250,6 +281,19 @@ def _failed(ctx, rid, said, kind, answer, path, host, kw):
     summary = summary or "Find which resolver answers, and where it gets the zone"
     numbered = " ".join(f"({i}) {t}" for i, t in enumerate(texts, 1))
     return ctx.failed(rid, f"{said}. Likely cause{'s' if len(texts) > 1 else ''}: {numbered}", fix=(summary, commands), **kw)
+
+
+def _addresses(text: str) -> list[str]:
+    """The IP addresses in a resolver's description (`system resolver (192.168.1.1, ...)`, `10.0.0.10:53`)."""
+    found = []
+    for word in re.split(r"[\s(),]+", text):
+        word = word.strip("[]")
+        host = word.rsplit(":", 1)[0].strip("[]") if word.count(":") == 1 or "]:" in word else word
+        try:
+            found.append(str(ipaddress.ip_address(host)))
+        except ValueError:
+            continue
+    return found
 
 
 def _expect(path) -> str:

@@ -96,8 +96,8 @@ def _verdict(ctx, home, pid, created, ws_created, error, subnet):
                     group=pid.resource_group, name=pid.name, vnet=vnet_name, subnet=subnet_name,
                     workspace_id=home.id),
             command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} "
-                    "-n default --private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms",
-                    group=pid.resource_group, name=pid.name)])
+                    "-n default --private-dns-zone {zone} --zone-name {zone}",
+                    group=pid.resource_group, name=pid.name, zone=ctx.cloud.api_zone)])
     if created is not None:
         if created >= CUTOFF:
             return ctx.passed(pid.text, f"private endpoint {pid.name} was created {created.date()}",

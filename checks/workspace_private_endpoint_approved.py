@@ -93,8 +93,8 @@ def _verdict(ctx, home, connection: dict, pe_id: str | None):
                         "--private-connection-resource-id {workspace_id} --group-id amlworkspace --connection-name {name}",
                         group=group, name=pe_name, workspace_id=home.id),
                 command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} -n default "
-                        "--private-dns-zone privatelink.api.azureml.ms --zone-name privatelink.api.azureml.ms",
-                        group=group, name=pe_name)]
+                        "--private-dns-zone {zone} --zone-name {zone}",
+                        group=group, name=pe_name, zone=ctx.cloud.api_zone)]
     if same_text(status, "Pending"):
         fix = (f"Approve the connection on {'hub' if home.from_hub else 'workspace'} {home.name}", [approve])
     elif same_text(status, "Rejected"):

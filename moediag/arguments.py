@@ -9,11 +9,13 @@ moediag.target.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from moediag.errors import UsageError
 
 ARM_ENDPOINT_ENV = "MOEDIAG_ARM_ENDPOINT"
+ARM_RATE_ENV = "MOEDIAG_ARM_RATE"
 
 
 def outputs(values: tuple[str, ...], choices: tuple[str, ...] | None = None) -> list[tuple[str, str | None]]:
@@ -60,19 +62,128 @@ def dns_servers(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dns_server(v, "--dns-server") for v in values)
 
 
+def client_vnets(values: tuple[str, ...], configured: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """--client-vnet VNET_ID (repeatable) and moediag.toml's `client_vnets`: virtual network ids, each once
+    (ids compare case-insensitively), the flags' first."""
+    found: dict[str, str] = {}
+    for value in (*values, *configured):
+        found.setdefault(vnet_id(value, "--client-vnet").lower(), vnet_id(value, "--client-vnet"))
+    return tuple(found.values())
+
+
+def vnet_id(value: str, flag: str) -> str:
+    """One virtual network's ARM id, checked so a typo is a usage error rather than a failed check."""
+    from moediag.resource_id import parse
+    from moediag.target import _GUID, _NAME
+
+    parsed = parse(value) if isinstance(value, str) else None
+    if (parsed is None or not parsed.is_type("Microsoft.Network/virtualNetworks") or not _GUID.match(parsed.subscription)
+            or not _NAME.match(parsed.resource_group) or not re.fullmatch(r"[\w.-]{1,80}", parsed.name)):
+        raise UsageError(f"bad {flag} {value!r}: expected a virtual network id like /subscriptions/<guid>/resourceGroups/"
+                         "<group>/providers/Microsoft.Network/virtualNetworks/<name>")
+    return parsed.text.rstrip("/")
+
+
 def azure_dns(value: str | None) -> str | None:
     """--azure-dns [HOST[:PORT]]: None when not asked."""
     return None if value is None else dns_server(value, "--azure-dns")
 
 
-def arm_endpoint(value: str | None) -> str:
-    """--arm-endpoint, else MOEDIAG_ARM_ENDPOINT, else the public cloud's: an https origin the token may go to."""
-    from moediag.arm import PUBLIC_ARM, origin_of
+def cloud(value: str | None, arm_endpoint: str | None = None) -> str:
+    """The run's cloud: --cloud, else MOEDIAG_CLOUD, else the cloud whose Resource Manager --arm-endpoint (or
+    MOEDIAG_ARM_ENDPOINT) names, else az's configured cloud (`az cloud set`), else the public cloud."""
+    from moediag import clouds
+    from moediag.target import az_cloud
 
-    endpoint = value or os.environ.get(ARM_ENDPOINT_ENV) or PUBLIC_ARM
+    given = value or os.environ.get(clouds.CLOUD_ENV)
+    endpoint = arm_endpoint or os.environ.get(ARM_ENDPOINT_ENV)
+    at = _cloud_at(endpoint) if endpoint else None
+    if given:
+        chosen = clouds.named(given)
+        if at is not None and at is not chosen:
+            raise UsageError(f"--arm-endpoint {endpoint} is the Resource Manager of {at.name}, not of --cloud "
+                             f"{chosen.name}: give one or the other")
+        return chosen.name
+    if at is not None:
+        return at.name
+    configured = az_cloud()
+    if not configured:
+        return clouds.DEFAULT
+    try:
+        return clouds.named(configured).name
+    except UsageError:
+        raise UsageError(f"the az CLI is set to cloud {configured!r}, which moediag does not know (it knows "
+                         f"{', '.join(clouds.CLOUDS)}): pass --cloud") from None
+
+
+def _cloud_at(endpoint: str):
+    """The known cloud whose Resource Manager `endpoint` is, or None (a test bed, a proxy)."""
+    from moediag import clouds
+    from moediag.arm import origin_of
+
+    origin = origin_of(endpoint)
+    return next((c for c in clouds.CLOUDS.values() if origin and origin_of(c.resource_manager) == origin), None)
+
+
+def arm_endpoint(value: str | None, cloud_name: str | None = None) -> str:
+    """--arm-endpoint, else MOEDIAG_ARM_ENDPOINT, else the cloud's (`cloud_name`, default the public one): an https
+    origin the token may go to."""
+    from moediag import clouds
+    from moediag.arm import origin_of
+
+    endpoint = value or os.environ.get(ARM_ENDPOINT_ENV) or clouds.named(cloud_name or clouds.DEFAULT).resource_manager
     if not endpoint.startswith("https://") or origin_of(endpoint) is None:
         raise UsageError(f"--arm-endpoint must be an https:// URL, not {endpoint!r}")
     return endpoint
+
+
+def arm_rate(value: str | None) -> tuple[int, float]:
+    """--arm-rate BURST/PER_SECOND, else MOEDIAG_ARM_RATE, else Resource Manager's documented read budget per
+    subscription (250/25): the pace moediag keeps per subscription before Resource Manager has to throttle it."""
+    import math
+
+    from moediag.arm import ARM_RATE
+
+    text = value if value is not None else os.environ.get(ARM_RATE_ENV)
+    if text is None:
+        return ARM_RATE
+    flag = "--arm-rate" if value is not None else ARM_RATE_ENV
+    burst, slash, per_s = text.strip().partition("/")
+    try:
+        parsed = (int(burst), float(per_s)) if slash else None
+    except ValueError:
+        parsed = None
+    if parsed is None or not 1 <= parsed[0] <= 100_000 or not math.isfinite(parsed[1]) or not 0 < parsed[1] <= 10_000:
+        raise UsageError(f"{flag} must be BURST/PER_SECOND (requests in a burst, then per second; e.g. 250/25), "
+                         f"not {text!r}")
+    return parsed
+
+
+def data_file(name: str) -> str:
+    """The path of a file moediag ships (moediag/data): the report's JSON Schema, the bundled example."""
+    from importlib.resources import files
+
+    return str(files("moediag") / "data" / name)
+
+
+EXAMPLE = "broken-workspace.snapshot.json"
+
+
+def snapshot_path(path: str | None, example: bool) -> str | None:
+    """--snapshot FILE, or --example: the bundled example (a broken workspace); not both."""
+    if not example:
+        return path
+    if path:
+        raise UsageError("give --example or --snapshot, not both")
+    return data_file(EXAMPLE)
+def snapshot_cloud(stored_options: dict, value: str | None) -> None:
+    """--cloud given with --snapshot must name the snapshot's cloud (a replay judges by the names it was read in)."""
+    from moediag import clouds
+
+    if value:
+        stored = clouds.named(stored_options.get("cloud") or clouds.DEFAULT)
+        if clouds.named(value) is not stored:
+            raise UsageError(f"--cloud {value} does not match the snapshot's cloud {stored.name!r}")
 
 
 def same_target(stored: dict, subscription, resource_group, workspace) -> None:
@@ -81,6 +192,15 @@ def same_target(stored: dict, subscription, resource_group, workspace) -> None:
                              ("-w", workspace, "workspace")):
         if given and given.lower() != str(stored.get(key, "")).lower():
             raise UsageError(f"{flag} {given} does not match the snapshot's {key} {stored.get(key)!r}")
+
+
+def same_scope(stored: dict, given) -> None:
+    """-s or --management-group given with `scan --snapshot` must name the snapshot's scope."""
+    for flag, key, values in (("-s", "subscriptions", given.subscriptions),
+                              ("--management-group", "management_groups", given.management_groups)):
+        if values and sorted(v.lower() for v in values) != sorted(str(v).lower() for v in stored.get(key) or ()):
+            raise UsageError(f"{flag} {','.join(values)} does not match the snapshot's scope "
+                             f"({stored.get('kind')}: {', '.join(stored.get(key) or ()) or 'none'})")
 
 
 def scope(subscriptions: tuple[str, ...], management_groups: tuple[str, ...]):
@@ -99,3 +219,13 @@ def scope(subscriptions: tuple[str, ...], management_groups: tuple[str, ...]):
     if subs and groups:
         raise UsageError("give --subscription or --management-group, not both (Resource Graph takes one kind of scope)")
     return ScanScope(tuple(subs), tuple(dict.fromkeys(groups)))
+
+
+def docs_base() -> str:
+    """MOEDIAG_DOCS_BASE, checked before a run so a bad value is one line, not a crash half-way."""
+    from moediag.links import docs_base as base
+
+    try:
+        return base()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

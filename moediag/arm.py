@@ -17,12 +17,17 @@ What the pipeline guarantees, whoever calls it (the guards are policies, so no c
 - **Bounded.** No request starts after the run's deadline (`--timeout`); a `Retry-After` beyond it ends
   the read at once (`throttled`); a body still trickling in at the deadline is cut (`timed_out`); a body
   over `MAX_BODY_BYTES` is not read further (`unreadable`).
+- **Paced.** Resource Manager's read budget per subscription (a token bucket, `ARM_RATE`) and Resource Graph's
+  query quota (`GRAPH_RATE`) are kept on this side too, corrected by the remaining counts every answer carries
+  and emptied by a 429's Retry-After: a request waits for its token before it is sent, so a fleet slows down
+  before it is throttled (`_RateLimit`). A wait beyond the deadline ends the read at once (`throttled`).
 
 Heavy imports happen in `Arm.__init__`, so `moediag --help` and snapshot replays never pay for them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -36,12 +41,21 @@ from moediag.errors import FactError
 
 log = logging.getLogger("moediag.arm")
 
-PUBLIC_ARM = "https://management.azure.com"
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a response body beyond this is `unreadable` (docs/design.md)
 MAX_DEPTH = 64  # JSON nested deeper than this is `unreadable` (real ARM bodies nest about 10 levels)
 MAX_PAGES = 1000  # a list whose nextLinks never end is `unreadable`
 POLL_INTERVAL_S = 0.5  # between polls of a long-running action when Azure sends no positive Retry-After
 _READ_PIECE = 64 * 1024
+
+# Resource Manager's documented read budget per subscription and principal (and per tenant): a token bucket of
+# 250 refilled at 25 a second ("Understand how Azure Resource Manager throttles requests"); Resource Graph's
+# default user quota: 15 queries per 5-second window. `--arm-rate` overrides the first.
+ARM_RATE = (250, 25.0)
+GRAPH_RATE = (15, 5.0)
+# What is left of the budget, on every answer: the smallest of those present wins.
+REMAINING_READS = ("x-ms-ratelimit-remaining-subscription-reads", "x-ms-ratelimit-remaining-subscription-global-reads",
+                   "x-ms-ratelimit-remaining-tenant-reads")
+GRAPH_REMAINING, GRAPH_RESETS_AFTER = "x-ms-user-quota-remaining", "x-ms-user-quota-resets-after"
 
 # Error codes with which Resource Manager refuses an api-version it does not (or no longer) serve.
 RETIRED_API_VERSION_CODES = frozenset({"invalidapiversionparameter", "noregisteredproviderfound"})
@@ -88,7 +102,7 @@ class StaticTokenCredential:
 
 def origin_of(url: str) -> str | None:
     """`scheme://host:port` of an absolute http(s) URL, default port made explicit; None when the URL names
-    no host, carries user info (`https://management.azure.com@evil.example/` goes to evil.example) or has a
+    no host, carries user info (`https://<resource manager host>@evil.example/` goes to evil.example) or has a
     malformed port."""
     try:
         parts = urlsplit(url)
@@ -167,12 +181,51 @@ class _PipelineError(FactError):
 # The deadline of the request the current thread is sending: set by `_DeadlinePolicy` around the rest of the
 # pipeline (which runs synchronously in the caller's thread), read by the adapter that reads the body.
 _current = threading.local()
+# The deadline of the target the current thread reads for (one workspace of a scan): set by `reads_until`
+# around a read (`Arm.within`), read by `_DeadlinePolicy` and the retry policy, whatever client sends.
+_bound = threading.local()
+
+
+@contextlib.contextmanager
+def reads_until(deadline: float | None) -> Iterator[None]:
+    """Every request this thread sends inside the block ends by `deadline` (a `time.monotonic()` instant), besides
+    the Arm's own deadline: one workspace's budget in a scan that shares one pipeline, the inventory's."""
+    previous = getattr(_bound, "deadline", None)
+    _bound.deadline = _earliest(previous, deadline)
+    try:
+        yield
+    finally:
+        _bound.deadline = previous
+
+
+def _earliest(*deadlines: float | None) -> float | None:
+    known = [d for d in deadlines if d is not None]
+    return min(known) if known else None
+
+
+class _Within:
+    """An `Arm` whose every read ends by `deadline` (`Arm.within`): the same pipeline, bounds and memo-free reads."""
+
+    def __init__(self, arm: Any, deadline: float | None):
+        self._arm, self.deadline = arm, _earliest(arm.deadline, deadline)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._arm, name)
+        if not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            with reads_until(self.deadline):
+                return value(*args, **kwargs)
+
+        return bounded
 
 
 # --- the policies -------------------------------------------------------------------------------------
 
 
-def _http_policies(credential: Any, scope: str, retry: dict[str, Any], limit: _ConcurrencyLimit,
+def _http_policies(credential: Any, scope: str, retry: dict[str, Any], rate: _RateLimit, limit: _ConcurrencyLimit,
                    deadline: _DeadlinePolicy, origin: str) -> list[Any]:
     """The pipeline of azure-mgmt-resource's ResourceManagementClient, minus auto provider registration (it
     registers resource providers: a write), with redirects off, plus moediag's policies.
@@ -185,6 +238,8 @@ def _http_policies(credential: Any, scope: str, retry: dict[str, Any], limit: _C
     SensitiveHeaderCleanupPolicy stays, as in the SDK's own pipelines (a second line, should redirects ever
     be turned on).
 
+    `_RateLimit` then `_ConcurrencyLimit` come after the retry and authentication policies: every attempt waits
+    for a token of its subscription's budget, then for a slot (a request waiting for its token holds no slot).
     `_DeadlinePolicy` and `_Guard` come last, after the retry and authentication policies: they see every
     request exactly as it goes on the wire (each retry, each nextLink page, each poll of a long-running
     action, the typed client's and Resource Graph's requests alike).
@@ -207,6 +262,7 @@ def _http_policies(credential: Any, scope: str, retry: dict[str, Any], limit: _C
         _deadline_retry()(deadline.deadline, **retry),
         ARMChallengeAuthenticationPolicy(credential, scope),
         policies.CustomHookPolicy(),
+        rate,
         limit,
         policies.NetworkTraceLoggingPolicy(),
         policies.DistributedTracingPolicy(),
@@ -228,9 +284,10 @@ def _deadline_retry() -> type:
             super().__init__(**kwargs)
 
         def sleep(self, settings, transport, response=None):
-            if self._deadline is not None:
+            deadline = _earliest(self._deadline, getattr(_bound, "deadline", None))
+            if deadline is not None:
                 wait = (self.get_retry_after(response) if response is not None else None) or self.get_backoff_time(settings)
-                remaining = self._deadline - time.monotonic()
+                remaining = deadline - time.monotonic()
                 if wait and wait >= remaining:
                     raise _PipelineError("timed_out", f"a retry would first wait {wait:g} s, more than the "
                                                       f"{max(0.0, remaining):.1f} s left before the run's deadline "
@@ -301,8 +358,7 @@ class _DeadlinePolicy:
         options = request.context.options
         if self.OPTION in options:  # popped once: retries of the same request keep it in the context
             request.context[self.OPTION] = options.pop(self.OPTION)
-        deadlines = [d for d in (self.deadline, request.context.get(self.OPTION)) if d is not None]
-        deadline = min(deadlines) if deadlines else None
+        deadline = _earliest(self.deadline, request.context.get(self.OPTION), getattr(_bound, "deadline", None))
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -377,6 +433,274 @@ class _ConcurrencyLimit:
                 (time.monotonic() - started) * 1000,
             )
             return response
+
+
+# --- pacing: the budgets of Resource Manager and Resource Graph -----------------------------------------
+
+
+class TokenBucket:
+    """Resource Manager's read budget for one subscription (or the tenant), as this side keeps it: `burst` tokens,
+    refilled at `per_s` a second; each request spends one before it is sent.
+
+    Pure: every method takes the time (`time.monotonic()` in a run, a fake clock in tests). The count is corrected
+    by what Resource Manager says is left (`observe`: only ever down, never above the local count), and a 429
+    empties it until its Retry-After has passed (`block`). The headers tell the count, not the refill rate: a 429
+    also says the rate assumed is too high for this identity (or someone else spends the same budget), so it slows
+    the refill by `SLOWDOWN` for the rest of the run (never below `MIN_PER_S`): a budget smaller than assumed costs
+    a handful of 429s, not one every few requests.
+    """
+
+    SLOWDOWN, MIN_PER_S = 0.7, 0.5
+
+    def __init__(self, burst: int, per_s: float, now: float):
+        self.burst, self.per_s = max(1, int(burst)), max(1e-6, float(per_s))
+        self.assumed_per_s = self.per_s
+        self.tokens, self.updated = float(self.burst), now
+        self.blocked_until = now
+        self.taken = 0  # requests let through so far: `observe` counts those sent after an answer's request
+
+    def rate(self) -> str:
+        return f"{self.per_s:.3g}/s"
+
+    def _refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.per_s)
+            self.updated = now
+
+    def take(self, now: float) -> float:
+        """0.0 when a request may go now (its token spent), else the seconds to wait before asking again."""
+        self._refill(now)
+        if now < self.blocked_until:
+            return self.blocked_until - now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.taken += 1
+            return 0.0
+        return self._until_next(now)
+
+    def _until_next(self, now: float) -> float:
+        return (1 - self.tokens) / self.per_s
+
+    def observe(self, remaining: int, since: int, now: float, resets_after: float | None = None) -> None:
+        """An answer said `remaining` requests are left; `since` requests were let through after its request was
+        (the answer did not count them yet)."""
+        self._refill(now)
+        self.tokens = min(self.tokens, float(remaining - since))
+
+    def block(self, seconds: float, now: float) -> None:
+        """A 429: nothing is sent for `seconds` (its Retry-After), and the bucket refills from empty after that,
+        more slowly."""
+        self._refill(now)
+        self.per_s = max(min(self.per_s, self.MIN_PER_S), self.per_s * self.SLOWDOWN)
+        self.tokens = min(self.tokens, 0.0)
+        self.blocked_until = max(self.blocked_until, now + seconds)
+        self.updated = max(self.updated, self.blocked_until)
+
+
+class QuotaWindow(TokenBucket):
+    """Resource Graph's quota as this side keeps it: `limit` queries per `window_s` seconds, the whole quota back
+    when the window resets (`x-ms-user-quota-resets-after` says when: hh:mm:ss)."""
+
+    def __init__(self, limit: int, window_s: float, now: float):
+        super().__init__(limit, limit / max(1e-6, window_s), now)
+        self.window_s = max(1e-6, float(window_s))
+        self.resets_at = now + self.window_s
+
+    def rate(self) -> str:
+        return f"{self.burst} per {self.window_s:g} s"
+
+    def _refill(self, now: float) -> None:
+        if now >= self.resets_at and now >= self.blocked_until:
+            self.tokens, self.resets_at = float(self.burst), now + self.window_s
+
+    def _until_next(self, now: float) -> float:
+        return max(0.001, self.resets_at - now)
+
+    def observe(self, remaining: int, since: int, now: float, resets_after: float | None = None) -> None:
+        super().observe(remaining, since, now)
+        if resets_after is not None:
+            self.resets_at = now + resets_after
+
+    def block(self, seconds: float, now: float) -> None:
+        self.tokens = min(self.tokens, 0.0)
+        self.blocked_until = max(self.blocked_until, now + seconds)
+        self.resets_at = max(self.resets_at, self.blocked_until)
+
+
+def hms_seconds(value: str | None) -> float | None:
+    """`00:00:03` (Resource Graph's x-ms-user-quota-resets-after) in seconds; None when absent or malformed."""
+    match = re.fullmatch(r"\s*(\d+):([0-5]?\d):([0-5]?\d(?:\.\d+)?)\s*", value or "")
+    if not match:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _count(value: str | None) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+GRAPH_KEY, TENANT_KEY = "graph", "tenant"
+
+
+def budget_key(url: str) -> str:
+    """Whose budget a request spends: the subscription in its path (lower case), `graph` for Resource Graph's
+    query, else `tenant`."""
+    path = urlsplit(url).path.lower().rstrip("/")
+    if READ_ONLY_POSTS["Resource Graph query"].fullmatch(path):
+        return GRAPH_KEY
+    parts = path.split("/")
+    if len(parts) > 2 and parts[1] == "subscriptions" and parts[2]:
+        return parts[2]
+    return TENANT_KEY
+
+
+def budget_name(key: str) -> str:
+    """How the progress line and notes name a budget: `sub …1234`, `Resource Graph`, `tenant`."""
+    if key == GRAPH_KEY:
+        return "Resource Graph"
+    return "tenant" if key == TENANT_KEY else f"sub …{key[-4:]}"
+
+
+class _RateLimit:
+    """Paces requests before they are sent, so a run slows down before Resource Manager throttles it.
+
+    One budget per subscription (Resource Manager throttles per subscription and principal; a run has one
+    credential), one for requests outside any subscription, and Resource Graph's quota, shared by every workspace
+    of the run. Each request attempt (retries included: this policy comes after the retry policy) waits for a token
+    of its budget; a wait that would end after the deadline ends the read at once (`throttled`), as a Retry-After
+    beyond it does. Every answer corrects the budget (`REMAINING_READS`, Resource Graph's quota headers); a 429
+    empties it until its Retry-After. Placed before the concurrency limit, so a request waiting for its token
+    holds no slot another subscription could use.
+
+    `on_pacing(text)` hears "pacing: sub …1234 at 25/s" while requests wait for tokens (None once nothing has
+    waited for a second): the progress line shows it.
+    """
+
+    SHOWN_S = 1.0  # a budget is "pacing" for this long after a request last waited for it
+    MAX_SLEEP_S = 0.5  # waits are taken in pieces, so a changed budget (an answer's count, a 429) is seen soon
+
+    def __init__(self, arm_rate: tuple[int, float] = ARM_RATE, graph_rate: tuple[int, float] = GRAPH_RATE,
+                 deadline: float | None = None, *, clock: Any = time.monotonic, sleep: Any = time.sleep,
+                 on_pacing: Any = None):
+        self.arm_rate, self.graph_rate, self.deadline = arm_rate, graph_rate, deadline
+        self._clock, self._sleep, self.on_pacing = clock, sleep, on_pacing
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+        self.throttled = 0  # 429 answers seen
+        self.waited: dict[str, float] = {}  # budget key -> seconds requests waited for it, in all
+        self._paced_at: dict[str, float] = {}
+        self._shown: str | None = None
+        self.next = None  # set by azure-core's Pipeline, as for any HTTPPolicy
+
+    def bucket(self, key: str) -> TokenBucket:
+        with self._lock:
+            return self._bucket(key, self._clock())
+
+    def _bucket(self, key: str, now: float) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = (QuotaWindow(*self.graph_rate, now) if key == GRAPH_KEY
+                                           else TokenBucket(*self.arm_rate, now))
+        return bucket
+
+    def send(self, request):
+        key = budget_key(request.http_request.url)
+        seq = self._acquire(key, _deadline_of(request, self.deadline))
+        response = self.next.send(request)
+        self._learn(key, seq, response.http_response)
+        return response
+
+    def _acquire(self, key: str, deadline: float | None) -> int:
+        while True:
+            with self._lock:
+                now = self._clock()
+                bucket = self._bucket(key, now)
+                wait = bucket.take(now)
+                seq = bucket.taken
+                if wait > 0:
+                    self._paced_at[key] = now
+                text = self._pacing_text(now)
+                changed, self._shown = text != self._shown, text
+            if changed:
+                self._tell(text)
+            if wait <= 0:
+                return seq
+            if deadline is not None and now + wait > deadline:
+                raise _PipelineError("throttled", f"the request would first wait {wait:.1f} s for {budget_name(key)}'s "
+                                                  f"read budget ({bucket.rate()}), more than the "
+                                                  f"{max(0.0, deadline - now):.1f} s left before the run's deadline "
+                                                  "(--timeout): not sent")
+            step = min(wait, self.MAX_SLEEP_S)
+            with self._lock:
+                self.waited[key] = self.waited.get(key, 0.0) + step
+            self._sleep(step)
+
+    def _learn(self, key: str, seq: int, answer: Any) -> None:
+        headers = answer.headers
+        if key == GRAPH_KEY:
+            remaining, resets = _count(headers.get(GRAPH_REMAINING)), hms_seconds(headers.get(GRAPH_RESETS_AFTER))
+        else:
+            counts = [c for c in (_count(headers.get(name)) for name in REMAINING_READS) if c is not None]
+            remaining, resets = (min(counts) if counts else None), None
+        with self._lock:
+            now = self._clock()
+            bucket = self._bucket(key, now)
+            if remaining is not None:
+                bucket.observe(remaining, bucket.taken - seq, now, resets)
+            if answer.status_code == 429:
+                self.throttled += 1
+                wait = retry_after_s(headers)
+                bucket.block(wait if wait else (resets or 1.0), now)
+                log.debug("throttled: %s answered 429, waiting %.1f s", budget_name(key), wait or resets or 1.0)
+
+    def _pacing_text(self, now: float) -> str | None:
+        keys = sorted(k for k, at in self._paced_at.items() if now - at <= self.SHOWN_S)
+        if not keys:
+            return None
+        subs = [k for k in keys if k not in (GRAPH_KEY, TENANT_KEY)]
+        parts = []
+        if subs:
+            names = ", ".join(budget_name(k) for k in subs[:3]) + (f" and {len(subs) - 3} more" if len(subs) > 3 else "")
+            parts.append(f"{names} at {self._buckets[subs[0]].rate()}")
+        parts += [f"{budget_name(k)} at {self._buckets[k].rate()}" for k in keys if k in (GRAPH_KEY, TENANT_KEY)]
+        return "pacing: " + "; ".join(parts)
+
+    def _tell(self, text: str | None) -> None:
+        if text:
+            log.debug(text)
+        if self.on_pacing is not None:
+            self.on_pacing(text)
+
+    def note(self) -> str | None:
+        """What pacing and throttling the run met, for the report's notes (None when neither happened)."""
+        with self._lock:
+            waited = {k: s for k, s in self.waited.items() if s > 0}
+            throttled = self.throttled
+            slowed = {k: b.rate() for k, b in self._buckets.items() if b.per_s < b.assumed_per_s and k != GRAPH_KEY}
+        if not waited and not throttled:
+            return None
+        burst, per_s = self.arm_rate
+        text = (f"Resource Manager answered 429 (throttled) {throttled} time(s)" if throttled
+                else "Resource Manager throttled nothing (no 429)")
+        if waited:
+            shown = ", ".join(f"{budget_name(k)} {s:.1f} s" for k, s in sorted(waited.items(), key=lambda kv: -kv[1])[:5])
+            text += (f"; moediag paced its requests to stay within the read budget ({burst} burst, {per_s:g}/s per "
+                     f"subscription; --arm-rate) and waited for it in {len(waited)} budget(s): {shown}")
+        if slowed:
+            text += ("; after 429s it slowed " + ", ".join(f"{budget_name(k)} to {rate}" for k, rate in sorted(slowed.items()))
+                     + " (a smaller budget than assumed: see --arm-rate)")
+        return text
+
+
+def _deadline_of(request: Any, run_deadline: float | None) -> float | None:
+    """The earliest of the run's deadline, the request's own (`moediag_deadline`, before or after `_DeadlinePolicy`
+    moved it from the options to the context) and the thread's (`reads_until`: one workspace's budget)."""
+    own = request.context.options.get(_DeadlinePolicy.OPTION, request.context.get(_DeadlinePolicy.OPTION))
+    return _earliest(run_deadline, own, getattr(_bound, "deadline", None))
 
 
 # --- the transport: bounded bodies ---------------------------------------------------------------------
@@ -543,16 +867,21 @@ class Arm:
         self,
         credential: Any,
         subscription_id: str,
-        endpoint: str = PUBLIC_ARM,
+        endpoint: str,
         *,
+        scope: str | None = None,
         request_timeout: float = 20.0,
         retry_budget_s: float = 30.0,
         max_concurrency: int = 16,
         max_per_subscription: int | None = None,
         deadline: float | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        arm_rate: tuple[int, float] = ARM_RATE,
+        on_pacing: Any = None,
     ):
-        """`deadline`: the `time.monotonic()` instant after which nothing is read (the run's --timeout)."""
+        """`deadline`: the `time.monotonic()` instant after which nothing is read (the run's --timeout). `scope`:
+        what the token is asked for (the run's cloud's, moediag.clouds; default `<endpoint>/.default`).
+        `arm_rate`: each subscription's read budget (burst, per second); `on_pacing`: hears the pacing line."""
         from azure.core import PipelineClient
         from azure.core.pipeline import Pipeline
         from azure.core.pipeline.transport import RequestsTransport
@@ -578,11 +907,12 @@ class Arm:
             "retry_backoff_max": 8,
             "timeout": retry_budget_s,
         }
-        policies = _http_policies(credential, f"{self.endpoint}/.default", retry,
+        self.rate = _RateLimit(arm_rate, GRAPH_RATE, deadline, on_pacing=on_pacing)
+        policies = _http_policies(credential, scope or f"{self.endpoint}/.default", retry, self.rate,
                                   _ConcurrencyLimit(max_concurrency, max_per_subscription),
                                   _DeadlinePolicy(deadline, connect_timeout, request_timeout), origin)
         # Other clients of the run (the typed resource list, Resource Graph) send through the same policies: one
-        # credential, one TLS trust, one retry budget, one concurrency bound, the same guards.
+        # credential, one TLS trust, one retry budget, one pace, one concurrency bound, the same guards.
         self.credential, self.policies, self.transport = credential, policies, transport
         self._pipeline = Pipeline(transport, policies)
         self._client = PipelineClient(self.endpoint, pipeline=self._pipeline)
@@ -598,6 +928,10 @@ class Arm:
 
     def close(self) -> None:
         self._client.close()
+
+    def within(self, deadline: float | None) -> Any:
+        """This Arm, with every read ending by `deadline` too (one workspace's budget; the pipeline is shared)."""
+        return _Within(self, deadline)
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ from moediag.model import Fix, Reason, Result, Status
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SCOPES = ("workspace", "endpoint", "deployment")
-DOCS_BASE = "docs/checks"
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,10 @@ class Check:
 
     @property
     def docs_path(self) -> str:
-        return f"{DOCS_BASE}/{self.id}.md"
+        """Its page in this release's documentation (an absolute URL: reports travel in tickets)."""
+        from moediag.links import docs_url
+
+        return docs_url(f"checks/{self.id}.md")
 
 
 def check(
@@ -135,6 +137,13 @@ class CheckContext:
     @property
     def workspace_id(self) -> str:
         return self.target.workspace_id
+
+    @property
+    def cloud(self):
+        """The run's Azure cloud (a moediag.clouds.Cloud): every zone and host name a check expects or names."""
+        from moediag.clouds import cloud_of
+
+        return cloud_of(self.options)
 
     def fact(self, name: str, *args: str) -> Any:
         """The fact's value; raises FactError (which the runner reports as `error`) when unreadable."""

@@ -13,35 +13,28 @@ Heavy imports (Azure SDKs, dnspython) happen only inside the commands that need 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import sys
 
 import click
 
-from moediag import __version__, arguments
-from moediag.errors import TargetUnreadable, UsageError
+from moediag import __version__, arguments, clouds
+from moediag.arguments import data_file
+from moediag.errors import TargetUnreadable, UsageError, one_line
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 _TERMINATED: list[int] = []  # the SIGTERM seen (see _on_sigterm)
-OUTPUT_HELP = ("table, json, junit or markdown, to stdout or to PATH (repeatable; at most one to stdout). "
+OUTPUT_HELP = ("table, json, junit, markdown or sarif, to stdout or to PATH (repeatable; at most one to stdout). "
                "Default: table on a terminal, else json.")
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"moediag: error: {_one_line(message)}", err=True)
+    click.echo(f"moediag: error: {one_line(message)}", err=True)
     sys.exit(code)
-
-
-def _one_line(message: str) -> str:
-    """Control characters (a newline in a file name, an escape sequence, a lone surrogate) shown as escapes:
-    the error stays one line and cannot drive the terminal."""
-    import unicodedata
-
-    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch).startswith("C") else ch
-                   for ch in message)
 
 
 def _color(stream) -> bool:
@@ -77,13 +70,46 @@ class _Seconds(click.FloatRange):
         return seconds
 
 
+class _ExamplesLast(click.Command):
+    """`--help` ends with the command's examples (the block of its docstring that starts with `Examples:`), where a
+    reader looks after the options."""
+
+    def _parts(self) -> tuple[str, str]:
+        text = inspect.cleandoc(self.help or "")
+        at = text.find("\b\nExamples:")
+        return (text, "") if at < 0 else (text[:at].rstrip(), text[at:])
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        text, examples = self._parts()
+        self.help = text
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = text + ("\n\n" + examples if examples else "")
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        examples = self._parts()[1]
+        if examples:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(examples)
+        super().format_epilog(ctx, formatter)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="moediag", message="%(prog)s %(version)s")
 def cli() -> None:
     """Diagnose network-isolated Azure Machine Learning managed online endpoints."""
 
 
+cli.command_class = _ExamplesLast
+
+
 # Options `check` and `scan` share (click makes a new parameter each time one is applied).
+CLIENT_VNET = click.option(
+    "--client-vnet", "client_vnets", multiple=True, metavar="VNET_ID",
+    help="A client network whose scoring path to analyse from configuration (repeatable; also client_vnets in "
+         "moediag.toml). Default: the VNets linked to the private zone and the private endpoint's VNet.")
 SELECT = click.option("--select", multiple=True, metavar="PREFIX", help="Run only checks with this id or id prefix (repeatable).")
 IGNORE = click.option("--ignore", multiple=True, metavar="PREFIX", help="Skip checks with this id or id prefix (repeatable).")
 OUTPUT = click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=PATH]", help=OUTPUT_HELP)
@@ -97,7 +123,15 @@ REDACT = click.option("--redact", is_flag=True,
 MAX_CONCURRENCY = click.option("--max-concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
                                help="Requests to Resource Manager in flight at once.")
 ARM_ENDPOINT = click.option("--arm-endpoint", metavar="URL",
-                            help="Resource Manager URL (sovereign clouds, test beds). Env: MOEDIAG_ARM_ENDPOINT.")
+                            help="Resource Manager URL (default: the cloud's; a proxy, a test bed). The token is still "
+                                 "asked for the cloud's Resource Manager. Env: MOEDIAG_ARM_ENDPOINT.")
+ARM_RATE = click.option("--arm-rate", metavar="BURST/PER_SECOND",
+                        help="Each subscription's read budget, kept before Resource Manager has to throttle (default "
+                             "250/25, its documented one). Env: MOEDIAG_ARM_RATE.")
+CLOUD = click.option("--cloud", metavar="NAME",
+                     help=f"{', '.join(clouds.CLOUDS)}: its Resource Manager, token scope, private DNS zones and "
+                          f"scoring hosts. Default: {clouds.CLOUD_ENV}, else az's configured cloud (az cloud set), else "
+                          f"{clouds.DEFAULT}.")
 DNS_SERVER = click.option("--dns-server", "dns_servers", multiple=True, metavar="HOST[:PORT]",
                           help="Send every DNS query to these servers only (repeatable). Default: the system resolver.")
 AZURE_DNS = click.option("--azure-dns", "azure_dns", is_flag=False, flag_value="168.63.129.16", default=None,
@@ -122,7 +156,7 @@ def _options(*decorators):
 VERBOSE = click.option("-v", "--verbose", is_flag=True,
                        help="The table lists every pass and skip, and each consequence's message (else counts).")
 REPORTING = _options(SELECT, IGNORE, OUTPUT, FAIL_ON, CONFIG, REDACT, VERBOSE)
-READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
+READING = _options(CLOUD, ARM_ENDPOINT, ARM_RATE, DNS_SERVER, AZURE_DNS, LOGS)
 
 
 @cli.command("check")
@@ -134,8 +168,12 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
 @REPORTING
 @click.option("--timeout", type=_Seconds(1, 3600), default=60.0, show_default=True,
               help="Seconds the whole run may take; evidence not read by then is reported as an error.")
+@click.option("--total-timeout", type=_Seconds(1, 3600), default=None, metavar="SECONDS",
+              help="As for scan; a check's one workspace starts with the run, so it bounds the run as --timeout does "
+                   "(the smaller wins).")
 @MAX_CONCURRENCY
 @READING
+@CLIENT_VNET
 @click.option("--include-diagnose", is_flag=True,
               help="Also run Azure's workspace diagnose (a long-running, read-only POST; waited for up to --timeout).")
 @click.option("--save-snapshot", type=click.Path(dir_okay=False), help="Write every fact read to FILE (JSON, no secrets).")
@@ -144,8 +182,9 @@ READING = _options(ARM_ENDPOINT, DNS_SERVER, AZURE_DNS, LOGS)
               help="Replay the bundled example (a broken workspace, shipped with moediag): no network, no credentials.")
 @DEBUG
 def check_command(subscription, resource_group, workspace_name, endpoints, deployment_name, select, ignore, outputs,
-                  timeout, max_concurrency, arm_endpoint, dns_servers, azure_dns, logs, include_diagnose, save_snapshot,
-                  snapshot_path, example, debug, fail_on, config_path, redact, verbose) -> None:
+                  timeout, total_timeout, max_concurrency, cloud, arm_endpoint, arm_rate, dns_servers, azure_dns, logs,
+                  include_diagnose, save_snapshot, snapshot_path, example, debug, fail_on, config_path, redact,
+                  verbose, client_vnets) -> None:
     """Run the checks against a workspace and its online endpoints.
 
     \b
@@ -156,35 +195,25 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
     """
     from moediag import session
     from moediag import snapshot as snapshots
-    from moediag.engine import Budget, TargetRun
-    from moediag.target import Options, resolve_target
 
     redactor = _start(debug, redact)
     try:
-        if example:
-            if snapshot_path:
-                raise UsageError("give --example or --snapshot, not both")
-            snapshot_path = data_file("broken-workspace.snapshot.json")
-        formats, checks, suppressions = _selection(outputs, select, ignore, config_path)
+        snapshot_path = arguments.snapshot_path(snapshot_path, example)
+        formats, checks, config = _selection(outputs, select, ignore, config_path)
+        suppressions = config.suppressions
         arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                      [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
-        budget = Budget(timeout)
-        if snapshot_path:
-            data = snapshots.load(snapshot_path)
-            arguments.same_target(data["target"], subscription, resource_group, workspace_name)
-            target, source = session.replay_source(data, timeout)
-            mode = "snapshot"
-        else:
-            target = resolve_target(subscription, resource_group, workspace_name, tuple(endpoints), deployment_name)
-            options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
-                              timeout_s=timeout, logs=LOG_MODES[logs], include_diagnose=include_diagnose)
-            source = session.live_source(options, budget, arguments.arm_endpoint(arm_endpoint), target.subscription_id,
-                                         max_concurrency)
-            mode = "live"
+        request = session.CheckRequest(
+            checks, subscription=subscription, resource_group=resource_group, workspace=workspace_name,
+            endpoints=tuple(endpoints), deployment=deployment_name, timeout=timeout, total_timeout=total_timeout,
+            max_concurrency=max_concurrency, arm_endpoint=arm_endpoint, dns_servers=tuple(dns_servers),
+            azure_dns=azure_dns, logs=LOG_MODES[logs], include_diagnose=include_diagnose, snapshot_path=snapshot_path,
+            save_snapshot=bool(save_snapshot), cloud=cloud, arm_rate=arm_rate,
+            # moediag.toml's client VNets are for live reads; the flag with a snapshot is refused
+            client_vnets=tuple(client_vnets) + (() if snapshot_path else config.client_vnets))
         with _progress() as progress:
-            result = session.run("check", checks, [TargetRun(target)], source, budget, mode=mode,
-                                 save_snapshot=bool(save_snapshot), progress=progress)
-        result.report, result.snapshot = _finish(result.report, result.snapshot, suppressions, redactor)
+            result = session.check(request, progress, on_pacing=progress.pacing if progress else None)
+        result.report, result.snapshot = session.for_output(result.report, result.snapshot, suppressions, redactor)
         if save_snapshot and result.snapshot is not None:
             snapshots.write_json(save_snapshot, result.snapshot)
         _write_outputs(result.report, formats, verbose)
@@ -203,42 +232,81 @@ def check_command(subscription, resource_group, workspace_name, endpoints, deplo
               help="Scan the subscriptions under these management groups (repeatable or comma-separated).")
 @REPORTING
 @click.option("--timeout", type=_Seconds(1, 7200), default=300.0, show_default=True,
-              help="Seconds the whole scan may take; evidence not read by then is reported as an error.")
+              help="Seconds each workspace may take, counted from when it starts (the inventory gets as long); "
+                   "evidence not read by then is reported as an error.")
+@click.option("--total-timeout", type=_Seconds(1, 86400), default=None, metavar="SECONDS",
+              help="Seconds the whole scan may take, inventory included; workspaces not started by then are reported "
+                   "as not evaluated (exit 3).")
 @MAX_CONCURRENCY
 @click.option("--max-per-subscription", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Requests in flight to any one subscription (Resource Manager throttles per subscription).")
 @click.option("--max-workspaces", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Workspaces checked at once.")
 @READING
+@CLIENT_VNET
+@click.option("--save-snapshot", type=click.Path(dir_okay=False),
+              help="Write every fact read, and the Resource Graph inventory, to FILE (JSON, no secrets).")
+@click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False),
+              help="Replay a saved scan snapshot: no network at all.")
 @DEBUG
 def scan_command(subscriptions, management_groups, select, ignore, outputs, fail_on, config_path, redact, verbose, timeout,
-                 max_concurrency, max_per_subscription, max_workspaces, arm_endpoint, dns_servers, azure_dns, logs,
-                 debug) -> None:
-    """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report."""
-    from moediag import registry
+                 total_timeout, max_concurrency, max_per_subscription, max_workspaces, cloud, arm_endpoint, arm_rate,
+                 dns_servers, azure_dns, logs, client_vnets, save_snapshot, snapshot_path, debug) -> None:
+    """Find the workspaces in scope with Azure Resource Graph and run the checks on each: one aggregate report.
+
+    \b
+    Examples:
+      moediag scan                                  # every workspace the credential can read
+      moediag scan -s SUB1 -s SUB2 -o jsonl=fleet.jsonl -o markdown=fleet.md
+      moediag scan --management-group platform --fail-on warn
+      moediag scan -s SUB1 --save-snapshot fleet.snapshot.json   # replay it offline: scan --snapshot FILE
+    """
+    from moediag import registry, suppress
     from moediag import scan as scans
+    from moediag import snapshot as snapshots
     from moediag.render import FORMATS
     from moediag.render.jsonl import Stream
+    from moediag.session import for_output
     from moediag.target import Options
 
     redactor = _start(debug, redact)
     streams: list = []
     try:
+        arguments.docs_base()
         formats = arguments.outputs(outputs, choices=(*FORMATS, "jsonl"))
-        checks, suppressions = registry.select(select, ignore), _suppressions(config_path)
-        arguments.paths(formats, [], [(f"--config {config_path}", config_path)])
+        checks, config = registry.select(select, ignore), suppress.load_config(config_path)
+        suppressions = config.suppressions
+        arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
+                        [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         scope = arguments.scope(subscriptions, management_groups)
-        options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
-                          timeout_s=timeout, logs=LOG_MODES[logs])
-        endpoint = arguments.arm_endpoint(arm_endpoint)
+        if snapshot_path:
+            if client_vnets:
+                raise UsageError("--client-vnet reads live: a snapshot replays the client VNets it was taken with")
+            data = snapshots.load(snapshot_path, "scan")
+            arguments.same_scope(data["scope"], scope)
+            arguments.snapshot_cloud(data.get("options") or {}, cloud)
+        else:
+            run_cloud = arguments.cloud(cloud, arm_endpoint)
+            options = Options(dns_servers=arguments.dns_servers(dns_servers), azure_dns=arguments.azure_dns(azure_dns),
+                              client_vnets=arguments.client_vnets(tuple(client_vnets), config.client_vnets),
+                              timeout_s=timeout, logs=LOG_MODES[logs], cloud=run_cloud)
+            endpoint = arguments.arm_endpoint(arm_endpoint, run_cloud)
+            rate = arguments.arm_rate(arm_rate)
         # -o jsonl: a line per workspace as it finishes, so a scan cut short still leaves what it finished
         streams = [Stream(path, suppressions, redactor) for fmt, path in formats if fmt == "jsonl"]
         formats = [(fmt, path) for fmt, path in formats if fmt != "jsonl"]
+        common = {"parallel_workspaces": max_workspaces, "total_timeout_s": total_timeout,
+                  "save_snapshot": bool(save_snapshot), "on_done": _each(streams)}
         with _progress("workspace(s)") as progress:
-            report = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
-                               max_per_subscription=max_per_subscription, parallel_workspaces=max_workspaces,
-                               progress=progress, on_done=_each(streams))
-        report, _ = _finish(report, None, suppressions, redactor)
+            if snapshot_path:
+                result = scans.replay(data, checks, timeout_s=timeout, progress=progress, **common)
+            else:
+                result = scans.run(checks, options, scope, arm_endpoint=endpoint, max_concurrency=max_concurrency,
+                                   max_per_subscription=max_per_subscription, progress=progress, **common,
+                                   arm_rate=rate, on_pacing=progress.pacing if progress else None)
+        report, snapshot = for_output(result.report, result.snapshot, suppressions, redactor)
+        if save_snapshot and snapshot is not None:
+            snapshots.write_json(save_snapshot, snapshot)
         _write_outputs(report, formats, verbose)
     except (UsageError, TargetUnreadable) as exc:
         _fail(redactor.text(str(exc)) if redactor else str(exc))
@@ -273,11 +341,12 @@ def _start(debug: bool, redact: bool):
     return _redactor(redact)
 
 
-def _selection(outputs, select, ignore, config_path) -> tuple[list, list, list]:
-    """The output formats, the checks to run and the suppressions: UsageError for any of them."""
-    from moediag import registry
+def _selection(outputs, select, ignore, config_path) -> tuple[list, list, object]:
+    """The output formats, the checks to run and moediag.toml (suppressions, client VNets): UsageError for any."""
+    from moediag import registry, suppress
 
-    return arguments.outputs(outputs), registry.select(select, ignore), _suppressions(config_path)
+    arguments.docs_base()
+    return arguments.outputs(outputs), registry.select(select, ignore), suppress.load_config(config_path)
 
 
 @contextlib.contextmanager
@@ -312,22 +381,10 @@ def _suppressions(config_path: str | None) -> list:
     return suppress.load(config_path)
 
 
-def _finish(report: dict, snapshot: dict | None, suppressions: list, redactor) -> tuple[dict, dict | None]:
-    """After the checks ran and before anything is written: suppressions, then redaction (once, for every output)."""
-    from moediag import suppress
-    from moediag.report import finish
-
-    report = finish(suppress.apply(report, suppressions))  # summaries recounted, ids, causes and the diagnosis
-    if redactor is not None:
-        report = redactor(report)
-        snapshot = redactor(snapshot) if snapshot is not None else None
-    return report, snapshot
-
-
 def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose: bool = False) -> None:
     """Every output, each whole or not at all; one that cannot be written does not stop the others (then
     UsageError). Standard output closed by its reader (`| head`) is not an error: the rest is written."""
-    from moediag.render import render_as
+    from moediag.render import JSON_FORMATS, render_as
     from moediag.snapshot import write_text
 
     problems = []
@@ -335,13 +392,13 @@ def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose:
         if path:
             try:
                 write_text(path, render_as(fmt, report, False, width=_width(None), verbose=verbose),
-                           json_text=fmt == "json")
+                           json_text=fmt in JSON_FORMATS)
             except UsageError as exc:
                 problems.append(str(exc))
         else:
             color = _color(sys.stdout)  # click strips colour off a pipe unless told: FORCE_COLOR tells it
             _echo_stdout(render_as(fmt, report, color, width=_width(sys.stdout), verbose=verbose),
-                         json_text=fmt == "json", color=color)
+                         json_text=fmt in JSON_FORMATS, color=color)
     if problems:
         more = f" (and {len(problems) - 1} more output(s) not written)" if len(problems) > 1 else ""
         raise UsageError(problems[0] + more)
@@ -386,16 +443,26 @@ class _progress_printer:
         self._noun = noun
         self._lock = threading.Lock()
         self._shown = ""
-        self._show("collecting evidence…")
+        self._text, self._pacing = "collecting evidence…", None
+        self._show()
 
     def __call__(self, pending: list[str]) -> None:
         from moediag.render.inert import inert
 
         shown = ", ".join(pending[:4]) + (f" and {len(pending) - 4} more" if len(pending) > 4 else "")
-        self._show(inert(f"waiting for {len(pending)} {self._noun}: {shown}") if pending else "done")
+        self._text = inert(f"waiting for {len(pending)} {self._noun}: {shown}") if pending else "done"
+        self._show()
 
-    def _show(self, text: str) -> None:
+    def pacing(self, text: str | None) -> None:
+        """The run is pacing its reads ("pacing: sub …1234 at 25/s"; None: no longer): shown first on the line."""
+        from moediag.render.inert import inert
+
+        self._pacing = inert(text) if text else None
+        self._show()
+
+    def _show(self) -> None:
         width = max(20, _width(sys.stderr) - 1)
+        text = f"{self._pacing} · {self._text}" if self._pacing else self._text
         line = text if len(text) <= width else text[: width - 1] + "…"
         with self._lock:
             if line != self._shown:
@@ -432,6 +499,11 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
     """Render a saved JSON report (`-` reads standard input) again, without touching Azure.
 
     Each format comes out byte for byte as `moediag check` wrote it from the same report.
+
+    \b
+    Examples:
+      moediag render moediag.json -o markdown=ticket.md
+      moediag render - -o table < report.json
     """
     from moediag.report import load
 
@@ -445,16 +517,14 @@ def render_command(report_path: str, outputs: tuple[str, ...], redact: bool, ver
         _fail(str(exc))
 
 
-def data_file(name: str) -> str:
-    """The path of a file moediag ships (moediag/data): the report's JSON Schema, the bundled example."""
-    from importlib.resources import files
-
-    return str(files("moediag") / "data" / name)
-
-
 @cli.command("schema")
 def schema_command() -> None:
-    """Print the JSON Schema of the report (`-o json`), the contract support tooling parses."""
+    """Print the JSON Schema of the report (`-o json`), the contract support tooling parses.
+
+    \b
+    Examples:
+      moediag schema > report.schema.json
+    """
     from pathlib import Path
 
     _echo_stdout(Path(data_file("report.schema.json")).read_text(encoding="utf-8"))
@@ -511,18 +581,65 @@ def _write_with(report: dict, formats: list[tuple[str, str | None]], renderers: 
             _echo_stdout(renderers[fmt](report, color), json_text=fmt == "json", color=color)
 
 
+@cli.command("mcp")
+@CLOUD
+@click.option("--arm-endpoint", metavar="URL",
+              help="Resource Manager URL every check_workspace call reads (and sends the token to). "
+                   "Env: MOEDIAG_ARM_ENDPOINT.")
+@DNS_SERVER
+@AZURE_DNS
+@MAX_CONCURRENCY
+@click.option("--redact", is_flag=True, help="Mask ids and e-mail addresses in every tool's reply, whatever the call asks.")
+@DEBUG
+def mcp_command(cloud, arm_endpoint, dns_servers, azure_dns, max_concurrency, redact, debug) -> None:
+    """Serve the Model Context Protocol over stdio for assistants: read-only tools list_checks, explain_check,
+    check_workspace, render_report and diff_reports (README, "Assistants (MCP)").
+
+    Where requests go is set here, not by the assistant: a tool call cannot change the cloud, the Resource Manager
+    endpoint or the DNS servers. Needs the MCP SDK: pip install 'moediag[mcp]'.
+
+    \b
+    Examples:
+      moediag mcp                                # in an MCP client's config: {"command": "moediag", "args": ["mcp"]}
+      moediag mcp --redact --dns-server 10.0.0.4 # ids masked in every reply; DNS asked of the hub's resolver
+    """
+    _start(debug, False)
+    try:
+        from moediag import mcp_server
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("mcp", "pydantic") and not str(exc.name).startswith("mcp."):
+            raise
+        _fail("moediag mcp needs the MCP Python SDK: pip install 'moediag[mcp]'")
+        return
+    try:
+        arguments.docs_base()  # the reports' links: a bad MOEDIAG_DOCS_BASE is one line before serving
+        run_cloud = arguments.cloud(cloud, arm_endpoint)
+        options = mcp_server.ServerOptions(arguments.arm_endpoint(arm_endpoint, run_cloud),
+                                           arguments.dns_servers(dns_servers), arguments.azure_dns(azure_dns),
+                                           max_concurrency, redact, cloud=cloud)
+    except UsageError as exc:
+        _fail(str(exc))
+        return
+    mcp_server.serve(options, debug)
+
+
 @cli.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_command(output: str) -> None:
-    """List the registered checks."""
+    """List the registered checks.
+
+    \b
+    Examples:
+      moediag list
+      moediag list -o json | jq -r '.[].id'
+    """
     from moediag import registry
 
     checks = registry.all_checks().values()
     if output == "json":
         import json
 
-        rows = [{"id": c.id, "severity": c.severity, "scope": c.scope, "title": c.title} for c in checks]
-        _echo(json.dumps(rows, indent=2))
+        _echo(json.dumps(registry.listing(), indent=2))
         return
     width = max((len(c.id) for c in checks), default=10)
     for c in checks:
@@ -532,15 +649,21 @@ def list_command(output: str) -> None:
 @cli.command("explain")
 @click.argument("check_id")
 def explain_command(check_id: str) -> None:
-    """What a check verifies, why it breaks the endpoint, how to fix it, and what it needs."""
+    """What a check verifies, why it breaks the endpoint, how to fix it, and what it needs.
+
+    \b
+    Examples:
+      moediag explain keyvault.trusted-services-bypass
+      moediag explain dns.zone-link     # a near miss suggests the closest ids
+    """
     from moediag import registry
     from moediag.docs import render_check_doc
 
-    chk = registry.all_checks().get(check_id)
-    if chk is None:
-        from moediag.registry import did_you_mean
-
-        _fail(f"unknown check {check_id!r}{did_you_mean(check_id, registry.all_checks())} (see `moediag list`)")
+    try:
+        chk = registry.lookup(check_id)
+    except UsageError as exc:
+        _fail(str(exc))
+        return
     _echo_stdout(render_check_doc(chk))
 
 
@@ -553,7 +676,13 @@ def explain_command(check_id: str) -> None:
 @click.option("--scan", "for_scan", is_flag=True,
               help="Also what `moediag scan` needs: Microsoft.ResourceGraph/resources/read, to find the fleet.")
 def permissions_command(select, ignore, output, subscription, for_scan) -> None:
-    """The Azure actions the selected checks need (least privilege)."""
+    """The Azure actions the selected checks need (least privilege).
+
+    \b
+    Examples:
+      moediag permissions
+      moediag permissions --select dns -o role -s SUB > role.json   # a custom role to create with az role definition create
+    """
     import json
 
     from moediag import permissions, registry

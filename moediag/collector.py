@@ -7,7 +7,10 @@ than the run's deadline.
 
 Several collectors (one per workspace of a fleet scan) may share one `SharedFacts` memo: facts registered
 `shared=True` (identified by their arguments alone, such as a private DNS zone's links) are then read once for
-all of them. Without one, every fact is memoised per collector, as for a single target.
+all of them, keyed case-insensitively (Azure ids and DNS names compare so). A fact that is the workspace's but
+reads a resource several workspaces may share (its Key Vault, registry, storage account) reads it through
+`read_once(key, read)`: once per run by that resource's id, whatever workspace or subscription asks. Without a
+shared memo, every fact is memoised per collector, as for a single target.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ class _Entry:
     claimed: bool = False
     value: Any = None
     error: FactError | None = None
+    key: Key | None = None  # as the first reader named it (a shared memo's key is lower-cased): what a snapshot says
+
+
+def _lowered(key: Key) -> Key:
+    """A shared fact's key in a fleet's memo: its arguments (ids, names) lower-cased, as Azure compares them."""
+    return (key[0], *(arg.lower() for arg in key[1:]))
 
 
 class SharedFacts:
@@ -48,6 +57,24 @@ class SharedFacts:
     def __init__(self) -> None:
         self.entries: dict[Key, _Entry] = {}
         self.lock = threading.Lock()
+
+    def recorded(self) -> dict[str, Any]:
+        """Every stored shared fact, read once for the whole scan, in the snapshot's `facts` shape."""
+        with self.lock:
+            items = list(self.entries.items())
+        return recorded(items)
+
+
+def recorded(items: list[tuple[Key, _Entry]]) -> dict[str, Any]:
+    """Memo entries in the snapshot's `facts` shape: each read (non-derived) fact's value or error."""
+    out: dict[str, Any] = {}
+    for key, entry in sorted(items):
+        spec = FACTS.get(key[0])  # None: a `read_once` read, recorded as the workspace's fact that made it
+        if spec is None or not entry.done.is_set() or spec.derived:
+            continue
+        out[key_text(entry.key or key)] = ({"error": entry.error.to_json()} if entry.error is not None
+                                           else {"value": entry.value})
+    return out
 
 
 class _DaemonPool:
@@ -96,6 +123,7 @@ class Collector:
         self._arm = arm
         self._dns = dns
         self._snapshot = snapshot
+        self._lowered_keys: dict[str, str] | None = None
         self._entries: dict[Key, _Entry] = {}
         self._lock = threading.Lock()
         self._shared = shared
@@ -121,16 +149,17 @@ class Collector:
     def get(self, name: str, *args: str) -> Any:
         """The fact's value, or FactError with the reason it could not be read."""
         key = (name, *args)
-        entry, mine = self._claim(key)
-        if mine:
-            self._compute(key, entry)
-        elif not self._wait(entry):  # another thread's read: a Ctrl-C is `interrupted` here as for the reader
-            if self.interrupted.is_set():
-                raise FactError("interrupted", f"{key_text(key)}: collection was interrupted")
-            raise FactError("timed_out", f"{key_text(key)}: not collected before the run's deadline")
-        if entry.error is not None:
-            raise entry.error
-        return entry.value
+        while True:
+            entry, mine = self._claim(key)
+            if mine:
+                self._compute(key, entry)
+            elif not self._wait(entry):  # another thread's read: a Ctrl-C is `interrupted` here as for the reader
+                raise self._not_waited(key)
+            if entry.error is not None:
+                if not mine and self._cut_for_another(key, entry):
+                    continue  # another workspace's budget ended that read: read it again within this one's
+                raise entry.error
+            return entry.value
 
     def try_get(self, name: str, *args: str) -> tuple[Any, FactError | None]:
         try:
@@ -144,30 +173,53 @@ class Collector:
         self.prefetch(keys)
         return [self.try_get(*key) for key in keys]
 
+    def read_once(self, key: Key, read: Callable[[], Any]) -> Any:
+        """`read()` once per run for `key` (a kind of read and a resource id: `("keyvault", <id>)`) when a fleet
+        shares a memo, whichever workspace asks first; the others wait for it (never past the deadline). Alone,
+        simply `read()`: the fact around it is memoised already."""
+        if self._shared is None:
+            return read()
+        key = ("@read", *(part.lower() for part in key))
+        while True:
+            with self._shared.lock:
+                entry = self._shared.entries.get(key)
+                if entry is None or (entry.done.is_set() and self._timed_out_elsewhere(entry)):
+                    entry = self._shared.entries[key] = _Entry()
+                mine, entry.claimed = not entry.claimed, True
+            if mine:
+                try:
+                    entry.value = read()
+                except FactError as exc:
+                    entry.error = exc
+                except Exception as exc:  # as in _compute: a bug is this read's error, not the run's end
+                    log.debug("read %s crashed", key_text(key), exc_info=True)
+                    entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
+                finally:
+                    entry.done.set()
+            elif not self._wait(entry):
+                raise self._not_waited(key)
+            if entry.error is not None:
+                if not mine and self._timed_out_elsewhere(entry):
+                    continue  # another workspace's budget ended that read: read it again within this one's
+                raise entry.error
+            return entry.value
+
     def prefetch(self, keys: Iterable[Key]) -> None:
         for key in keys:
-            entries, lock = self._memo(key)
+            entries, lock, at = self._memo(key)
             with lock:
-                if key in entries:
+                if at in entries:
                     continue
-                entry = entries[key] = _Entry()
+                entry = entries[at] = _Entry(key=key)
             self._pool_for(key[0]).submit(lambda key=key, entry=entry: self._run_if_unclaimed(key, entry))
 
     # --- snapshot ----------------------------------------------------------------------------
 
     def recorded(self) -> dict[str, Any]:
-        """Every stored (non-derived) fact of the run, in the snapshot's `facts` shape."""
-        out: dict[str, Any] = {}
+        """Every stored (non-derived) fact of this collector, in the snapshot's `facts` shape."""
         with self._lock:
             items = list(self._entries.items())
-        for key, entry in sorted(items):
-            if not entry.done.is_set() or FACTS[key[0]].derived:
-                continue
-            if entry.error is not None:
-                out[key_text(key)] = {"error": entry.error.to_json()}
-            else:
-                out[key_text(key)] = {"value": entry.value}
-        return out
+        return recorded(items)
 
     def close(self) -> None:
         with self._lock:
@@ -185,23 +237,38 @@ class Collector:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _memo(self, key: Key) -> tuple[dict[Key, _Entry], threading.Lock]:
-        """Where `key` is memoised: the shared memo for a shared fact of a fleet scan, else this collector's."""
+    def _memo(self, key: Key) -> tuple[dict[Key, _Entry], threading.Lock, Key]:
+        """Where `key` is memoised, and under which key: the shared memo for a shared fact of a fleet scan (its
+        arguments lower-cased: one zone or VNet named with two casings is one read), else this collector's."""
         spec = FACTS.get(key[0])
         if self._shared is not None and spec is not None and spec.shared:
-            return self._shared.entries, self._shared.lock
-        return self._entries, self._lock
+            return self._shared.entries, self._shared.lock, _lowered(key)
+        return self._entries, self._lock, key
+
+    def _cut_for_another(self, key: Key, entry: _Entry) -> bool:
+        """A shared read that timed out under another workspace's budget (each workspace of a scan has its own,
+        from when it started) while this collector still has time: not this workspace's answer."""
+        return self._memo(key)[0] is not self._entries and self._timed_out_elsewhere(entry)
+
+    def _timed_out_elsewhere(self, entry: _Entry) -> bool:
+        error = entry.error
+        return error is not None and error.kind == "timed_out" and time.monotonic() < self.deadline
 
     def _claim(self, key: Key) -> tuple[_Entry, bool]:
-        entries, lock = self._memo(key)
+        entries, lock, at = self._memo(key)
         with lock:
-            entry = entries.get(key)
-            if entry is None:
-                entry = entries[key] = _Entry()
+            entry = entries.get(at)
+            if entry is None or (entry.done.is_set() and self._cut_for_another(key, entry)):
+                entry = entries[at] = _Entry(key=key)
             if entry.claimed:
                 return entry, False
             entry.claimed = True
             return entry, True
+
+    def _not_waited(self, key: Key) -> FactError:
+        if self.interrupted.is_set():
+            return FactError("interrupted", f"{key_text(key)}: collection was interrupted")
+        return FactError("timed_out", f"{key_text(key)}: not collected before the run's deadline")
 
     def _wait(self, entry: _Entry) -> bool:
         """Wait for another thread's read, giving up at the deadline or on Ctrl-C."""
@@ -246,12 +313,20 @@ class Collector:
             return FactError(error.kind, f"{error.message} — {hint}", status=error.status, resource_id=error.resource_id)
         return error
 
+    def _snapshot_keys(self) -> dict[str, str]:
+        """The snapshot's keys by their lower-cased text (built on the first fact not found as named)."""
+        if self._lowered_keys is None:
+            self._lowered_keys = {text.lower(): text for text in self._snapshot or {}}
+        return self._lowered_keys
+
     def _produce(self, key: Key) -> Any:
         spec = FACTS.get(key[0])
         if spec is None:
             raise FactError("crashed", f"unknown fact {key[0]!r}")
         if self._snapshot is not None and not spec.derived:
             stored = self._snapshot.get(key_text(key))
+            if stored is None and spec.shared:  # recorded as another workspace named it (another casing)
+                stored = self._snapshot.get(self._snapshot_keys().get(key_text(key).lower(), ""))
             if stored is None:
                 raise FactError("not_in_snapshot", f"{key_text(key)} was not collected when the snapshot was taken")
             if "error" in stored:

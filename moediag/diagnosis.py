@@ -28,8 +28,8 @@ RISKS = ("safe", "disruptive", "destructive")
 # The hops of each path, in order: a scoring request from the client's resolver to the deployment's container,
 # and what a deployment needs, from the isolation mode to its container starting.
 PATHS = {
-    "scoring": ("client-resolver", "private-name", "zone-record", "zone-link", "private-endpoint", "public-access",
-                "endpoint"),
+    "scoring": ("client-resolver", "private-name", "zone-record", "zone-link", "client-network",
+                "private-endpoint-subnet", "private-endpoint", "public-access", "endpoint"),
     "deployment": ("isolation-mode", "outbound-network", "registry", "storage", "key-vault", "image-build",
                    "provisioning", "container-start"),
 }
@@ -38,6 +38,8 @@ HOP_TEXT = {
     "private-name": "the scoring host is a CNAME to its privatelink name",
     "zone-record": "the private DNS zone holds the workspace's inference record",
     "zone-link": "the zone is linked to the client's VNet",
+    "client-network": "the client VNets' DNS answers privately and a peering carries their traffic to the private endpoint",
+    "private-endpoint-subnet": "the private endpoint's subnet lets TCP 443 from the clients reach it (NSG, routes)",
     "private-endpoint": "the workspace private endpoint is approved and usable",
     "public-access": "the endpoint's inbound access matches the workspace's isolation",
     "endpoint": "the endpoint is provisioned and sends traffic to deployments that exist",
@@ -53,9 +55,9 @@ HOP_TEXT = {
 # The order fixes are applied in, by the hop a root cause sits on: the workspace's own network first (v1 legacy
 # mode, its private endpoint, DNS), then what deployments need, then the endpoint and its deployments themselves
 # (recreated or updated last, once what they depend on is right).
-FIX_ORDER = ("isolation-mode", "private-endpoint", "zone-record", "zone-link", "client-resolver", "private-name",
-             "public-access", "outbound-network", "registry", "storage", "key-vault", "image-build", "endpoint",
-             "provisioning", "container-start")
+FIX_ORDER = ("isolation-mode", "private-endpoint", "private-endpoint-subnet", "zone-record", "zone-link",
+             "client-network", "client-resolver", "private-name", "public-access", "outbound-network", "registry",
+             "storage", "key-vault", "image-build", "endpoint", "provisioning", "container-start")
 _WORST = ("fail", "error", "warn", "pass", "skip")  # a skip says less than a pass, not something worse
 LINKED = ("fail", "warn")  # findings that can have a cause (besides skips whose prerequisite failed)
 

@@ -26,23 +26,36 @@ RANK = {"fail": 0, "error": 1, "warn": 2, "skip": 3, "pass": 4}
 MAX_CHANGES = 50  # changed paths listed per result or fact: enough to read, bounded for a rewritten body
 
 
-def load_side(path: str, checks: list) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(report, snapshot facts or None) of one side: a saved report as it is, a snapshot replayed offline."""
+def load_side(path: str, checks: list) -> tuple[dict[str, Any], dict[str, dict[str, Any]] | None]:
+    """(report, snapshot facts or None) of one side: a saved report as it is, a snapshot (of a check or a scan)
+    replayed offline. Facts come per workspace: by lower-cased workspace id, '' for a check's one workspace."""
     from moediag.inputs import parse_json, read_text
 
-    what = f"{path}"
-    data = parse_json(read_text(path, what), what)
-    if isinstance(data, dict) and "schema_version" in data:
-        from moediag.report import load
+    return side(parse_json(read_text(path, path), path), path, checks)
 
-        return load(path), None
+
+def side(data: Any, name: str, checks: list) -> tuple[dict[str, Any], dict[str, dict[str, Any]] | None]:
+    """`load_side` of parsed JSON (read from `name`, or handed to the MCP server)."""
+    if isinstance(data, dict) and "schema_version" in data:
+        from moediag.report import checked
+
+        return checked(data, name), None
     if isinstance(data, dict) and data.get("format") == "moediag-snapshot":
         from moediag import session, snapshot
         from moediag.report import finish
 
-        loaded = snapshot.load(path)
-        return finish(session.replay(loaded, checks).report, checks), loaded["facts"]
-    raise UsageError(f"{path} is neither a moediag report nor a moediag snapshot")
+        if snapshot.kind_of(data) == "scan":
+            from moediag import scan
+            from moediag.target import Target
+
+            loaded = snapshot.checked(data, name, "scan")
+            shared = loaded.get("shared_facts") or {}
+            facts = {Target.from_json(e["target"]).workspace_id.lower(): {**shared, **(e.get("facts") or {})}
+                     for e in loaded["targets"]}
+            return finish(scan.replay(loaded, checks).report, checks), facts
+        loaded = snapshot.checked(data, name)
+        return finish(session.replay(loaded, checks).report, checks), {"": loaded["facts"]}
+    raise UsageError(f"{name} is neither a moediag report nor a moediag snapshot")
 
 
 def diff(old: dict[str, Any], new: dict[str, Any], old_facts: dict[str, Any] | None = None,
@@ -65,7 +78,9 @@ def diff(old: dict[str, Any], new: dict[str, Any], old_facts: dict[str, Any] | N
         }
         if old_facts is not None and new_facts is not None:
             declared = (facts_of or {}).get(now["check_id"], ())
-            change["fact_changes"] = _fact_changes(old_facts, new_facts, declared)
+            workspace = str(now.get("workspace") or "").lower()  # a scan's: that workspace's facts
+            change["fact_changes"] = _fact_changes(_facts_of(old_facts, workspace), _facts_of(new_facts, workspace),
+                                                   declared)
         changes.append(change)
     changes.sort(key=lambda c: (c["direction"] != "worse", RANK[c["new_status"]], c["id"]))
     appeared = [_brief(r) for r in after.values() if id(r) not in paired_new]
@@ -105,6 +120,11 @@ def changed_paths(old: Any, new: Any, path: str = "$") -> list[dict[str, Any]]:
 
     walk(old, new, path)
     return out
+
+
+def _facts_of(facts: dict[str, dict[str, Any]], workspace: str) -> dict[str, Any]:
+    """One workspace's facts (a check snapshot's are under '', whatever the other side is)."""
+    return facts.get(workspace) or facts.get("") or {}
 
 
 def _fact_changes(old: dict[str, Any], new: dict[str, Any], declared: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -156,4 +176,6 @@ def _side(report: dict[str, Any]) -> dict[str, Any]:
                             "summary": report.get("summary")}
     if "target" in report:
         side["target"] = report["target"]
+    if "scope" in report:
+        side["scope"] = report["scope"]
     return side

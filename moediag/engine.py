@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moediag.errors import FactError, TargetUnreadable
+from moediag.links import docs_url
 from moediag.model import Reason, Result, Status
 from moediag.target import Target
 
@@ -31,14 +32,32 @@ LOAD_ERROR_CHECK_ID = "moediag.load-error"
 
 @dataclass(frozen=True)
 class Budget:
-    """The one place `--timeout` becomes the bounds every part of a run uses."""
+    """The one place `--timeout` and `--total-timeout` become the bounds every part of a run uses.
+
+    `timeout_s` bounds each target, counted from when that target starts (a scan's workspaces start as workers
+    free up, so the budget grows with the fleet; `check`'s one target starts with the run, so there it bounds the
+    whole run). `total_s`, when given, bounds the whole run, inventory included: a target started late gets only
+    what is left of it, and a target not started before it is reported as not evaluated.
+    """
 
     timeout_s: float
+    total_s: float | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property
+    def total_deadline(self) -> float | None:
+        """When the whole run ends (`--total-timeout`), or None: no bound but each target's."""
+        return None if self.total_s is None else self.started + self.total_s
+
+    def deadline_from(self, start: float) -> float:
+        """The deadline of a target (or of a scan's inventory) that starts at `start`."""
+        total = self.total_deadline
+        return start + self.timeout_s if total is None else min(start + self.timeout_s, total)
+
+    @property
     def deadline(self) -> float:
-        return self.started + self.timeout_s
+        """The deadline of a target that starts with the run (`check`'s one target, a scan's inventory)."""
+        return self.deadline_from(self.started)
 
     @property
     def request_timeout_s(self) -> float:
@@ -51,14 +70,32 @@ class Budget:
         return max(1.0, self.timeout_s * 0.6)
 
     @property
+    def read_margin_s(self) -> float:
+        """Resource Manager reads end this long before a deadline: half a second (less for a short budget), so
+        a read cut short reports its own reason before the checks waiting on it are given up."""
+        shortest = self.timeout_s if self.total_s is None else min(self.timeout_s, self.total_s)
+        return min(0.5, max(0.0, shortest) * 0.1)
+
+    @property
     def read_deadline(self) -> float:
-        """When Resource Manager reads end: half a second before the deadline (less for a short run), so a read cut
-        short reports its own reason before the checks waiting on it are given up."""
-        return self.deadline - min(0.5, max(0.0, self.timeout_s) * 0.1)
+        """When the reads of a target that starts with the run end."""
+        return self.deadline - self.read_margin_s
+
+    @property
+    def run_read_deadline(self) -> float | None:
+        """When every read of the run ends (the `--total-timeout`), or None; each target's reads end earlier,
+        at its own deadline (`Arm.within`)."""
+        total = self.total_deadline
+        return None if total is None else total - self.read_margin_s
 
     @property
     def dns_timeout_s(self) -> float:
         return min(5.0, self.timeout_s / 3)
+
+    def expired(self) -> bool:
+        """Reads ended for the `--total-timeout`: no target starts any more (it could read nothing)."""
+        end = self.run_read_deadline
+        return end is not None and time.monotonic() >= end
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -75,6 +112,8 @@ class TargetRun:
     refused: str | None = None  # why Resource Manager refused the workspace itself (forbidden, unauthorized)
     recorded: dict[str, Any] | None = None  # the facts read, when a snapshot was asked for
     started: bool = False
+    deadline: float | None = None  # when its budget ends (set as it starts)
+    not_evaluated: str | None = None  # why it was not evaluated (set by run_targets, or by a replay beforehand)
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -91,6 +130,7 @@ class Plan:
     budget: Budget
     parallel: int = 1
     strict: bool = False  # `check`: an unreadable workspace or a wrong -e/-d ends the run (exit 2)
+    budget_per_target: bool = False  # `scan`: each target's --timeout counts from when it starts (else from the run's)
     record: bool = False  # keep each target's facts for a snapshot
     progress: Callable[[list[str]], None] | None = None
     on_done: Callable[[TargetRun], None] | None = None  # called in the worker as each target finishes (JSONL)
@@ -109,6 +149,8 @@ def unreadable_target(error: FactError | None) -> str | None:
 def run_targets(plan: Plan, runs: list[TargetRun]) -> bool:
     """Run every target, `plan.parallel` at a time, on daemon threads; True when the run was interrupted.
 
+    Each target gets its own budget from when it starts (`Budget.deadline_from`); none starts after the
+    `--total-timeout`, and those left are reported as not evaluated (an `error`, reason `timed_out`).
     Ctrl-C (and SIGTERM, which the CLI turns into KeyboardInterrupt) reaches only this thread: it sets the
     shared `interrupted` event, and running targets report their unfinished checks as interrupted.
     A TargetUnreadable raised for a target (strict plans) is raised here, after every worker stopped.
@@ -118,19 +160,32 @@ def run_targets(plan: Plan, runs: list[TargetRun]) -> bool:
     todo: queue.SimpleQueue[TargetRun | None] = queue.SimpleQueue()
     for run in _interleaved(runs):
         todo.put(run)
+    single = len(runs) == 1  # one target: its progress is its checks (run_checks reports them), not workspaces
+
+    def worker(i: int) -> None:
+        todo.put(None)
+        threading.Thread(target=_work, args=(plan, todo, interrupted, failures, single), daemon=True,
+                         name=f"moediag-target-{i}").start()
+
     workers = max(1, min(plan.parallel, len(runs)))
     for i in range(workers):
-        todo.put(None)
-        threading.Thread(target=_work, args=(plan, todo, interrupted, failures, len(runs) == 1), daemon=True,
-                         name=f"moediag-target-{i}").start()
-    single = len(runs) == 1  # one target: its progress is its checks (run_checks reports them), not workspaces
+        worker(i)
+    abandoned: list[TargetRun] = []
     try:
-        for run in runs:
-            while not run.done.wait(0.1):
-                if plan.progress and not single:
-                    plan.progress([r.label for r in runs if not r.done.is_set()])
-                if time.monotonic() > plan.budget.deadline + 5:  # a worker hung past the deadline: give up on it
-                    break
+        pending = list(runs)
+        while pending:
+            pending[0].done.wait(0.1)
+            now = time.monotonic()
+            for run in pending:
+                if run.started and not run.done.is_set() and run.deadline is not None and now > run.deadline + 5:
+                    abandoned.append(run)  # its worker hung past its deadline: give up on it, and replace the worker
+                    worker(workers + len(abandoned))
+            total = plan.budget.total_deadline
+            if total is not None and now > total + 5:
+                break
+            pending = [r for r in pending if not r.done.is_set() and r not in abandoned]
+            if pending and plan.progress and not single:
+                plan.progress([r.label for r in pending])
     except KeyboardInterrupt:
         interrupted.set()
         grace = time.monotonic() + 2.0  # running targets report their unfinished checks as interrupted
@@ -143,10 +198,28 @@ def run_targets(plan: Plan, runs: list[TargetRun]) -> bool:
         raise failures[0]
     for run in runs:
         if not run.done.is_set() or not run.started:
-            why = "the run was interrupted" if interrupted.is_set() else "the run's --timeout passed"
-            run.results = [_target_result(run.target, Status.ERROR, f"workspace {run.target.workspace} was not "
-                           f"checked: {why}", Reason.INTERRUPTED if interrupted.is_set() else Reason.TIMED_OUT)]
+            if interrupted.is_set():
+                run.results = [_target_result(run.target, Status.ERROR, f"workspace {run.target.workspace} was not "
+                               "checked: the run was interrupted", Reason.INTERRUPTED)]
+                continue
+            if run.not_evaluated is None:
+                run.not_evaluated = _not_evaluated(plan.budget, run)
+            run.results = [_target_result(run.target, Status.ERROR, run.not_evaluated, Reason.TIMED_OUT)]
     return interrupted.is_set()
+
+
+def _not_evaluated(budget: Budget, run: TargetRun) -> str:
+    """Why a target has no results of its own: it started and outlived its budget, or it never started."""
+    name = run.target.workspace
+    if run.started:
+        return f"workspace {name} was not checked: it outlived its --timeout ({budget.timeout_s:g} s)"
+    return (f"workspace {name} was not evaluated: the --total-timeout ({budget.total_s:g} s) passed before its turn"
+            if budget.total_s is not None else f"workspace {name} was not evaluated: the run ended before its turn")
+
+
+def not_evaluated(runs: list[TargetRun]) -> list[TargetRun]:
+    """The targets a run never started (the `--total-timeout` passed first)."""
+    return [run for run in runs if run.not_evaluated is not None and not run.started]
 
 
 def _work(plan: Plan, todo: queue.SimpleQueue, interrupted: threading.Event, failures: list[BaseException],
@@ -172,10 +245,12 @@ def _run_one(plan: Plan, run: TargetRun, interrupted: threading.Event,
              progress: Callable[[list[str]], None] | None) -> None:
     from moediag.runner import run_checks
 
-    if interrupted.is_set() or time.monotonic() > plan.budget.deadline:
-        return  # reported by run_targets as not checked
+    if interrupted.is_set() or run.not_evaluated is not None or plan.budget.expired():
+        return  # reported by run_targets as not evaluated
+    # a scan's workspace: its own budget, from now; a check's one workspace: the run's (--timeout is the whole run)
+    run.deadline = plan.budget.deadline_from(time.monotonic()) if plan.budget_per_target else plan.budget.deadline
     run.started = True
-    collector = plan.make_collector(run.target, plan.budget.deadline)
+    collector = plan.make_collector(run.target, run.deadline)
     collector.interrupted = interrupted  # one Ctrl-C stops every target
     try:
         # The workspace alone first (every chain of reads starts there); the endpoint list alongside, so checks
@@ -256,7 +331,7 @@ def _unreadable_result(run: TargetRun, error: FactError) -> Result:
 def _target_result(target: Target, status: Status, message: str, reason: str) -> Result:
     result = Result(UNREADABLE_CHECK_ID, status, message, resource_id=target.workspace_id, reason=reason,
                     expected="the workspace body, read from Resource Manager", observed=None)
-    result.title, result.severity, result.docs = UNREADABLE_TITLE, "high", "docs/scan.md"
+    result.title, result.severity, result.docs = UNREADABLE_TITLE, "high", docs_url("scan.md")
     return result
 
 
@@ -264,7 +339,7 @@ def load_error_results() -> list[Result]:
     """Checks that could not even be loaded are errors of every target, not absent lines."""
     from moediag.registry import LOAD_ERRORS
 
-    return [Result(LOAD_ERROR_CHECK_ID, Status.ERROR, message, reason=Reason.CRASHED, title="Checks could be loaded", severity="high", docs="docs/checks/")
+    return [Result(LOAD_ERROR_CHECK_ID, Status.ERROR, message, reason=Reason.CRASHED, title="Checks could be loaded", severity="high", docs=docs_url("checks/"))
             for message in LOAD_ERRORS]
 
 

@@ -31,3 +31,12 @@ class UsageError(Exception):
 
 class TargetUnreadable(Exception):
     """The target cannot be read at all (credentials refused, workspace not found): exit 2."""
+
+
+def one_line(message: str) -> str:
+    """Control characters (a newline in a file name, an escape sequence, a lone surrogate) shown as escapes: an
+    error stays one line and cannot drive the terminal (or the assistant) that shows it."""
+    import unicodedata
+
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch).startswith("C") else ch
+                   for ch in message)

@@ -22,14 +22,17 @@ WORKSPACE_TYPE = "microsoft.machinelearningservices/workspaces"
 ENDPOINT_TYPE = "microsoft.machinelearningservices/workspaces/onlineendpoints"
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 
-# One query: the workspaces, their online endpoints, and the subscriptions in scope (what the identity sees).
+# One query: the workspaces, their online endpoints, and the subscriptions in scope (what the identity sees), each
+# subscription with its management groups (`properties.managementGroupAncestorsChain`: [{name, displayName}], from
+# the immediate parent up to the tenant root group).
 INVENTORY_QUERY = (
     "resources"
     f" | where type =~ '{WORKSPACE_TYPE}' or type =~ '{ENDPOINT_TYPE}'"
     " | project id, name, type, subscriptionId, resourceGroup, location, kind"
     " | union (resourcecontainers"
     f" | where type =~ '{SUBSCRIPTION_TYPE}'"
-    " | project id, name, type, subscriptionId, resourceGroup, location, kind)"
+    " | project id, name, type, subscriptionId, resourceGroup, location, kind,"
+    " managementGroupAncestorsChain = properties.managementGroupAncestorsChain)"
     " | order by id asc"
 )
 PAGE_SIZE = 1000  # Resource Graph's maximum $top
@@ -55,6 +58,9 @@ class Inventory:
     subscriptions: dict[str, str] = field(default_factory=dict)  # visible subscription id (lower) -> display name
     rows: int = 0
     pages: int = 0
+    source_rows: list[dict[str, Any]] = field(default_factory=list)  # the rows as the query returned them (snapshots)
+    # visible subscription id (lower) -> its management groups, immediate parent first: [(name, display name)]
+    ancestors: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def _text(value: Any) -> str:
@@ -115,7 +121,7 @@ def inventory_of(rows: list[dict[str, Any]], pages: int = 1) -> Inventory:
     """Sort the query's rows into workspaces, endpoint names per workspace, and visible subscriptions."""
     from moediag import resource_id
 
-    found = Inventory(rows=len(rows), pages=pages)
+    found = Inventory(rows=len(rows), pages=pages, source_rows=list(rows))
     seen: set[str] = set()
     for row in rows:
         kind, rid = _text(row.get("type")).lower(), _text(row.get("id"))
@@ -123,6 +129,7 @@ def inventory_of(rows: list[dict[str, Any]], pages: int = 1) -> Inventory:
             sub = _text(row.get("subscriptionId")) or rid.rstrip("/").rsplit("/", 1)[-1]
             if sub:
                 found.subscriptions[sub.lower()] = _text(row.get("name")) or sub
+                found.ancestors[sub.lower()] = _ancestors(row)
             continue
         parsed = resource_id.parse(rid)
         if parsed is None:
@@ -138,3 +145,15 @@ def inventory_of(rows: list[dict[str, Any]], pages: int = 1) -> Inventory:
     for names in found.endpoints.values():
         names.sort()
     return found
+
+
+def _ancestors(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """A subscription row's management groups, immediate parent first, as (name, display name): the projected
+    column, or `properties.managementGroupAncestorsChain` when the row is whole. Anything else is no chain."""
+    chain = row.get("managementGroupAncestorsChain")
+    if chain is None and isinstance(row.get("properties"), dict):
+        chain = row["properties"].get("managementGroupAncestorsChain")
+    if not isinstance(chain, list):
+        return []
+    return [(item["name"], _text(item.get("displayName")) or item["name"]) for item in chain
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]]

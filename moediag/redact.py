@@ -2,7 +2,7 @@
 
 moediag prints text others wrote (container logs, Azure error messages, resource bodies) into reports,
 tickets and CI logs. Every run passes the report and the snapshot through a `Redactor(ids=False)` before
-anything is written (cli._finish), and log text is scrubbed where it enters (`scrub`, in the deployment_logs
+anything is written (session.for_output), and log text is scrubbed where it enters (`scrub`, in the deployment_logs
 fact and again in logpatterns before any line is cut), so a secret is never cut in half by a truncation.
 
 What is masked, and how:
@@ -80,6 +80,7 @@ _ENV_OBJECT_KEYS = {"environmentvariables"}  # environmentVariables, environment
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)  # a report repeats a few dozen keys hundreds of thousands of times
 def secret_name(key: str) -> bool:
     """Whether a JSON key (or header, or variable name) says its value is a secret.
 
@@ -92,6 +93,7 @@ def secret_name(key: str) -> bool:
     return plain in _SECRET_KEYS or plain.endswith(_SECRET_KEY_SUFFIXES)
 
 
+@functools.lru_cache(maxsize=4096)
 def _env_object(key: str) -> bool:
     return re.sub(r"[^a-z]", "", key.lower()) in _ENV_OBJECT_KEYS
 

@@ -99,6 +99,21 @@ def did_you_mean(text: str, checks) -> str:
     return f"; did you mean {', '.join(close)}?" if close else ""
 
 
+def lookup(check_id: str) -> Check:
+    """The check of exactly this id (`explain`); a UsageError naming the closest ids for any other."""
+    from moediag.errors import UsageError
+
+    checks = all_checks()
+    if check_id not in checks:
+        raise UsageError(f"unknown check {check_id!r}{did_you_mean(check_id, checks)} (see `moediag list`)")
+    return checks[check_id]
+
+
+def listing() -> list[dict[str, str]]:
+    """Every check as `moediag list -o json` shows it: id, severity, scope, title."""
+    return [{"id": c.id, "severity": c.severity, "scope": c.scope, "title": c.title} for c in all_checks().values()]
+
+
 def select(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[Check]:
     """The checks to run. Unknown patterns are a usage error (a typo must not silently run nothing)."""
     from moediag.errors import UsageError

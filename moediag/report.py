@@ -10,6 +10,8 @@ import re
 from typing import Any
 
 from moediag import __version__
+from moediag.clouds import CLOUDS
+from moediag.clouds import DEFAULT as DEFAULT_CLOUD
 from moediag.errors import UsageError
 from moediag.model import SEVERITY_ORDER, Status
 
@@ -24,13 +26,15 @@ EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 
 
 def build_report(kind: str, runs: list, *, mode: str, interrupted: bool = False, notes: list[str] | None = None,
-                 **blocks: Any) -> dict[str, Any]:
+                 cloud: str | None = None, **blocks: Any) -> dict[str, Any]:
     """The report of a run, from its targets (`moediag.engine.TargetRun`s), for `check` and `scan` alike.
 
     A `check` report has one `target`; a `scan` report has `targets` (each with its own summary), tags every
     result with its workspace's ARM id, and carries the blocks its command adds (`scope`, `inventory`,
-    `unreadable_subscriptions`). Block order is the order of the schema's description.
+    `unreadable_subscriptions`). Block order is the order of the schema's description. `cloud`: the Azure cloud
+    the run judged by (whose zone and host names it expected).
     """
+    where = {"mode": mode, **({"cloud": cloud} if cloud else {})}
     head = {"schema_version": SCHEMA_VERSION, "tool": {"name": "moediag", "version": __version__}}
     if kind == "check":
         [run] = runs
@@ -39,7 +43,7 @@ def build_report(kind: str, runs: list, *, mode: str, interrupted: bool = False,
         return {**head,
                 "target": {"subscription_id": target.subscription_id, "resource_group": target.resource_group,
                            "workspace": target.workspace, "endpoints": list(run.endpoints)},
-                "mode": mode, "interrupted": interrupted, "notes": list(notes or []), **blocks,
+                **where, "interrupted": interrupted, "notes": list(notes or []), **blocks,
                 "summary": summarize(plain), "results": plain}
     targets, plain = [], []
     for run in runs:
@@ -50,7 +54,7 @@ def build_report(kind: str, runs: list, *, mode: str, interrupted: bool = False,
                         "workspace": target.workspace, "workspace_id": target.workspace_id,
                         "endpoints": list(run.endpoints), "summary": summarize(mine)})
     unreadable = blocks.pop("unreadable_subscriptions", []) + _refused_subscriptions(runs)
-    return {**head, "kind": kind, **blocks, "mode": mode, "interrupted": interrupted, "notes": list(notes or []),
+    return {**head, "kind": kind, **blocks, **where, "interrupted": interrupted, "notes": list(notes or []),
             "summary": summarize(plain), "targets": targets,
             "unreadable_subscriptions": [dict(u) for u in unreadable], "results": plain}
 
@@ -86,13 +90,12 @@ def finish(report: dict[str, Any], checks: Any = None) -> dict[str, Any]:
 def _endpoints_of(report: dict[str, Any]) -> dict[str, list[tuple[str, list[str]]]]:
     """Per workspace ('' in a check report), each endpoint and the deployments results name under it."""
     blocks = report.get("targets") or [dict(report.get("target") or {}, workspace_id="")]
+    by_workspace = _by_workspace(report["results"])
     out: dict[str, list[tuple[str, list[str]]]] = {}
     for block in blocks:
         key = str(block.get("workspace_id") or "").lower()
         deployments: dict[str, list[str]] = {str(e).lower(): [] for e in block.get("endpoints") or []}
-        for result in report["results"]:
-            if str(result.get("workspace") or "").lower() != key:
-                continue
+        for result in by_workspace.get(key, []):
             parts = str(result.get("resource_id") or "").strip("/").split("/")
             lowered = [p.lower() for p in parts]
             if "onlineendpoints" in lowered and "deployments" in lowered:
@@ -108,13 +111,20 @@ def _endpoints_of(report: dict[str, Any]) -> dict[str, list[tuple[str, list[str]
 def resummarize(report: dict[str, Any]) -> dict[str, Any]:
     """Recount the summaries after results changed (suppressions): in total, and per workspace of a scan."""
     report["summary"] = summarize(report["results"])
+    by_workspace = _by_workspace(report["results"])  # once: a 300-workspace scan has 12,000 results
     for target in report.get("targets") or []:
-        target["summary"] = summarize([r for r in report["results"] if _same_id(r.get("workspace"), target["workspace_id"])])
+        workspace_id = target["workspace_id"]
+        target["summary"] = summarize(by_workspace.get(workspace_id.lower(), []) if isinstance(workspace_id, str) else [])
     return report
 
 
-def _same_id(a: Any, b: Any) -> bool:
-    return isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower()
+def _by_workspace(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Results by their workspace's lower-cased id ('' for a check report's, which carry none)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        workspace = result.get("workspace")
+        out.setdefault(workspace.lower() if isinstance(workspace, str) else "", []).append(result)
+    return out
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, int]:
@@ -158,23 +168,30 @@ def resource_label(resource_id: str | None) -> str:
 
 # --- reading a saved report back -------------------------------------------------------------------
 
+MAX_DEPTH = 208  # a report nests evidence a few levels deeper than the snapshot it came from (inputs.MAX_DEPTH + 8)
+
+
 def load(path: str) -> dict[str, Any]:
     """A saved report (`-` = standard input), checked against the schema's rules: one-line UsageError."""
-    from moediag.inputs import MAX_DEPTH, parse_json, read_text
+    from moediag.inputs import parse_json, read_text
 
     what = f"report {path}"
-    # A report nests evidence a few levels deeper than the snapshot it came from.
-    data = parse_json(read_text(path, what), what, max_depth=MAX_DEPTH + 8)
+    return checked(parse_json(read_text(path, what), what, max_depth=MAX_DEPTH), path)
+
+
+def checked(data: Any, name: str) -> dict[str, Any]:
+    """`data` (parsed JSON: read from `name`, or handed to the MCP server) as a report moediag can trust, else a
+    one-line UsageError naming `name`."""
     if not isinstance(data, dict) or "schema_version" not in data:
-        raise UsageError(f"{path} is not a moediag report (no \"schema_version\")")
+        raise UsageError(f"{name} is not a moediag report (no \"schema_version\")")
     if data["schema_version"] not in READABLE_VERSIONS:
         shown = repr(data["schema_version"])
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise UsageError(f"report {path} has schema_version {shown}; this moediag {__version__} "
+        raise UsageError(f"report {name} has schema_version {shown}; this moediag {__version__} "
                          f"reads schema_version {SCHEMA_VERSION!r}")
     problem = invalid(data)
     if problem:
-        raise UsageError(f"report {path} is invalid: {problem}")
+        raise UsageError(f"report {name} is invalid: {problem}")
     return data
 
 
@@ -232,13 +249,15 @@ def _validate(report: Any) -> None:
     kind = {"targets": (list,), "unreadable_subscriptions": (list,)} if scan else {"target": (dict,)}
     _fields(report, "report", {"schema_version": (str,), "tool": (dict,), **kind, "summary": (dict,), "results": (list,)},
             {"mode": (str,), "interrupted": (bool,), "notes": (list,), "duration_ms": (int,), "kind": (str,),
-             "target": (dict,), "scope": (dict,), "inventory": (dict,), "groups": (list,), "diagnosis": (dict,)})
+             "target": (dict,), "scope": (dict,), "inventory": (dict,), "groups": (list,), "diagnosis": (dict,),
+             "cloud": (str,)})
     _fields(report["tool"], "tool", {"name": (str,), "version": (str,)})
     _need(report["tool"]["name"] == "moediag", "tool.name", "must be 'moediag'")
     _need(report.get("kind", "check") in ("check", "scan"), "kind", "must be check or scan")
     if "target" in report:
         _target(report["target"], "target")
     _need(report.get("mode", "live") in ("live", "snapshot"), "mode", "must be live or snapshot")
+    _need(report.get("cloud", DEFAULT_CLOUD) in CLOUDS, "cloud", f"must be one of {', '.join(CLOUDS)}")
     _need(all(isinstance(n, str) for n in report.get("notes", [])), "notes", "must be strings")
     _fields(report["summary"], "summary", {status: (int,) for status in STATUSES})
     for i, result in enumerate(report["results"]):
@@ -300,12 +319,30 @@ def _target(target: Any, where: str, extra: dict[str, tuple[type, ...]] | None =
     _need(all(isinstance(e, str) for e in target["endpoints"]), f"{where}.endpoints", "must be strings")
 
 
+def _validate_inventory(inventory: Any) -> None:
+    """What renderers read of a scan's inventory: the visibility counts, when present (older reports lack them)."""
+    _fields(inventory, "inventory", {}, {"limited_to_readable": (bool,), "workspaces_by_subscription": (dict,),
+                                         "subscriptions_without_workspaces": (list,), "management_groups": (list,)})
+    for sub, count in (inventory.get("workspaces_by_subscription") or {}).items():
+        _need(_has_type(count, (int,)), f"inventory.workspaces_by_subscription.{sub}", "must be a non-negative integer")
+    _need(all(isinstance(s, str) for s in inventory.get("subscriptions_without_workspaces") or []),
+          "inventory.subscriptions_without_workspaces", "must be strings")
+    for i, group in enumerate(inventory.get("management_groups") or []):
+        where = f"inventory.management_groups[{i}]"
+        _fields(group, where, {"name": (str,), "display_name": (str,), "parent": (str, type(None)),
+                               "subscriptions": (list,), "workspaces": (int,)})
+        _need(all(isinstance(s, str) for s in group["subscriptions"]), f"{where}.subscriptions", "must be strings")
+
+
 def _validate_scan(report: dict[str, Any]) -> None:
+    if "inventory" in report:
+        _validate_inventory(report["inventory"])
+    by_workspace = _by_workspace([r for r in report["results"] if isinstance(r, dict)])
     for i, target in enumerate(report["targets"]):
         where = f"targets[{i}]"
         _target(target, where, {"workspace_id": (str,), "summary": (dict,)})
         _fields(target["summary"], f"{where}.summary", {status: (int,) for status in STATUSES})
-        mine = [r for r in report["results"] if isinstance(r, dict) and _same_id(r.get("workspace"), target["workspace_id"])]
+        mine = by_workspace.get(target["workspace_id"].lower(), []) if target["workspace_id"] else []
         _need({k: target["summary"][k] for k in STATUSES} == summarize(mine), f"{where}.summary",
               "does not match the statuses of the workspace's results")
     for i, entry in enumerate(report["unreadable_subscriptions"]):

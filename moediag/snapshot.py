@@ -2,6 +2,12 @@
 
 A snapshot holds REST bodies and DNS answers as they came, plus the target and the collection options.
 Tokens never enter it: facts are response bodies, and no request header is stored.
+
+Version 1 is a `check`'s: one `target` and its `facts`. Version 2 adds `kind` and the snapshot of a `scan`
+(`kind: "scan"`): its `scope`, the Resource Graph `inventory` (the rows as the query returned them, and the pages
+read), the facts the workspaces shared (`shared_facts`, read once) and one entry per workspace in `targets` (its
+target, its own `facts`, and `not_evaluated` when the scan's --total-timeout left it unstarted). A check snapshot is
+still written as version 1, so older moediag versions read it.
 """
 
 from __future__ import annotations
@@ -16,22 +22,35 @@ from pathlib import Path
 from typing import Any
 
 from moediag import __version__
+from moediag.clouds import CLOUDS
 from moediag.errors import UsageError
 
 FORMAT = "moediag-snapshot"
-VERSION = 1
+VERSION = 1  # what a check snapshot is written as
+SCAN_VERSION = 2  # adds `kind` and the scan snapshot
+READABLE_VERSIONS = (VERSION, SCAN_VERSION)
+
+
+def _head(version: int) -> dict[str, Any]:
+    return {"format": FORMAT, "version": version, "tool": {"name": "moediag", "version": __version__},
+            "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
 
 
 def build(target_json: dict[str, Any], options_json: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "tool": {"name": "moediag", "version": __version__},
-        "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        "target": target_json,
-        "options": options_json,
-        "facts": facts,
-    }
+    return {**_head(VERSION), "target": target_json, "options": options_json, "facts": facts}
+
+
+def build_scan(scope_json: dict[str, Any], options_json: dict[str, Any], rows: list[dict[str, Any]], pages: int,
+               shared_facts: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, Any]:
+    """A scan's snapshot: `targets` are `{"target", "facts", "not_evaluated"}`, in the scan's order."""
+    return {**_head(SCAN_VERSION), "kind": "scan", "scope": scope_json, "options": options_json,
+            "inventory": {"source": "Azure Resource Graph", "rows": rows, "pages": pages},
+            "shared_facts": shared_facts, "targets": targets}
+
+
+def kind_of(data: dict[str, Any]) -> str:
+    """`check` or `scan` (version 1 snapshots are a check's)."""
+    return "scan" if data.get("kind") == "scan" else "check"
 
 
 # --- writing outputs (reports and snapshots) ---------------------------------------------------------
@@ -189,40 +208,94 @@ def _unwritable(path: str) -> str | None:
     return None
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    """Read and validate a snapshot; anything wrong with it is a one-line usage error."""
+def load(path: str | Path, kind: str = "check") -> dict[str, Any]:
+    """Read and validate a snapshot of `kind` (check or scan); anything wrong with it, or a snapshot of the other
+    command, is a one-line usage error."""
     from moediag.inputs import parse_json, read_text
-    from moediag.target import _GUID, _NAME
 
     what = f"snapshot {path}"
-    data = parse_json(read_text(str(path), what), what)
+    return checked(parse_json(read_text(str(path), what), what), path, kind)
+
+
+def checked(data: Any, path: str | Path, kind: str = "check") -> dict[str, Any]:
+    """`data` (parsed JSON: read from `path`, or handed to the MCP server) as a snapshot of `kind` (check or scan)
+    moediag can replay, else a one-line UsageError naming `path` (a snapshot of the other command included)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path} is not a moediag snapshot (no \"format\": \"{FORMAT}\")")
     version = data.get("version")
-    if version != VERSION or isinstance(version, bool):
-        raise UsageError(f"snapshot {path} has version {_shown(version)}; this moediag {__version__} reads version {VERSION}")
-    target, facts, options = data.get("target"), data.get("facts"), data.get("options", {})
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        raise UsageError(f"snapshot {path} has version {_shown(version)}; this moediag {__version__} reads versions "
+                         + " and ".join(str(v) for v in READABLE_VERSIONS))
+    if version == SCAN_VERSION and data.get("kind") not in ("check", "scan"):
+        raise UsageError(f"snapshot {path} has kind {_shown(data.get('kind'))}, not check or scan")
+    found = kind_of(data)
+    if found != kind:
+        raise UsageError(f"{path} is the snapshot of a {found}: replay it with `moediag {found} --snapshot`")
+    options = data.get("options", {})
+    if not _options_ok(options):
+        raise UsageError(f"snapshot {path} has malformed options")
+    if options.get("cloud") is not None and options["cloud"] not in CLOUDS:
+        raise UsageError(f"snapshot {path} was read in cloud {_shown(options['cloud'])}, which this moediag does not "
+                         f"know (it knows {', '.join(CLOUDS)})")
+    if kind == "check":
+        _check_target(data.get("target"), path)
+        _check_facts(data.get("facts"), path)
+        return data
+    _check_scan(data, path)
+    return data
+
+
+def _check_target(target: Any, path: str | Path, where: str = "") -> None:
+    from moediag.target import _GUID, _NAME
+
     if not (isinstance(target, dict) and isinstance(target.get("subscription_id"), str)
             and _GUID.match(target["subscription_id"])
             and all(isinstance(target.get(k), str) and _NAME.match(target[k]) for k in ("resource_group", "workspace"))
             and _optional(target, "endpoints", list) and all(isinstance(e, str) for e in target.get("endpoints") or ())
             and _optional(target, "deployment", str)):
-        raise UsageError(f"snapshot {path} has no valid target")
+        raise UsageError(f"snapshot {path} has no valid target{where}")
+
+
+def _check_facts(facts: Any, path: str | Path, where: str = "") -> None:
     if not isinstance(facts, dict) or not all(
         isinstance(v, dict) and ("value" in v or isinstance(v.get("error"), dict)) for v in facts.values()
     ):
-        raise UsageError(f"snapshot {path} has malformed facts")
+        raise UsageError(f"snapshot {path} has malformed facts{where}")
     for entry in facts.values():
         error = entry.get("error")
         if error is not None and not (isinstance(error.get("kind"), str) and isinstance(error.get("message"), str)
                                       and _optional(error, "status", int) and _optional(error, "resource_id", str)):
-            raise UsageError(f"snapshot {path} has a malformed fact error")
-    if not (isinstance(options, dict) and _optional(options, "dns_servers", list)
+            raise UsageError(f"snapshot {path} has a malformed fact error{where}")
+
+
+def _options_ok(options: Any) -> bool:
+    return (isinstance(options, dict) and _optional(options, "dns_servers", list)
             and all(isinstance(s, str) for s in options.get("dns_servers") or ())
+            and _optional(options, "client_vnets", list)
+            and all(isinstance(v, str) for v in options.get("client_vnets") or ())
             and _optional(options, "azure_dns", str) and options.get("logs", "auto") in ("auto", "all", "none")
-            and _optional(options, "include_diagnose", bool)):
-        raise UsageError(f"snapshot {path} has malformed options")
-    return data
+            and _optional(options, "include_diagnose", bool))
+
+
+def _check_scan(data: dict[str, Any], path: str | Path) -> None:
+    """The blocks of a scan snapshot: what a replay reads, each of the right shape."""
+    scope, inventory, targets = data.get("scope"), data.get("inventory"), data.get("targets")
+    if not (isinstance(scope, dict) and scope.get("kind") in ("subscriptions", "management_groups", "tenant")
+            and all(isinstance(scope.get(k), list) and all(isinstance(v, str) for v in scope[k])
+                    for k in ("subscriptions", "management_groups"))):
+        raise UsageError(f"snapshot {path} has no valid scope")
+    if not (isinstance(inventory, dict) and isinstance(inventory.get("rows"), list)
+            and all(isinstance(row, dict) for row in inventory["rows"]) and _optional(inventory, "pages", int)):
+        raise UsageError(f"snapshot {path} has no valid inventory (Resource Graph rows)")
+    _check_facts(data.get("shared_facts", {}), path, " (shared_facts)")
+    if not isinstance(targets, list):
+        raise UsageError(f"snapshot {path} has no valid targets")
+    for i, entry in enumerate(targets):
+        where = f" (targets[{i}])"
+        if not isinstance(entry, dict) or not _optional(entry, "not_evaluated", str):
+            raise UsageError(f"snapshot {path} has a malformed target entry{where}")
+        _check_target(entry.get("target"), path, where)
+        _check_facts(entry.get("facts", {}), path, where)
 
 
 def _optional(obj: dict[str, Any], key: str, kind: type) -> bool:

@@ -6,6 +6,11 @@
     reason = "accepted by SEC-1234"                         # required: why the risk is accepted
     expires = 2027-01-31                                    # optional: last day it applies
 
+The same file may name the client networks whose scoring path network.client-vnet-path analyses (as
+`--client-vnet` does; both are used):
+
+    client_vnets = ["/subscriptions/.../resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/vnet-app"]
+
 The checks still run. Afterwards a `fail` or `warn` result that a suppression covers becomes `skip` with
 reason `suppressed`; its original status (and reason, if any) and the suppression stay in its evidence
 (`suppressed_status`, `suppressed_reason`, `suppression`). An `error` is never suppressed (a check that
@@ -59,22 +64,39 @@ class Suppression:
                 "expires": self.expires.isoformat() if self.expires else None, "source": self.source}
 
 
+@dataclass(frozen=True)
+class Config:
+    """What moediag.toml holds: suppressions, and client VNet ids (checked by moediag.arguments.client_vnets)."""
+
+    suppressions: list[Suppression]
+    client_vnets: tuple[str, ...] = ()
+
+
 def load(path: str | None, cwd: Path | None = None) -> list[Suppression]:
     """The suppressions of `--config PATH` (must exist), else of ./moediag.toml if there is one."""
+    return load_config(path, cwd).suppressions
+
+
+def load_config(path: str | None, cwd: Path | None = None) -> Config:
+    """All of `--config PATH` (must exist), else of ./moediag.toml if there is one."""
     if path is None:
         candidate = (cwd or Path.cwd()) / DEFAULT_FILE
         if not candidate.is_file():
-            return []
+            return Config([])
         path = str(candidate)
         shown = DEFAULT_FILE
     else:
         shown = path
     from moediag.inputs import read_text
 
-    return parse(read_text(path, f"config {shown}"), shown)
+    return parse_config(read_text(path, f"config {shown}"), shown)
 
 
 def parse(text: str, source: str = DEFAULT_FILE) -> list[Suppression]:
+    return parse_config(text, source).suppressions
+
+
+def parse_config(text: str, source: str = DEFAULT_FILE) -> Config:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -89,13 +111,21 @@ def parse(text: str, source: str = DEFAULT_FILE) -> list[Suppression]:
         raise UsageError(f"config {source} is nested too deeply to read") from None
     if too_deep(data, MAX_DEPTH):
         raise UsageError(f"config {source} is nested more than {MAX_DEPTH} levels deep")
-    unknown = sorted(set(data) - {"suppress"})
+    unknown = sorted(set(data) - {"suppress", "client_vnets"})
     if unknown:
-        raise UsageError(f"config {source}: unknown setting {unknown[0]!r} (moediag.toml holds [[suppress]] entries)")
+        raise UsageError(f"config {source}: unknown setting {unknown[0]!r} (moediag.toml holds [[suppress]] entries "
+                         "and client_vnets)")
     entries = data.get("suppress", [])
     if not isinstance(entries, list):
         raise UsageError(f"config {source}: 'suppress' must be a list of [[suppress]] tables")
-    return [_entry(entry, f"config {source}: suppress entry {i + 1}", source) for i, entry in enumerate(entries)]
+    vnets = data.get("client_vnets", [])
+    if not isinstance(vnets, list) or not all(isinstance(v, str) for v in vnets):
+        raise UsageError(f"config {source}: 'client_vnets' must be a list of virtual network ids")
+    from moediag.arguments import vnet_id
+
+    vnets = tuple(vnet_id(v, f"client_vnets entry in config {source}:") for v in vnets)
+    return Config([_entry(entry, f"config {source}: suppress entry {i + 1}", source) for i, entry in enumerate(entries)],
+                  vnets)
 
 
 def _entry(entry: Any, where: str, source: str) -> Suppression:

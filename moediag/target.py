@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from moediag.clouds import DEFAULT as DEFAULT_CLOUD
 from moediag.errors import UsageError
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -64,18 +65,19 @@ class Options:
     """How to collect: knobs that change which evidence is read, not what a check concludes."""
 
     dns_servers: tuple[str, ...] = ()
+    client_vnets: tuple[str, ...] = ()  # VNet ids whose scoring path network.client-vnet-path analyses
     azure_dns: str | None = None
     logs: str = "auto"  # auto: only deployments that are not Succeeded; all; none
     include_diagnose: bool = False
     timeout_s: float = 60.0
+    cloud: str = DEFAULT_CLOUD  # a name of moediag.clouds.CLOUDS: which zone and host names the checks expect
 
 
 def azure_config_dir() -> Path:
     return Path(os.environ.get("AZURE_CONFIG_DIR") or Path.home() / ".azure")
 
 
-def az_defaults() -> dict[str, str]:
-    """`[defaults]` of the az CLI config, as `az configure --defaults group=... workspace=...` writes."""
+def _az_config_section(section: str) -> dict[str, str]:
     path = azure_config_dir() / "config"
     if not path.exists():
         return {}
@@ -84,7 +86,17 @@ def az_defaults() -> dict[str, str]:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
-    return dict(parser["defaults"]) if parser.has_section("defaults") else {}
+    return dict(parser[section]) if parser.has_section(section) else {}
+
+
+def az_defaults() -> dict[str, str]:
+    """`[defaults]` of the az CLI config, as `az configure --defaults group=... workspace=...` writes."""
+    return _az_config_section("defaults")
+
+
+def az_cloud() -> str | None:
+    """The cloud az is set to (`[cloud] name`, as `az cloud set --name ...` writes), or None."""
+    return _az_config_section("cloud").get("name") or None
 
 
 def az_default_subscription() -> str | None:

@@ -70,6 +70,7 @@ def _no_real_azure_identity(tmp_path_factory: pytest.TempPathFactory):
         env.setenv("NO_COLOR", "1")
         env.setenv("COLUMNS", "100")  # the table wraps its prose to COLUMNS: the same in every runner and worker
         env.delenv("FORCE_COLOR", raising=False)
+        env.delenv("MOEDIAG_CLOUD", raising=False)  # the cloud of a run is each test's to choose
         yield
 
 

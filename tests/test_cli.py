@@ -41,6 +41,14 @@ def test_explain_an_unknown_check_is_a_one_line_usage_error():
     assert run.code == 2 and "unknown check" in one_line_error(run)
 
 
+@pytest.mark.parametrize("command", ["check", "scan", "render", "diff", "list", "explain", "permissions", "schema", "mcp"])
+def test_every_command_s_help_ends_with_examples_of_itself(command):
+    run = moediag(None, command, "--help")
+    assert run.code == 0
+    tail = run.stdout.rstrip().split("\n\n")[-1].splitlines()
+    assert tail[0].strip() == "Examples:" and all(line.strip().startswith(f"moediag {command}") for line in tail[1:])
+
+
 @pytest.mark.parametrize("argv", [["list"], ["scan", "--help"]])
 def test_help_and_list_do_not_import_any_azure_sdk(argv):
     program = (f"import sys; sys.argv={['moediag', *argv]!r}\n"
@@ -158,8 +166,8 @@ def test_commands_are_never_wrapped_or_split():
 def test_passes_are_one_count_line_and_verbose_lists_them():
     quiet = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table").stdout
     loud = moediag(None, "check", "--snapshot", EXAMPLE, "-o", "table", "-v").stdout
-    assert "Passed: 16 (-v lists them)" in quiet and "✓ PASS" not in quiet
-    assert loud.count("✓ PASS") == 16
+    assert "Passed: 17 (-v lists them)" in quiet and "✓ PASS" not in quiet
+    assert loud.count("✓ PASS") == 17
 
 
 @pytest.mark.parametrize("env, coloured", [({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
@@ -178,6 +186,19 @@ def test_the_bundled_example_and_the_report_schema_ship_with_the_package():
     schema = moediag(None, "schema")
     assert schema.code == 0 and json.loads(schema.stdout) == SCHEMA
     assert os.path.realpath(EXAMPLE) == os.path.realpath(data_file("broken-workspace.snapshot.json"))
+
+
+def test_every_result_links_to_its_page_in_this_release_s_documentation_and_the_base_is_configurable():
+    from moediag import __version__
+
+    for result in moediag(None, "check", "--example", "-o", "json").report["results"]:
+        assert result["docs"] == f"https://github.com/moediag/moediag/blob/v{__version__}/docs/checks/{result['check_id']}.md"
+    mirror = moediag(None, "check", "--example", "-o", "junit", env={"MOEDIAG_DOCS_BASE": "https://docs.example.org/moediag/"})
+    assert 'https://docs.example.org/moediag/checks/dns.inference-a-record.md' in mirror.stdout
+    bad = moediag(None, "check", "--example", env={"MOEDIAG_DOCS_BASE": "docs/"})
+    assert bad.code == 2 and bad.stderr.strip() == "moediag: error: MOEDIAG_DOCS_BASE must be an http(s):// URL, not 'docs/'"
+    bad_scan = moediag(None, "scan", "--snapshot", "fleet.json", env={"MOEDIAG_DOCS_BASE": "docs/"})
+    assert bad_scan.code == 2 and bad_scan.stderr == bad.stderr
 
 
 def test_example_and_snapshot_together_are_one_line_and_exit_2():

@@ -9,6 +9,7 @@ report built with a benign word in its place: the document must have the same sh
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from moediag.render import renderer
 from moediag.render.inert import inert
 from moediag.render.markdown import _cell, _code, _text
 from moediag.render.mermaid import _label
+from moediag.render.sarif import _plain as _sarif_text
 from moediag.report import build_report, finish
 from moediag.shell import command
 from moediag.target import Target
@@ -227,6 +229,38 @@ def test_hostile_text_in_a_report_round_trips_through_json_with_nothing_raw(h):
         out = renderer("json")(report, False)
         assert raw_controls(out) == []
         assert json.loads(out) == report
+
+
+@functools.cache
+def benign_sarif_shape(build) -> list:
+    return sarif_shape(json.loads(renderer("sarif")(build(BENIGN), False)))
+
+
+def sarif_shape(log: dict) -> list:
+    run = log["runs"][0]
+    return [[rule["id"] for rule in run["tool"]["driver"]["rules"]],
+            [(r["ruleId"], r["level"], len(r["locations"]), "suppressions" in r) for r in run["results"]]]
+
+
+@FUZZ
+@given(h=text)
+@example(h="[click](https://evil.example) \\[x\\](1) \x1b]8;;https://evil\x07")
+@example(h="\ud800\u202e</script>")
+def test_hostile_text_in_a_report_keeps_sarif_in_shape_inert_and_free_of_embedded_links(h):
+    """The shape is the benign report's (whose SARIF tests/test_sarif.py validates against the schema)."""
+    for build in (single, fleet):
+        out = renderer("sarif")(build(h), False)
+        assert raw_controls(out) == []
+        log = json.loads(out)
+        assert sarif_shape(log) == benign_sarif_shape(build)
+        for result in log["runs"][0]["results"]:
+            message = result["message"]["text"]
+            assert raw_controls(message) == []  # the values themselves are inert, not only the file
+            assert not re.search(r"(?<!\\)(?:\\\\)*[\[\]]", message), message  # every bracket escaped: no link
+            uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            assert re.fullmatch(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-F]{2})+", uri), uri
+        failure = log["runs"][0]["results"][0]["message"]["text"]
+        assert _sarif_text(f"Key Vault {h} denies: {h}") in failure
 
 
 def test_an_error_line_quoting_foreign_text_shows_it_escaped():

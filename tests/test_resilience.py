@@ -54,6 +54,19 @@ def test_a_hanging_resource_ends_as_timed_out_and_the_run_keeps_its_deadline(bed
     assert run.statuses("workspace.v1-legacy-mode") == ["pass"]
 
 
+def test_check_accepts_total_timeout_and_the_smaller_bound_ends_the_run(bed):
+    scenario = healthy().install(bed)
+    bed.hang(scenario.key_vault_id)
+    started = time.monotonic()
+    run = check(bed, scenario, "--select", "keyvault", "--select", "workspace.v1-legacy-mode", "--timeout", "60",
+                "--total-timeout", "2")
+    assert time.monotonic() - started < 2 + 3  # the 2 s bound (not --timeout 60) plus start-up ends the run
+    assert run.code == 3, run.stderr
+    verdicts = {(r["check_id"], r["status"], r["reason"]) for r in json.loads(run.stdout)["results"]}
+    assert verdicts == {("keyvault.trusted-services-bypass", "error", "timed_out"),
+                        ("workspace.v1-legacy-mode", "pass", None)}
+
+
 def test_ctrl_c_during_collection_writes_the_reports_marked_interrupted_and_exits_130(bed, tmp_path):
     scenario = healthy().install(bed)
     bed.hang(scenario.key_vault_id)

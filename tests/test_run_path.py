@@ -67,10 +67,10 @@ def test_check_and_scan_build_their_reports_with_the_same_blocks(in_process, bed
     dns = ["--dns-server", dns_server.address]
     _, checked = in_process("check", "-s", scenario.subscription_id, "-g", scenario.resource_group,
                             "-w", scenario.workspace, "-o", "json", "--select", "workspace.", *dns)
-    assert list(checked) == ["schema_version", "tool", "target", "mode", "interrupted", "notes", "summary", "results",
-                             "duration_ms", "diagnosis"]
+    assert list(checked) == ["schema_version", "tool", "target", "mode", "cloud", "interrupted", "notes", "summary",
+                             "results", "duration_ms", "diagnosis"]
     _, scanned = in_process("scan", "-s", scenario.subscription_id, "-o", "json", "--select", "workspace.", *dns)
-    assert list(scanned) == ["schema_version", "tool", "kind", "scope", "inventory", "mode", "interrupted", "notes",
+    assert list(scanned) == ["schema_version", "tool", "kind", "scope", "inventory", "mode", "cloud", "interrupted", "notes",
                              "summary", "targets", "unreadable_subscriptions", "results", "duration_ms", "diagnosis", "groups"]
     strip = {"duration_ms", "workspace"}
     assert ([{k: v for k, v in r.items() if k not in strip} for r in scanned["results"]]
@@ -90,6 +90,17 @@ def test_one_budget_bounds_every_part_of_a_run():
     assert budget.request_timeout_s == 20.0 and budget.retry_budget_s == 36.0 and budget.dns_timeout_s == 5.0
     short = Budget(2.0)
     assert short.request_timeout_s == 1.0 and short.retry_budget_s == 1.2 and short.dns_timeout_s < 1.0
+
+
+def test_timeout_bounds_each_target_from_its_start_and_total_timeout_the_whole_run():
+    each = Budget(60.0, started=100.0)
+    assert each.total_deadline is None and each.run_read_deadline is None and not each.expired()
+    assert each.deadline_from(500.0) == 560.0  # a workspace that starts late gets its whole budget
+    capped = Budget(60.0, 90.0, started=100.0)
+    assert capped.deadline == 160.0 and capped.deadline_from(150.0) == 190.0  # what is left of the total
+    assert capped.total_deadline == 190.0 and capped.run_read_deadline == 189.5
+    assert Budget(60.0, 30.0, started=100.0).deadline == 130.0  # check: the smaller bound wins
+    assert Budget(5.0, 1.0).read_margin_s == 0.1 and Budget(5.0, 0.0).expired()
 
 
 @pytest.mark.parametrize("args, fragment", [

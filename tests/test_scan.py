@@ -444,3 +444,118 @@ def test_partial_visibility_is_said_out_loud_with_the_workspaces_seen_per_subscr
     assert any("limited to what this identity can read" in n for n in report["notes"])
     assert any(the_fleet.subscriptions[1] in n and "hold no workspace" in n for n in report["notes"])
     assert [u["subscription_id"] for u in report["unreadable_subscriptions"]] == the_fleet.hidden
+
+
+# --- budgets: --timeout per workspace, --total-timeout for the whole scan ---------------------------------
+
+@pytest.fixture
+def sdks_loaded():
+    """The Azure SDKs a live scan loads, already imported: the --total-timeout counts from the scan's start, and this
+    test's one-second bounds are about the scan, not about how long a cold interpreter takes to import them."""
+    import azure.mgmt.resource.resources  # noqa: F401
+    import azure.mgmt.resourcegraph  # noqa: F401
+
+    import moediag.arm  # noqa: F401
+    import moediag.resolver  # noqa: F401
+
+
+def not_passing(report, workspace_id):
+    return sorted((r["check_id"], r["status"], r["reason"]) for r in report["results"]
+                  if r["workspace"] == workspace_id and r["status"] in ("error", "fail"))
+
+
+def test_timeout_bounds_each_workspace_from_its_start_so_a_hung_one_ends_alone(bed, dns_server, sdks_loaded):
+    the_fleet = fleet(1, 2, 1).install(bed)
+    hung, *others = the_fleet.scenarios
+    bed.hang(hung.key_vault_id)  # its Key Vault (and the role assignments under it) never answer
+    # one workspace at a time: under one global bound the workspaces after the hung one would be cut too
+    run = scan(bed, the_fleet, "--timeout", "1", "--max-workspaces", "1", dns=dns_server)
+    assert run.code == 3, run.stderr
+    report = run.report
+    assert ("keyvault.trusted-services-bypass", "error", "timed_out") in not_passing(report, hung.workspace_arm_id)
+    assert {reason for _, _, reason in not_passing(report, hung.workspace_arm_id)} == {"timed_out"}
+    for s in others:  # each had its own second, from when it started: finished, nothing cut
+        assert not_passing(report, s.workspace_arm_id) == []
+        assert next(t for t in report["targets"] if t["workspace_id"] == s.workspace_arm_id)["summary"]["pass"] > 20
+    assert bed.arrived("GET", hung.key_vault_id) == 1
+
+
+def test_total_timeout_cuts_the_scan_and_names_the_workspaces_not_evaluated(bed, dns_server, tmp_path, sdks_loaded):
+    the_fleet = fleet(1, 3, 1).install(bed)
+    hung, *late = the_fleet.scenarios
+    bed.hang(hung.key_vault_id)
+    lines = tmp_path / "scan.jsonl"
+    run = scan(bed, the_fleet, "--timeout", "30", "--total-timeout", "1.5", "--max-workspaces", "1",
+               "-o", f"jsonl={lines}", dns=dns_server)
+    assert run.code == 3, run.stderr  # not evaluated is never green
+    report = run.report
+    assert invalid(report) is None and len(report["targets"]) == 3  # complete and valid, every workspace listed
+    assert ("keyvault.trusted-services-bypass", "error", "timed_out") in not_passing(report, hung.workspace_arm_id)
+    for s in late:
+        [result] = [r for r in report["results"] if r["workspace"] == s.workspace_arm_id]
+        assert (result["status"], result["reason"]) == ("error", "timed_out")
+        assert result["message"] == f"workspace {s.workspace} was not evaluated: the --total-timeout (1.5 s) passed before its turn"
+    [note] = [n for n in report["notes"] if "not evaluated" in n]
+    assert note.endswith(", ".join(f"rg-ml/{s.workspace}" for s in late))
+    assert not any(s.workspace_arm_id.lower() in r.path.lower() for s in late for r in bed.requests)
+    written = [json.loads(line) for line in lines.read_text().splitlines()]  # what finished, each line valid
+    assert [line["workspace_id"] for line in written] == [hung.workspace_arm_id]
+
+
+# --- visibility per management group ---------------------------------------------------------------------
+
+def test_workspaces_are_counted_per_management_group_and_subscriptions_that_returned_nothing_listed(bed, dns_server,
+                                                                                                   tmp_path):
+    import copy
+
+    from armbed.fleet import TENANT_ROOT
+
+    the_fleet = fleet(3, 1, 1, hidden=1)
+    ml, empty, sandbox = the_fleet.subscriptions
+    root = {"name": TENANT_ROOT, "displayName": "Tenant Root Group"}
+    the_fleet.chains[sandbox] = [{"name": "mg-sandbox", "displayName": "Sandbox"}, root]
+    the_fleet.install(bed)  # ml and empty under mg-ml-platform, sandbox under mg-sandbox, both under the root
+    the_fleet.graph.rows = [r for r in the_fleet.graph.rows
+                            if not (r["type"].lower().endswith("/workspaces") and r["subscriptionId"] == empty)]
+    out = {fmt: tmp_path / f"scan.{fmt}" for fmt in ("table", "markdown")}
+    run = scan(bed, the_fleet, *(f"-o{fmt}={path}" for fmt, path in out.items()), "--select", "workspace.v1-legacy-mode",
+               scope=[], dns=dns_server)
+    assert run.code == 0, run.stderr
+    report = run.report
+    inventory = report["inventory"]
+    assert inventory["subscriptions_without_workspaces"] == [empty]
+    assert inventory["management_groups"] == [
+        {"name": TENANT_ROOT, "display_name": "Tenant Root Group", "parent": None,
+         "subscriptions": sorted([ml, empty, sandbox]), "workspaces": 2},
+        {"name": "mg-ml-platform", "display_name": "ML platform", "parent": TENANT_ROOT,
+         "subscriptions": sorted([ml, empty]), "workspaces": 1},
+        {"name": "mg-sandbox", "display_name": "Sandbox", "parent": TENANT_ROOT, "subscriptions": [sandbox],
+         "workspaces": 1}]
+    assert the_fleet.hidden[0] not in json.dumps(inventory)  # what the identity cannot see is not guessed at
+    table = out["table"].read_text()
+    assert ("Workspaces seen per management group (only what this identity can read):\n"
+            f"  Tenant Root Group ({TENANT_ROOT}): 2 workspace(s) in 3 subscription(s)\n"
+            "    ML platform (mg-ml-platform): 1 workspace(s) in 2 subscription(s)\n"
+            "    Sandbox (mg-sandbox): 1 workspace(s) in 1 subscription(s)\n") in table
+    assert f"hold no workspace this identity can see: {empty}" in table
+    markdown = out["markdown"].read_text()
+    assert "| &nbsp;&nbsp;`Sandbox (mg-sandbox)` | 1 | 1 |" in markdown
+    for change in (lambda g: g.pop("parent"), lambda g: g.__setitem__("workspaces", -1),
+                   lambda g: g.__setitem__("subscriptions", [1])):  # the schema and the validator agree
+        broken = copy.deepcopy(report)
+        change(broken["inventory"]["management_groups"][0])
+        assert not SCHEMA_VALIDATOR.is_valid(broken)  # docs/report.schema.json refuses it
+        assert "inventory.management_groups[0]" in invalid(broken)
+
+
+def test_a_management_group_in_scope_that_shows_no_subscription_is_said(bed, dns_server):
+    the_fleet = fleet(1, 1, 1).install(bed)
+    the_fleet.graph.management_groups["mg-empty"] = []
+    report = scan(bed, the_fleet, scope=["--management-group", "mg-empty", "--management-group", "mg-ml-platform"],
+                  dns=dns_server).report
+    groups = {g["name"]: g for g in report["inventory"]["management_groups"]}
+    assert groups["mg-empty"] == {"name": "mg-empty", "display_name": "mg-empty", "parent": None, "subscriptions": [],
+                                  "workspaces": 0}
+    assert groups["mg-ml-platform"]["workspaces"] == 1
+    assert any(n.endswith("management group(s) in scope show no subscription this identity can see: mg-empty")
+               for n in report["notes"])

@@ -36,6 +36,8 @@ class Source(Protocol):
 
     def prefetch(self, keys: Iterable[tuple[str, ...]]) -> None: ...
 
+    def read_once(self, key: tuple[str, ...], read: Callable[[], Any]) -> Any: ...
+
 
 @dataclass(frozen=True)
 class FactSpec:
@@ -98,8 +100,11 @@ def load_all() -> None:
         network,
         operations,
         readiness,
+        resolvers,
         roles,
         storage,
+        subnets,
+        vnets,
         workspace,  # registration
     )
 

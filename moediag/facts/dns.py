@@ -1,7 +1,8 @@
 """Facts from DNS: how names resolve from where moediag runs (or from the servers named).
 
 Also the names themselves: which host an endpoint is scored at, and which record in which private zone
-makes it resolve privately (`*.<workspaceId>.inference.<region>` in `privatelink.api.azureml.ms`).
+makes it resolve privately (`*.<workspaceId>.inference.<region>` in the cloud's API zone). Every zone and host
+name comes from the run's cloud (moediag.clouds): `moediag.clouds.cloud_of(src.options)` in a fact, `ctx.cloud` in a check.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from moediag.clouds import Cloud
 from moediag.errors import FactError
 from moediag.evidence import dig, props, text
 from moediag.facts import Source, fact
@@ -17,10 +19,21 @@ from moediag.facts import Source, fact
 # Answers (rcode of a resolution fact) that say nothing about the name: the server did not answer, failed or refused.
 NO_VERDICT = ("TIMEOUT", "SERVFAIL", "REFUSED", "ERROR")
 
-API_ZONE = "privatelink.api.azureml.ms"
 AZURE_DNS = "168.63.129.16"
-# Zones a custom DNS server must forward to Azure DNS for managed online endpoints (Microsoft's custom DNS guide).
-FORWARDED_ZONES = ("api.azureml.ms", "inference.ml.azure.com")
+# Names that differ between clouds: read them from the run's cloud. (Zones a custom DNS server must forward to
+# Azure DNS for managed online endpoints: `cloud.forwarded_zones`; every public name of a workspace:
+# `cloud.public_forwarders`.)
+_PER_CLOUD = {"API_ZONE": "api_zone", "FORWARDED_ZONES": "forwarded_zones", "NOTEBOOKS_ZONE": "notebooks_zone"}
+
+
+def __getattr__(name: str):
+    """The constants these names once were differ per cloud: say where each is now, at import."""
+    if name in _PER_CLOUD:
+        raise ImportError(f"moediag.facts.dns.{name} depends on the cloud: use ctx.cloud.{_PER_CLOUD[name]} in a check, "
+                          f"cloud_of(src.options).{_PER_CLOUD[name]} in a fact (moediag/clouds.py)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The prefix of every private link zone: a DNS forwarder sends the public names on, never such a zone.
+PRIVATELINK_PREFIX = "privatelink."
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class InferenceName:
 
     workspace_guid: str
     region: str
+    cloud: Cloud
 
     @property
     def record_name(self) -> str:
@@ -38,20 +52,20 @@ class InferenceName:
     @property
     def fqdn(self) -> str:
         """The name as the private endpoint lists it in customDnsConfigs."""
-        return f"{self.record_name}.api.azureml.ms"
+        return f"{self.record_name}.{self.cloud.api_domain}"
 
     def privatelink_host(self, endpoint: str) -> str:
-        return f"{endpoint}.{self.workspace_guid}.inference.{self.region}.{API_ZONE}"
+        return f"{endpoint}.{self.workspace_guid}.inference.{self.region}.{self.cloud.api_zone}"
 
 
-def inference_name(workspace: Any) -> InferenceName:
-    """From the workspace's `workspaceId` and `location`; FactError when either is missing."""
+def inference_name(workspace: Any, cloud: Cloud) -> InferenceName:
+    """From the workspace's `workspaceId` and `location`, in `cloud`; FactError when either is missing."""
     guid = text(props(workspace).get("workspaceId")).strip().lower()
     region = region_of(workspace)
     if not guid or not region:
         missing = " and ".join(n for n, v in (("properties.workspaceId", guid), ("location", region)) if not v)
         raise FactError("unreadable", f"the workspace body has no {missing}: the inference DNS name cannot be derived")
-    return InferenceName(guid, region)
+    return InferenceName(guid, region, cloud)
 
 
 def region_of(body: Any) -> str:
@@ -59,8 +73,8 @@ def region_of(body: Any) -> str:
     return text(dig(body, "location")).replace(" ", "").lower()
 
 
-def scoring_host(endpoint: dict[str, Any], workspace: Any) -> tuple[str, str]:
-    """(host, where it came from): the host of `scoringUri`, else `<endpoint>.<region>.inference.ml.azure.com`."""
+def scoring_host(endpoint: dict[str, Any], workspace: Any, cloud: Cloud) -> tuple[str, str]:
+    """(host, where it came from): the host of `scoringUri`, else `<endpoint>.<region>.<cloud's inference suffix>`."""
     uri = text(props(endpoint).get("scoringUri"))
     try:
         host = urlparse(uri).hostname if "://" in uri else None
@@ -69,7 +83,7 @@ def scoring_host(endpoint: dict[str, Any], workspace: Any) -> tuple[str, str]:
     if host:
         return host.lower(), "scoringUri"
     region = region_of(endpoint) or region_of(workspace)
-    return f"{text(dig(endpoint, 'name')).lower()}.{region}.inference.ml.azure.com", "derived (no scoringUri yet)"
+    return cloud.scoring_host(text(dig(endpoint, "name")).lower(), region), "derived (no scoringUri yet)"
 
 
 def is_kubernetes(endpoint: dict[str, Any]) -> bool:

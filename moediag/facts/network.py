@@ -147,9 +147,10 @@ def private_endpoint_inference(src: Source, endpoint_id: str) -> dict[str, Any]:
     The IP comes from the endpoint's customDnsConfigs; its network interfaces are read only when those
     do not list the inference name.
     """
+    from moediag.clouds import cloud_of
     from moediag.facts.dns import inference_name
 
-    name = inference_name(src.get("workspace"))
+    name = inference_name(src.get("workspace"), cloud_of(src.options))
     pe = src.get("private_endpoint", endpoint_id)
     if not isinstance(pe, dict):
         raise FactError("unreadable", f"{endpoint_id}: the private endpoint's body is a {type(pe).__name__}")

@@ -70,12 +70,14 @@ def outbound_rules(src: Source) -> dict[str, Any]:
     carries its `errorInformation`, which the copy inside the workspace body lacks. Older previews answer
     it as a dict keyed by rule name instead of `{"value": [...]}`; `src.arm.list` reads both. Where the
     list does not exist (404: an API or workspace without it), the workspace body's
-    `managedNetwork.outboundRules` (a dict keyed by name) is the evidence. A project's rules are its hub's.
+    `managedNetwork.outboundRules` (a dict keyed by name) is the evidence. A project's rules are its hub's (read
+    once per run for all the hub's projects).
     """
     home = src.get("network_workspace")
     hub = f" of hub {home['name']}" if home.get("from_hub") else ""
+    path = f"{home['id']}/outboundRules"
     try:
-        return {"source": f"outboundRules{hub}", "rules": src.arm.list(f"{home['id']}/outboundRules", ML_API)}
+        return {"source": f"outboundRules{hub}", "rules": src.read_once(("list", path), lambda: src.arm.list(path, ML_API))}
     except FactError as exc:
         if exc.kind != "not_found":
             raise

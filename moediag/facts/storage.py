@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from moediag.facts import Source, fact
-from moediag.facts.workspace import associated_id
+from moediag.facts.workspace import associated_body
 
 # Microsoft.Storage's stable version carrying networkAcls.resourceAccessRules, publicNetworkAccess and the
 # private endpoint connections in the account body (one GET).
@@ -16,4 +16,4 @@ STORAGE_API = "2023-05-01"
 def storage_account(src: Source) -> dict[str, Any]:
     """The workspace storage account's REST body: networkAcls (defaultAction, bypass, resourceAccessRules),
     publicNetworkAccess and privateEndpointConnections decide whether deployments can read the model and code."""
-    return src.arm.get(associated_id(src, "storageAccount").text, STORAGE_API)
+    return associated_body(src, "storageAccount", STORAGE_API)

@@ -34,16 +34,23 @@ def associated_id(src: Source, prop: str) -> resource_id.ResourceId:
     return parsed
 
 
+def associated_body(src: Source, prop: str, api_version: str) -> dict[str, Any]:
+    """The REST body of the associated resource named by the workspace's `prop`: read once per run by its id, so
+    a Key Vault, registry or storage account shared by ten workspaces of a fleet is read once."""
+    rid = associated_id(src, prop).text
+    return src.read_once((prop, rid, api_version), lambda: src.arm.get(rid, api_version))
+
+
 @fact("keyvault", permissions=("Microsoft.KeyVault/vaults/read",), needs=("workspace",))
 def keyvault(src: Source) -> dict[str, Any]:
     """The workspace Key Vault's REST body (its networkAcls decide whether Azure services get through)."""
-    return src.arm.get(associated_id(src, "keyVault").text, KEYVAULT_API)
+    return associated_body(src, "keyVault", KEYVAULT_API)
 
 
 @fact("registry", permissions=("Microsoft.ContainerRegistry/registries/read",), needs=("workspace",))
 def registry(src: Source) -> dict[str, Any]:
     """The workspace container registry's REST body, private endpoint connections included."""
-    return src.arm.get(associated_id(src, "containerRegistry").text, REGISTRY_API)
+    return associated_body(src, "containerRegistry", REGISTRY_API)
 
 
 @fact(

@@ -15,7 +15,7 @@ from moediag.evidence import (
     text,
     workspace_private_endpoint_ids,
 )
-from moediag.facts.dns import API_ZONE, AZURE_DNS, FORWARDED_ZONES
+from moediag.facts.dns import AZURE_DNS
 from moediag.facts.network import (
     dicts,
     link_state,
@@ -44,31 +44,34 @@ def each_private_endpoint(ctx, judge, none: str) -> list:
     return results
 
 
-def zone_flags(zone_id: str, target_subscription: str) -> tuple[Command, Command]:
+def zone_flags(ctx, zone_id: str) -> tuple[Command, Command]:
     """(`-g RG -z ZONE`, ` --subscription SUB` or ``) for az private-dns commands on the zone."""
     parsed = resource_id.parse(zone_id)
+    target_subscription = ctx.target.subscription_id
     if parsed is None:
-        return command("-g <resource-group> -z {zone}", zone=API_ZONE), command("")
+        return command("-g <resource-group> -z {zone}", zone=ctx.cloud.api_zone), command("")
     other = parsed.subscription.lower() != target_subscription.lower()
     return (command("-g {group} -z {zone}", group=parsed.resource_group, zone=parsed.name),
             command(" --subscription {subscription}", subscription=parsed.subscription) if other else command(""))
 
 
 PRIVATE_DNS_ZONE_TYPE = "microsoft.network/privatednszones"
-# Resource Graph query for the zone, wherever it is (a KQL literal in one shell word).
-FIND_ZONE = command("az graph query -q {query}", query=f"resources | where type =~ {kql_string(PRIVATE_DNS_ZONE_TYPE)} "
-                    f"and name =~ {kql_string(API_ZONE)} | project id")
+def find_zone(zone: str) -> Command:
+    """Resource Graph query for the zone named `zone`, wherever it is (a KQL literal in one shell word)."""
+    return command("az graph query -q {query}", query=f"resources | where type =~ {kql_string(PRIVATE_DNS_ZONE_TYPE)} "
+                   f"and name =~ {kql_string(zone)} | project id")
 
 
-def zone_group_fix(pe_id: str, group_names: list[str]) -> tuple[str, list[Command]]:
+def zone_group_fix(ctx, pe_id: str, group_names: list[str]) -> tuple[str, list[Command]]:
     group, name = az_group_and_name(pe_id)
     verb, group_name = ("add", group_names[0]) if group_names else ("create", "default")
-    return (f"Find the private DNS zone {API_ZONE} (it may be in another resource group or subscription; create it if "
+    zone = ctx.cloud.api_zone
+    return (f"Find the private DNS zone {zone} (it may be in another resource group or subscription; create it if "
             f"there is none) and attach it to private endpoint {name}, so its records are registered",
-            [FIND_ZONE,
+            [find_zone(zone),
              command("az network private-endpoint dns-zone-group {verb} -g {group} --endpoint-name {name} -n {group_name} "
                      "--private-dns-zone <zone id from above> --zone-name {zone}",
-                     verb=verb, group=group, name=name, group_name=group_name, zone=API_ZONE)])
+                     verb=verb, group=group, name=name, group_name=group_name, zone=zone)])
 
 
 def zone_groups(ctx, pe_id: str) -> tuple[list, FactError | None]:
@@ -85,14 +88,15 @@ def record_verdicts(ctx, pe_id: str, info: dict) -> list:
     groups, error = zone_groups(ctx, pe_id)
     if error is not None:
         return [ctx.errored(pe_id, error)]
-    zones = zone_configs(groups, API_ZONE)
-    expected = {"zone": API_ZONE, "record": info["record_name"], "ip": info["ip"]}
+    zone = ctx.cloud.api_zone
+    zones = zone_configs(groups, zone)
+    expected = {"zone": zone, "record": info["record_name"], "ip": info["ip"]}
     if not zones:
         names = zone_group_names(groups)
-        return [ctx.failed(pe_id, f"private endpoint {info['name']} registers in no {API_ZONE} zone (zone groups: "
+        return [ctx.failed(pe_id, f"private endpoint {info['name']} registers in no {zone} zone (zone groups: "
                                   f"{', '.join(names) or 'none'}): nothing creates the record {info['record_name']}, "
                                   "so the inference names resolve privately only if someone maintains them by hand",
-                           expected=expected, observed={"zone_groups": names}, fix=zone_group_fix(pe_id, names))]
+                           expected=expected, observed={"zone_groups": names}, fix=zone_group_fix(ctx, pe_id, names))]
     answers = ctx.gather("private_dns_record", [(z[0], "A", info["record_name"]) for z in zones])
     return [_record_verdict(ctx, pe_id, info, zone, record, err, expected)
             for zone, (record, err) in zip(zones, answers)]
@@ -102,14 +106,14 @@ def _record_verdict(ctx, pe_id, info, zone, record, error, expected):
     zone_id, group_name, config_name = zone
     rid = f"{zone_id}/A/{info['record_name']}"
     name, ip = info["record_name"], info["ip"]
-    flags, sub = zone_flags(zone_id, ctx.target.subscription_id)
+    flags, sub = zone_flags(ctx, zone_id)
     if error is not None:
         return ctx.errored(rid, error, expected=expected)
     if record is not None and not isinstance(record, dict):
         return ctx.errored(rid, f"the record set {name} is a {type(record).__name__}, not a record", reason="unreadable",
                            expected=expected)
     if record is None:
-        message = (f"zone {API_ZONE} has no A record {name}: inside the VNet the scoring host of every endpoint of "
+        message = (f"zone {ctx.cloud.api_zone} has no A record {name}: inside the VNet the scoring host of every endpoint of "
                    f"workspace {ctx.target.workspace} does not resolve (NXDOMAIN)")
         if not is_ip(ip):
             return ctx.failed(rid, message + f"; and private endpoint {info['name']} lists no IP for {info['fqdn']} "
@@ -133,7 +137,7 @@ def _record_verdict(ctx, pe_id, info, zone, record, error, expected):
                           reason="inconclusive", expected=expected, observed=observed,
                           fix=_recreate_pe(ctx, pe_id, info))
     if found == [ip]:
-        return ctx.passed(rid, f"zone {API_ZONE} holds {name} -> {ip}, the IP of private endpoint {info['name']}",
+        return ctx.passed(rid, f"zone {ctx.cloud.api_zone} holds {name} -> {ip}, the IP of private endpoint {info['name']}",
                           expected=expected, observed=observed)
     shared = {wrong: other for wrong in found if wrong != ip and (other := _other_endpoints(ctx, pe_id).get(wrong))}
     if shared:
@@ -166,13 +170,13 @@ def _shared_zone(ctx, rid, info, shared, expected, observed, zone_id, flags, sub
     links = command("az network private-dns link vnet list {flags}{sub} -o table", flags=flags, sub=sub)
     return ctx.failed(rid, f"the record {info['record_name']} points at {others}, the IP of another approved private "
                            f"endpoint of workspace {ctx.target.workspace}, not at {info['ip']} of {info['name']}: one "
-                           f"zone {API_ZONE} serves VNets that each have their own private endpoint, so each endpoint's "
+                           f"zone {ctx.cloud.api_zone} serves VNets that each have their own private endpoint, so each endpoint's "
                            "DNS registration overwrites the other's and one VNet always resolves to an endpoint it "
                            "may not reach",
                       expected=expected, observed={**observed, "other_private_endpoints": shared},
                       details={"shared_zone": zone_id},
                       fix=("Do not rewrite the record (that breaks the other VNet's clients). Give each VNet its own "
-                           f"{API_ZONE} zone linked only to it, with each private endpoint registering in its own "
+                           f"{ctx.cloud.api_zone} zone linked only to it, with each private endpoint registering in its own "
                            "zone; or keep one private endpoint (in a hub) and reach it from the other VNets through "
                            "peering, removing the second one. See which VNets use the zone:", [links], "destructive"))
 
@@ -193,7 +197,7 @@ def _recreate_pe(ctx, pe_id: str, info: dict) -> tuple[str, list[Command]]:
                 subnet=subnet, workspace_id=network_home(ctx).id),
         command("az network private-endpoint dns-zone-group create -g {group} --endpoint-name {name} -n default "
                 "--private-dns-zone {zone_id} --zone-name {zone}", group=group, name=name,
-                zone_id=Placeholder(f"id of the {API_ZONE} zone"), zone=API_ZONE)]
+                zone_id=Placeholder(f"id of the {ctx.cloud.api_zone} zone"), zone=ctx.cloud.api_zone)]
 
 
 def link_verdicts(ctx, pe_id: str, info: dict) -> list:
@@ -201,9 +205,9 @@ def link_verdicts(ctx, pe_id: str, info: dict) -> list:
     groups, error = zone_groups(ctx, pe_id)
     if error is not None:
         return [ctx.errored(pe_id, error)]
-    zones = zone_configs(groups, API_ZONE)
+    zones = zone_configs(groups, ctx.cloud.api_zone)
     if not zones:
-        return [ctx.skipped(pe_id, f"private endpoint {info['name']} registers in no {API_ZONE} zone, so there is no "
+        return [ctx.skipped(pe_id, f"private endpoint {info['name']} registers in no {ctx.cloud.api_zone} zone, so there is no "
                                    "zone whose links to check (dns.inference-a-record reports it)",
                             reason=Reason.DEPENDENCY_FAILED)]
     vnet_id = info["vnet_id"]
@@ -217,13 +221,13 @@ def link_verdicts(ctx, pe_id: str, info: dict) -> list:
 
 
 def link_fix(ctx, zone_id: str, vnet_id: str, replace: str | None = None) -> tuple[str, list[Command]]:
-    flags, sub = zone_flags(zone_id, ctx.target.subscription_id)
+    flags, sub = zone_flags(ctx, zone_id)
     _, vnet = az_group_and_name(vnet_id)
     commands = [command("az network private-dns link vnet delete {flags} -n {link} --yes{sub}", flags=flags,
                         link=replace, sub=sub)] if replace else []
     commands.append(command("az network private-dns link vnet create {flags} -n {vnet}-link -v {vnet_id} -e false{sub}",
                             flags=flags, vnet=vnet, vnet_id=vnet_id, sub=sub))
-    return f"Link zone {API_ZONE} to VNet {vnet}", commands
+    return f"Link zone {ctx.cloud.api_zone} to VNet {vnet}", commands
 
 
 def _link_verdict(ctx, zone_id, vnet_id, vnet, links, error):
@@ -232,7 +236,7 @@ def _link_verdict(ctx, zone_id, vnet_id, vnet, links, error):
     if error is not None:
         return ctx.errored(zone_id, error, expected=expected)
     if not isinstance(links, list):
-        return ctx.errored(zone_id, f"the link list of zone {API_ZONE} is a {type(links).__name__}, not a list",
+        return ctx.errored(zone_id, f"the link list of zone {ctx.cloud.api_zone} is a {type(links).__name__}, not a list",
                            reason=Reason.UNREADABLE, expected=expected)
     link = link_to(links, vnet_id)
     if link is not None:
@@ -241,8 +245,8 @@ def _link_verdict(ctx, zone_id, vnet_id, vnet, links, error):
         policy = text(props(link).get("resolutionPolicy")) or "Default"
         observed["resolutionPolicy"] = policy
         if state.lower() == "completed" and policy.lower() == "nxdomainredirect":
-            flags, sub = zone_flags(zone_id, ctx.target.subscription_id)
-            return ctx.warned(rid, f"zone {API_ZONE} is linked to VNet {vnet_name} ({name}), but with resolutionPolicy "
+            flags, sub = zone_flags(ctx, zone_id)
+            return ctx.warned(rid, f"zone {ctx.cloud.api_zone} is linked to VNet {vnet_name} ({name}), but with resolutionPolicy "
                                    "NxDomainRedirect: a name the zone lacks is answered by public DNS instead of "
                                    "NXDOMAIN, so a missing inference record looks like a public endpoint rather than a "
                                    "broken private one", expected={**expected, "resolutionPolicy": "Default"},
@@ -253,50 +257,49 @@ def _link_verdict(ctx, zone_id, vnet_id, vnet, links, error):
                                    [command("az network private-dns link vnet update {flags} -n {link} "
                                             "--resolution-policy Default{sub}", flags=flags, link=name, sub=sub)]))
         if state.lower() == "completed":
-            return ctx.passed(rid, f"zone {API_ZONE} is linked to VNet {vnet_name} ({name}, Completed)",
+            return ctx.passed(rid, f"zone {ctx.cloud.api_zone} is linked to VNet {vnet_name} ({name}, Completed)",
                               expected=expected, observed=observed)
         if state.lower() == "inprogress":
-            return ctx.warned(rid, f"the link {name} of zone {API_ZONE} to VNet {vnet_name} is still InProgress: the "
+            return ctx.warned(rid, f"the link {name} of zone {ctx.cloud.api_zone} to VNet {vnet_name} is still InProgress: the "
                                    "zone does not answer in the VNet until it completes", reason=Reason.INCONCLUSIVE,
                               expected=expected, observed=observed,
                               fix=("Wait a few minutes, then run moediag again", []))
-        return ctx.failed(rid, f"the link {name} of zone {API_ZONE} to VNet {vnet_name} is {state}: the zone does not "
+        return ctx.failed(rid, f"the link {name} of zone {ctx.cloud.api_zone} to VNet {vnet_name} is {state}: the zone does not "
                                "answer in the VNet", expected=expected, observed=observed,
                           fix=link_fix(ctx, zone_id, vnet_id, replace=name))
     others = sorted({az_group_and_name(dig(link, "properties", "virtualNetwork", "id"))[1] for link in dicts(links)})
     observed = {"linked_virtual_networks": others}
     servers = vnet_dns_servers(vnet)
     if servers and others:
-        return ctx.warned(zone_id, f"zone {API_ZONE} is not linked to VNet {vnet_name} but to {', '.join(others)}; "
+        return ctx.warned(zone_id, f"zone {ctx.cloud.api_zone} is not linked to VNet {vnet_name} but to {', '.join(others)}; "
                                    f"{vnet_name} uses custom DNS servers ({', '.join(servers)}), which is fine if they "
                                    "forward to Azure DNS from one of those VNets (dns.custom-dns-forwarding compares "
                                    "the answers)", reason=Reason.INCONCLUSIVE, expected=expected, observed=observed,
                           fix=link_fix(ctx, zone_id, vnet_id))
     elsewhere = f" (linked only to {', '.join(others)})" if others else " (it has no VNet link at all)"
-    return ctx.failed(zone_id, f"zone {API_ZONE} is not linked to VNet {vnet_name}{elsewhere}: clients there get the "
+    return ctx.failed(zone_id, f"zone {ctx.cloud.api_zone} is not linked to VNet {vnet_name}{elsewhere}: clients there get the "
                                "public answer for the scoring host", expected=expected, observed=observed,
                       fix=link_fix(ctx, zone_id, vnet_id))
 
 
-def _forwarders() -> list[Command]:
-    """What to configure on a Windows DNS server (PowerShell) and on BIND (a named.conf line): moediag's own zone
-    names and Azure DNS only, nothing from evidence (the servers are named in the fix's summary)."""
-    assert all(is_fqdn(zone) for zone in FORWARDED_ZONES) and is_ip(AZURE_DNS)
+def _forwarders(zones: tuple[str, ...]) -> list[Command]:
+    """What to configure on a Windows DNS server (PowerShell) and on BIND (a named.conf line): the cloud's zone
+    names (moediag's own table) and Azure DNS only, nothing from evidence (the servers are named in the fix's
+    summary)."""
+    assert all(is_fqdn(zone) for zone in zones) and is_ip(AZURE_DNS)
     windows = [command("Add-DnsServerConditionalForwarderZone -Name {zone} -MasterServers {ip}  # Windows DNS",
-                       zone=zone, ip=AZURE_DNS) for zone in FORWARDED_ZONES]
+                       zone=zone, ip=AZURE_DNS) for zone in zones]
     bind = [command('zone "{zone}" {{ type forward; forward only; forwarders {{ {ip}; }}; }};  # BIND named.conf',
-                    zone=zone, ip=AZURE_DNS) for zone in FORWARDED_ZONES]
+                    zone=zone, ip=AZURE_DNS) for zone in zones]
     return windows + bind
 
 
-FORWARDERS = _forwarders()
-
-
-def forwarder_fix(vnet_name: str, servers: list[str]) -> tuple[str, list[Command]]:
+def forwarder_fix(ctx, vnet_name: str, servers: list[str]) -> tuple[str, list[Command]]:
     """Conditional forwarders to Azure DNS on the custom servers (dns.custom-dns-forwarding, dns.scoring-resolution)."""
-    return (f"Add conditional forwarders for {' and '.join(FORWARDED_ZONES)} to Azure DNS ({AZURE_DNS}) on the custom "
+    zones = ctx.cloud.forwarded_zones
+    return (f"Add conditional forwarders for {' and '.join(zones)} to Azure DNS ({AZURE_DNS}) on the custom "
             f"DNS servers of VNet {vnet_name} ({', '.join(servers)}); they must run in a VNet linked to the private zone",
-            list(FORWARDERS))
+            _forwarders(zones))
 
 
 def copies_of_the_zone(ctx) -> list:
@@ -310,17 +313,17 @@ def copies_of_the_zone(ctx) -> list:
         groups, group_error = zone_groups(ctx, pe_id)
         if group_error is not None:
             continue  # the endpoint's own result says why
-        for zone_id, _, _ in zone_configs(groups, API_ZONE):
+        for zone_id, _, _ in zone_configs(groups, ctx.cloud.api_zone):
             zones.setdefault(zone_id.lower(), (zone_id, []))[1].append(info["name"])
     if len(zones) < 2:
         return []
     copies = sorted(zones.values())
     named = "; ".join(f"{zone_id} (private endpoint {', '.join(names)})" for zone_id, names in copies)
     return [ctx.warned(ctx.workspace_id, f"the private endpoints of workspace {ctx.target.workspace} register in "
-                                         f"{len(copies)} different zones named {API_ZONE}: {named}. Each copy is kept "
+                                         f"{len(copies)} different zones named {ctx.cloud.api_zone}: {named}. Each copy is kept "
                                          "by its own endpoint and they drift: a record in one is missing or stale in "
                                          "the other, and which one a client sees depends on its VNet's link",
-                       expected=f"one {API_ZONE} zone for the workspace's private endpoints (or copies on purpose, "
+                       expected=f"one {ctx.cloud.api_zone} zone for the workspace's private endpoints (or copies on purpose, "
                                 "one per isolated VNet)",
                        observed={"zones": [zone_id for zone_id, _ in copies]},
                        fix=("Keep one zone and link it to every VNet that needs it (then point the other private "

@@ -18,12 +18,15 @@ def renderer(name: str) -> Renderer:
         from moediag.render.junit import render
     elif name == "markdown":
         from moediag.render.markdown import render
+    elif name == "sarif":
+        from moediag.render.sarif import render
     else:
         raise KeyError(name)
     return render
 
 
-FORMATS = ("table", "json", "junit", "markdown")
+FORMATS = ("table", "json", "junit", "markdown", "sarif")
+JSON_FORMATS = ("json", "sarif")  # written with JSON escapes for what the encoding cannot carry
 
 
 def render_as(name: str, report: dict[str, Any], color: bool, *, width: int | None = None,

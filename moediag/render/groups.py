@@ -89,6 +89,28 @@ def workspace_names(report: dict[str, Any]) -> dict[str, str]:
             for wid, name in short.items()}
 
 
+def management_groups(report: dict[str, Any]) -> list[tuple[int, str, int, int]]:
+    """The scan's workspaces seen per management group, for the table and Markdown: (depth under the top group
+    shown, `Display name (name)`, workspaces, subscriptions), in the report's order (root first). Empty for a
+    report without them (a check, an older scan)."""
+    groups = [g for g in (report.get("inventory") or {}).get("management_groups") or [] if isinstance(g, dict)]
+    parents = {str(g.get("name")).lower(): str(g.get("parent") or "").lower() for g in groups}
+
+    def depth(name: str) -> int:
+        seen: set[str] = set()
+        while parents.get(name) and parents[name] in parents and name not in seen:
+            seen.add(name)
+            name = parents[name]
+        return len(seen)
+
+    out = []
+    for g in groups:
+        name, display = str(g.get("name")), str(g.get("display_name") or g.get("name"))
+        label = name if display == name else f"{display} ({name})"
+        out.append((depth(name.lower()), label, int(g.get("workspaces") or 0), len(g.get("subscriptions") or [])))
+    return out
+
+
 def _subscription(workspace_id: str) -> str:
     parts = workspace_id.split("/")
     sub = parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else "?"

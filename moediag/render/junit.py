@@ -56,7 +56,7 @@ def _details(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _caused_by(result: dict[str, Any], by_id: dict[str, dict[str, Any]], steps: dict[str, int]) -> str:
+def caused_by(result: dict[str, Any], by_id: dict[str, dict[str, Any]], steps: dict[str, int]) -> str:
     """" Caused by: CHECK on RESOURCE (fixed by step N)." for a consequence, naming its root cause(s)."""
     from moediag.diagnosis import roots_of
     from moediag.report import resource_label
@@ -76,7 +76,7 @@ def _testcase(suite: ET.Element, result: dict[str, Any], name: str, by_id: dict[
     status = result["status"]
     if status == "fail":
         fix = result.get("fix") or {}
-        cause = _caused_by(result, by_id or {}, steps or {})
+        cause = caused_by(result, by_id or {}, steps or {})
         message = result["message"] + (cause or (f" Fix: {fix['summary']}" if fix.get("summary") else ""))
         ET.SubElement(case, "failure", message=message, type=result["severity"]).text = _details(result)
     elif status == "error":

@@ -17,6 +17,7 @@ import json
 import re
 from typing import Any
 
+from moediag.clouds import DEFAULT as DEFAULT_CLOUD
 from moediag.render import mermaid
 from moediag.render.inert import inert
 from moediag.report import resource_label, worst_first
@@ -88,6 +89,8 @@ def _header(report: dict[str, Any]) -> list[str]:
     endpoints = ", ".join(_cell(e) for e in target.get("endpoints") or []) or "none"
     mode = "replayed from a snapshot" if report.get("mode") == "snapshot" else "read from Azure"
     run = f"{tool['name']} {tool['version']}, {mode}"
+    if report.get("cloud", DEFAULT_CLOUD) != DEFAULT_CLOUD:
+        run += f", {_text(report['cloud'])}"
     if isinstance(report.get("duration_ms"), int):
         run += f", {report['duration_ms'] / 1000:.1f} s"
     counts = " · ".join(f"{ICON[s]} {summary.get(s, 0)} {s}" for s in ("fail", "error", "warn", "skip", "pass"))
@@ -207,7 +210,7 @@ def render(report: dict[str, Any], color: bool = False) -> str:
 def render_scan(report: dict[str, Any]) -> str:
     """Scope and counts, one row per workspace, the subscriptions not read, then the findings grouped (a shared
     cause once, with every workspace it breaks), each resource's own message and fix folded beneath."""
-    from moediag.render.groups import findings, workspace_names
+    from moediag.render.groups import findings, management_groups, workspace_names
 
     targets, tool, summary = report["targets"], report["tool"], report["summary"]
     counts = " · ".join(f"{ICON[s]} {summary.get(s, 0)} {s}" for s in ("fail", "error", "warn", "skip", "pass"))
@@ -230,6 +233,12 @@ def render_scan(report: dict[str, Any]) -> str:
     if unreadable:
         lines += [f"### Subscriptions not read ({len(unreadable)})", "",
                   *(f"- {_code(u['subscription_id'])}: {_text(u['reason'])}" for u in unreadable), ""]
+    groups = management_groups(report)
+    if groups:
+        lines += ["### Workspaces seen per management group", "", "Only what this identity can read.", "",
+                  "| Management group | Workspaces | Subscriptions |", "|---|---|---|",
+                  *(f"| {'&nbsp;&nbsp;' * depth}{_cell(label)} | {workspaces} | {subscriptions} |"
+                    for depth, label, workspaces, subscriptions in groups), ""]
     names = workspace_names(report)
     for finding in findings(report):
         where = f" on shared {_code(resource_label(finding.shared_resource))}" if finding.shared_resource else ""

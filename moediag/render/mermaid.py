@@ -141,7 +141,7 @@ _ENTITY = {'"': "#quot;", "<": "#lt;", ">": "#gt;"}
 
 # The element each hop of moediag.diagnosis.PATHS is drawn as.
 HOP_ELEMENT = {"client-resolver": "client", "private-name": "scoring", "zone-record": "zone", "zone-link": "vnet",
-               "private-endpoint": "pe", "public-access": "endpoint", "endpoint": "endpoint",
+               "private-endpoint-subnet": "vnet", "private-endpoint": "pe", "public-access": "endpoint", "endpoint": "endpoint",
                "isolation-mode": "workspace", "outbound-network": "mnet", "registry": "acr", "storage": "storage",
                "key-vault": "kv", "image-build": "acr", "provisioning": "deployment", "container-start": "deployment"}
 

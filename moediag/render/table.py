@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from moediag.clouds import DEFAULT as DEFAULT_CLOUD
 from moediag.render.inert import inert
 from moediag.report import worst_first
 
@@ -53,6 +54,7 @@ def render(report: dict[str, Any], color: bool = False, *, width: int | None = N
     lines = _wrap(f"moediag {inert(tool['version'])} · workspace {inert(target['workspace'])} · group "
                   f"{inert(target['resource_group'])} · subscription {inert(target['subscription_id'])} · "
                   f"{len(target.get('endpoints') or [])} endpoint(s)"
+                  + (f" · {inert(report['cloud'])}" if report.get("cloud", DEFAULT_CLOUD) != DEFAULT_CLOUD else "")
                   + (" · replayed from snapshot" if report.get("mode") == "snapshot" else ""), width, "", "")
     lines[0] = style(lines[0], bold=True)
     results = {r.get("id"): r for r in report["results"]}
@@ -216,7 +218,7 @@ _COUNTS = ("fail", "error", "warn", "skip", "pass")
 
 
 def render_scan(report: dict[str, Any], style) -> str:
-    from moediag.render.groups import findings, workspace_names
+    from moediag.render.groups import findings, management_groups, workspace_names
 
     tool, targets = report["tool"], report["targets"]
     inventory = report.get("inventory") or {}
@@ -237,6 +239,11 @@ def render_scan(report: dict[str, Any], style) -> str:
     if unreadable:
         lines += ["", style(f"Subscriptions not read ({len(unreadable)}):", bold=True, fg="magenta")]
         lines += [f"  ? {inert(u['subscription_id'])}: {inert(u['reason'])}" for u in unreadable]
+    groups = management_groups(report)
+    if groups:
+        lines += ["", style("Workspaces seen per management group (only what this identity can read):", bold=True)]
+        lines += [f"  {'  ' * depth}{inert(label)}: {workspaces} workspace(s) in {subscriptions} subscription(s)"
+                  for depth, label, workspaces, subscriptions in groups]
     names = workspace_names(report)
     grouped = findings(report)
     if grouped:

@@ -10,19 +10,23 @@
 from .credential import StaticTokenCredential
 from .scenarios import (
     AUTO,
+    CLOUD_NAMES,
     Deployment,
     Endpoint,
     WorkspaceScenario,
     broken,
+    china,
     custom_dns,
     healthy,
     legacy_egress,
     many_endpoints,
+    us_government,
 )
 from .server import ArmTestBed, BedRequest, ForeignOrigin, RequestRecord, Streamed
 
 __all__ = [
     "AUTO",
+    "CLOUD_NAMES",
     "ArmTestBed",
     "BedRequest",
     "Deployment",
@@ -33,8 +37,10 @@ __all__ = [
     "Streamed",
     "WorkspaceScenario",
     "broken",
+    "china",
     "custom_dns",
     "healthy",
     "legacy_egress",
     "many_endpoints",
+    "us_government",
 ]

@@ -218,8 +218,8 @@ def workspace(s: WorkspaceScenario, role: str = "self") -> dict:
             "allowPublicAccessWhenBehindVnet": False,
             "ipAllowlist": list(s.ip_allowlist),
             "privateEndpointConnections": [workspace_pec(s)] if s.private_endpoint and not project else [],
-            "discoveryUrl": f"https://{s.location}.api.azureml.ms/discovery",
-            "mlFlowTrackingUri": f"azureml://{s.location}.api.azureml.ms/mlflow/v1.0{s.workspace_arm_id}",
+            "discoveryUrl": f"https://{s.location}.{s.api_domain}/discovery",
+            "mlFlowTrackingUri": f"azureml://{s.location}.{s.api_domain}/mlflow/v1.0{s.workspace_arm_id}",
             "enableDataIsolation": False,
             "systemDatastoresAuthMode": "accesskey",
         }
@@ -307,8 +307,8 @@ def endpoint(s: WorkspaceScenario, e: Endpoint) -> dict:
         "properties": {
             "description": None,
             "properties": {"azureml.onlineendpointid": ep_id.lower()},
-            "scoringUri": f"https://{e.name}.{s.location}.inference.ml.azure.com/score",
-            "swaggerUri": f"https://{e.name}.{s.location}.inference.ml.azure.com/swagger.json",
+            "scoringUri": f"https://{s.scoring_host(e.name)}/score",
+            "swaggerUri": f"https://{s.scoring_host(e.name)}/swagger.json",
             "authMode": e.auth_mode,
             "provisioningState": e.provisioning_state,
             "compute": None,
@@ -508,12 +508,62 @@ def subnet(s: WorkspaceScenario, name: str, prefix: str, with_pe: bool) -> dict:
         "provisioningState": "Succeeded",
         "addressPrefix": prefix,
         "delegations": [],
-        "privateEndpointNetworkPolicies": "Disabled",
+        "privateEndpointNetworkPolicies": s.pe_subnet_policies if with_pe else "Disabled",
         "privateLinkServiceNetworkPolicies": "Enabled",
     }
     if with_pe and s.private_endpoint:
         props["privateEndpoints"] = [{"id": s.private_endpoint_id}]
+    if with_pe and s.pe_nsg:
+        props["networkSecurityGroup"] = {"id": s.pe_nsg_id}
+    if with_pe and s.pe_route_table:
+        props["routeTable"] = {"id": s.pe_route_table_id}
     return {"name": name, "id": sid, "etag": etag(sid), "type": "Microsoft.Network/virtualNetworks/subnets", "properties": props}
+
+
+def security_rule(nsg_id: str, name: str, priority: int, access: str, source: str, ports: str, *,
+                  protocol: str = "Tcp", destination: str = "*", kind: str = "securityRules") -> dict:
+    """An inbound NSG rule as Network's REST API returns it (a custom rule, or one of `defaultSecurityRules`)."""
+    rid = f"{nsg_id}/{kind}/{name}"
+    return {"name": name, "id": rid, "etag": etag(rid), "type": f"Microsoft.Network/networkSecurityGroups/{kind}",
+            "properties": {"provisioningState": "Succeeded", "protocol": protocol, "sourcePortRange": "*",
+                           "destinationPortRange": ports, "sourceAddressPrefix": source, "sourceAddressPrefixes": [],
+                           "destinationAddressPrefix": destination, "destinationAddressPrefixes": [],
+                           "sourcePortRanges": [], "destinationPortRanges": [], "access": access,
+                           "priority": priority, "direction": "Inbound"}}
+
+
+def network_security_group(s: WorkspaceScenario) -> dict:
+    """nsg-pe: the scenario's custom rules, and the default rules every NSG has."""
+    nid = s.pe_nsg_id
+    defaults = [security_rule(nid, "AllowVnetInBound", 65000, "Allow", "VirtualNetwork", "*", protocol="*",
+                              destination="VirtualNetwork", kind="defaultSecurityRules"),
+                security_rule(nid, "AllowAzureLoadBalancerInBound", 65001, "Allow", "AzureLoadBalancer", "*",
+                              protocol="*", kind="defaultSecurityRules"),
+                security_rule(nid, "DenyAllInBound", 65500, "Deny", "*", "*", protocol="*", kind="defaultSecurityRules")]
+    return {"name": "nsg-pe", "id": nid, "etag": etag(nid), "type": "Microsoft.Network/networkSecurityGroups",
+            "location": s.location, "tags": {},
+            "properties": {"provisioningState": "Succeeded", "resourceGuid": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                           "securityRules": [security_rule(nid, *rule) for rule in s.pe_nsg_rules],
+                           "defaultSecurityRules": defaults,
+                           "subnets": [{"id": s.subnet_id}] if s.pe_nsg else []}}
+
+
+def route_table(s: WorkspaceScenario) -> dict:
+    """rt-pe: the scenario's user-defined routes."""
+    tid = s.pe_route_table_id
+    routes = []
+    for name, prefix, hop, hop_ip in s.pe_routes:
+        props: dict[str, Any] = {"provisioningState": "Succeeded", "addressPrefix": prefix, "nextHopType": hop,
+                                 "hasBgpOverride": False}
+        if hop_ip:
+            props["nextHopIpAddress"] = hop_ip
+        routes.append({"name": name, "id": f"{tid}/routes/{name}", "etag": etag(f"{tid}/routes/{name}"),
+                       "type": "Microsoft.Network/routeTables/routes", "properties": props})
+    return {"name": "rt-pe", "id": tid, "etag": etag(tid), "type": "Microsoft.Network/routeTables",
+            "location": s.location, "tags": {},
+            "properties": {"provisioningState": "Succeeded", "resourceGuid": "3e4f5a6b-7c8d-4e9f-0a1b-2c3d4e5f6a7b",
+                           "disableBgpRoutePropagation": False, "routes": routes,
+                           "subnets": [{"id": s.subnet_id}] if s.pe_route_table else []}}
 
 
 def virtual_network(s: WorkspaceScenario) -> dict:

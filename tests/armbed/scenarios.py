@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import bodies
+from . import bodies, clients
 
 
 class _Auto:
@@ -33,8 +33,13 @@ class _Auto:
 AUTO: Any = _Auto()
 
 ML = "Microsoft.MachineLearningServices"
-ZONE_API = "privatelink.api.azureml.ms"
-ZONE_NOTEBOOKS = "privatelink.notebooks.azure.net"
+# What Azure names a workspace's endpoints in each cloud: (API domain, notebooks domain, inference domain). The
+# bed's own table, from Microsoft's private endpoint DNS page, so tests compare moediag's table with it.
+CLOUD_NAMES = {
+    "AzureCloud": ("api.azureml.ms", "notebooks.azure.net", "inference.ml.azure.com"),
+    "AzureUSGovernment": ("api.ml.azure.us", "notebooks.usgovcloudapi.net", "inference.ml.azure.us"),
+    "AzureChinaCloud": ("api.ml.azure.cn", "notebooks.chinacloudapi.cn", "inference.ml.azure.cn"),
+}
 
 HEALTHY_INFERENCE_LOG = """\
 2024-02-12T09:20:11,102 | root | INFO | Starting up app insights client
@@ -128,6 +133,10 @@ class WorkspaceScenario:
     net_resource_group: str = "rg-net"
     dns_resource_group: str = "rg-dns"
     dns_subscription_id: str | None = None  # the private DNS zones' subscription (None: the workspace's); fleets share one
+    net_subscription_id: str | None = None  # the private endpoints' and VNet's (None: the workspace's); a hub's in fleets
+    resources_group: str | None = None  # the Key Vault's, registry's, storage's and App Insights' (None: the workspace's)
+    cloud: str = "AzureCloud"  # a key of CLOUD_NAMES: the names of hosts and zones
+    api_zone_name: Any = AUTO  # the API zone the private endpoint registers in (AUTO: the cloud's; else a wrong one)
 
     # --- hubs and projects
     kind: str = "Default"  # the workspace's kind when it is no project (Default, Hub, FeatureStore)
@@ -178,6 +187,20 @@ class WorkspaceScenario:
     dns_servers: list[str] = field(default_factory=list)  # [] = Azure DNS
     custom_dns_forwards: bool = True  # custom DNS has a conditional forwarder to 168.63.129.16
 
+    # --- the private endpoint's subnet: its network policies, NSG (nsg-pe) and route table (rt-pe)
+    pe_subnet_policies: str = "Disabled"  # privateEndpointNetworkPolicies: Enabled, NetworkSecurityGroupEnabled, ...
+    pe_nsg: bool = True  # nsg-pe is attached to the subnet
+    # custom rules of nsg-pe: (name, priority, access, source prefix, destination port range), all inbound TCP
+    pe_nsg_rules: list[tuple[str, int, str, str, str]] = field(
+        default_factory=lambda: [("allow-https-from-vnet", 200, "Allow", "VirtualNetwork", "443")])
+    pe_route_table: bool = True  # rt-pe is attached to the subnet
+    # routes of rt-pe: (name, address prefix, next hop type, next hop IP or None); 0.0.0.0/0 never overrides a PE's /32
+    pe_routes: list[tuple[str, str, str, str | None]] = field(
+        default_factory=lambda: [("default-to-firewall", "0.0.0.0/0", "VirtualAppliance", "10.0.0.4")])
+
+    # --- client networks around it: application VNets, peerings, DNS Private Resolvers (armbed.clients)
+    client_network: Any = None  # a clients.ClientNetwork; None: none (empty resolver and ruleset lists)
+
     # --- associated resources
     key_vault_name: str = "kv-ws-prod"
     registry_name: str = "acrwsprod"
@@ -223,7 +246,11 @@ class WorkspaceScenario:
 
     @property
     def _rg_net(self) -> str:
-        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.net_resource_group}"
+        return f"/subscriptions/{self.net_subscription_id or self.subscription_id}/resourceGroups/{self.net_resource_group}"
+
+    @property
+    def _rg_resources(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resources_group or self.resource_group}"
 
     @property
     def workspace_arm_id(self) -> str:
@@ -262,27 +289,27 @@ class WorkspaceScenario:
 
     @property
     def key_vault_id(self) -> str:
-        return f"{self._rg_ml}/providers/Microsoft.KeyVault/vaults/{self.key_vault_name}"
+        return f"{self._rg_resources}/providers/Microsoft.KeyVault/vaults/{self.key_vault_name}"
 
     @property
     def key_vault_id_as_referenced(self) -> str:
         """The vault id as the ML service writes it: `Microsoft.Keyvault` (real recordings)."""
-        return f"{self._rg_ml}/providers/Microsoft.Keyvault/vaults/{self.key_vault_name}"
+        return f"{self._rg_resources}/providers/Microsoft.Keyvault/vaults/{self.key_vault_name}"
 
     @property
     def registry_id(self) -> str:
-        return f"{self._rg_ml}/providers/Microsoft.ContainerRegistry/registries/{self.registry_name}"
+        return f"{self._rg_resources}/providers/Microsoft.ContainerRegistry/registries/{self.registry_name}"
 
     @property
     def storage_id(self) -> str:
-        return f"{self._rg_ml}/providers/Microsoft.Storage/storageAccounts/{self.storage_name}"
+        return f"{self._rg_resources}/providers/Microsoft.Storage/storageAccounts/{self.storage_name}"
 
     def storage_pe_id(self, group: str) -> str:
         return f"{self._rg_net}/providers/Microsoft.Network/privateEndpoints/pe-{self.storage_name}-{group}"
 
     @property
     def app_insights_id(self) -> str:
-        return f"{self._rg_ml}/providers/microsoft.insights/components/{self.app_insights_name}"
+        return f"{self._rg_resources}/providers/microsoft.insights/components/{self.app_insights_name}"
 
     @property
     def compute_id(self) -> str:
@@ -308,7 +335,34 @@ class WorkspaceScenario:
     def subnet_id(self) -> str:
         return f"{self.vnet_id}/subnets/{self.subnet_name}"
 
-    def zone_id(self, zone_name: str = ZONE_API) -> str:
+    @property
+    def pe_nsg_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/networkSecurityGroups/nsg-pe"
+
+    @property
+    def pe_route_table_id(self) -> str:
+        return f"{self._rg_net}/providers/Microsoft.Network/routeTables/rt-pe"
+
+    @property
+    def api_domain(self) -> str:
+        return CLOUD_NAMES[self.cloud][0]
+
+    @property
+    def cloud_api_zone(self) -> str:
+        """The zone Azure's public DNS sends the cloud's names to (`privatelink.<API domain>`)."""
+        return f"privatelink.{self.api_domain}"
+
+    @property
+    def zone_api(self) -> str:
+        """The API zone the private endpoint registers in (the cloud's, unless `api_zone_name` says otherwise)."""
+        return self.cloud_api_zone if self.api_zone_name is AUTO else self.api_zone_name
+
+    @property
+    def zone_notebooks(self) -> str:
+        return f"privatelink.{CLOUD_NAMES[self.cloud][1]}"
+
+    def zone_id(self, zone_name: str | None = None) -> str:
+        zone_name = zone_name or self.zone_api
         return (
             f"/subscriptions/{self.dns_subscription_id or self.subscription_id}/resourceGroups/{self.dns_resource_group}"
             f"/providers/Microsoft.Network/privateDnsZones/{zone_name}"
@@ -325,10 +379,10 @@ class WorkspaceScenario:
 
     @property
     def notebook_fqdn(self) -> str:
-        return f"ml-{self.workspace}-{self.location}-{self.workspace_id}.{self.location}.notebooks.azure.net"
+        return f"ml-{self.workspace}-{self.location}-{self.workspace_id}.{self.location}.{CLOUD_NAMES[self.cloud][1]}"
 
     def scoring_host(self, endpoint: str) -> str:
-        return f"{endpoint}.{self.location}.inference.ml.azure.com"
+        return f"{endpoint}.{self.location}.{CLOUD_NAMES[self.cloud][2]}"
 
     # --- derived values ----------------------------------------------------------------------
 
@@ -352,9 +406,9 @@ class WorkspaceScenario:
         """(memberName, fqdn, ip) of the workspace private endpoint, as in customDnsConfigs."""
         w, loc = self.workspace_id, self.location
         return [
-            ("default", f"{w}.workspace.{loc}.api.azureml.ms", self.pe_workspace_ip),
-            ("cert", f"{w}.workspace.{loc}.cert.api.azureml.ms", self.pe_cert_ip),
-            ("inference", f"*.{w}.inference.{loc}.api.azureml.ms", self.pe_inference_ip),
+            ("default", f"{w}.workspace.{loc}.{self.api_domain}", self.pe_workspace_ip),
+            ("cert", f"{w}.workspace.{loc}.cert.{self.api_domain}", self.pe_cert_ip),
+            ("inference", f"*.{w}.inference.{loc}.{self.api_domain}", self.pe_inference_ip),
             ("notebook", self.notebook_fqdn, self.pe_notebook_ip),
         ]
 
@@ -364,8 +418,8 @@ class WorkspaceScenario:
         api = {f"{w}.workspace.{loc}": self.pe_workspace_ip, f"{w}.workspace.{loc}.cert": self.pe_cert_ip}
         if self.resolved_inference_record_ip is not None:
             api[self.inference_record_name] = self.resolved_inference_record_ip
-        nb_name = self.notebook_fqdn[: -len(".notebooks.azure.net")]
-        return {ZONE_API: api, ZONE_NOTEBOOKS: {nb_name: self.pe_notebook_ip}}
+        nb_name = self.notebook_fqdn[: -len(CLOUD_NAMES[self.cloud][1]) - 1]
+        return {self.zone_api: api, self.zone_notebooks: {nb_name: self.pe_notebook_ip}}
 
     def replace(self, **changes: Any) -> WorkspaceScenario:
         return dataclasses.replace(self, **changes)
@@ -384,6 +438,7 @@ class WorkspaceScenario:
         if self.private_endpoint:
             self._install_network(bed)
         self._install_dns(bed)
+        clients.install(self, bed, self.client_network)
 
         bed.put(self.key_vault_id, bodies.key_vault(self))
         bed.put(self.registry_id, bodies.container_registry(self))
@@ -460,6 +515,8 @@ class WorkspaceScenario:
         vnet = bodies.virtual_network(self)
         bed.put(self.vnet_id, vnet)
         bed.collection(f"{self.vnet_id}/subnets", vnet["properties"]["subnets"])
+        bed.put(self.pe_nsg_id, bodies.network_security_group(self))
+        bed.put(self.pe_route_table_id, bodies.route_table(self))
         items = [
             bodies.generic_resource(self.private_endpoint_id, "Microsoft.Network/privateEndpoints", self.location, self.pe_created_time),
             bodies.generic_resource(self.nic_id, "Microsoft.Network/networkInterfaces", self.location, self.pe_created_time),
@@ -493,18 +550,19 @@ class WorkspaceScenario:
             raise ValueError(f"via must be vnet, azure or public, not {via!r}")
         private = via == "azure" or (via == "vnet" and (not self.dns_servers or self.custom_dns_forwards))
         private = private and self.zone_linked and self.vnet_link_state == "Completed"
-        w, loc = self.workspace_id, self.location
+        private = private and self.zone_api == self.cloud_api_zone  # a zone of another name answers nothing here
+        w, loc, zone_api = self.workspace_id, self.location, self.cloud_api_zone
         records: dict[str, list[tuple[str, str]]] = {}
         for e in self.endpoints:
-            records[self.scoring_host(e.name)] = [("CNAME", f"{e.name}.{w}.inference.{loc}.{ZONE_API}")]
-        records[f"{w}.workspace.{loc}.api.azureml.ms"] = [("CNAME", f"{w}.workspace.{loc}.{ZONE_API}")]
-        wildcard = f"*.{w}.inference.{loc}.{ZONE_API}"
-        api_host = f"{w}.workspace.{loc}.{ZONE_API}"
+            records[self.scoring_host(e.name)] = [("CNAME", f"{e.name}.{w}.inference.{loc}.{zone_api}")]
+        records[f"{w}.workspace.{loc}.{self.api_domain}"] = [("CNAME", f"{w}.workspace.{loc}.{zone_api}")]
+        wildcard = f"*.{w}.inference.{loc}.{zone_api}"
+        api_host = f"{w}.workspace.{loc}.{zone_api}"
         if not private:
             records[wildcard] = [("A", self.public_inference_ip)]
             records[api_host] = [("A", self.public_inference_ip)]
             return records
-        zone = self.zone_records()[ZONE_API]
+        zone = self.zone_records()[self.zone_api]
         if self.inference_record_name in zone:
             records[wildcard] = [("A", zone[self.inference_record_name])]
         records[api_host] = [("A", zone[f"{w}.workspace.{loc}"])]
@@ -611,6 +669,16 @@ def legacy_egress(**overrides: Any) -> WorkspaceScenario:
     )
     settings.update(overrides)
     return WorkspaceScenario(**settings)
+
+
+def us_government(**overrides: Any) -> WorkspaceScenario:
+    """Healthy, in Azure US Government (US Gov Virginia): its zones and scoring hosts."""
+    return WorkspaceScenario(**{"cloud": "AzureUSGovernment", "location": "usgovvirginia", **overrides})
+
+
+def china(**overrides: Any) -> WorkspaceScenario:
+    """Healthy, in Azure operated by 21Vianet (China East 2): its zones and scoring hosts."""
+    return WorkspaceScenario(**{"cloud": "AzureChinaCloud", "location": "chinaeast2", **overrides})
 
 
 def custom_dns(forwards: bool = True, **overrides: Any) -> WorkspaceScenario:

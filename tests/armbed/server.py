@@ -9,9 +9,11 @@ What it does, in order, for every request:
 1. log it (method, path, query, status, start/finish times; peak concurrency),
 2. require `Authorization: Bearer <bed.token>` (else 401 AuthenticationFailed),
 3. require `api-version` (else 400 MissingApiVersionParameter),
-4. hang if `bed.hang(path)` says so, then apply a matching `bed.fault(...)`,
-5. answer from a custom route, a long-running operation, or the store (else 404 ResourceNotFound),
-6. after `bed.latency` seconds.
+4. when `bed.throttle(...)` asked for it, spend a token of the subscription's read budget (or a query of Resource
+   Graph's quota): 429 with Retry-After when there is none, the remaining count on every answer (throttle.py),
+5. hang if `bed.hang(path)` says so, then apply a matching `bed.fault(...)`,
+6. answer from a custom route, a long-running operation, or the store (else 404 ResourceNotFound),
+7. after `bed.latency` seconds.
 
 Hostile mode (what a compromised or spoofed Resource Manager could answer), for the tests of moediag's
 guards: `foreign_origin()` starts a second HTTPS origin on 127.0.0.1 (another port, the same test CA) that
@@ -42,6 +44,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import trustme
 
 from . import arm
+from .throttle import Throttle
 
 Handler = Callable[["BedRequest"], tuple[int, dict, Any]]
 
@@ -202,6 +205,7 @@ class ArmTestBed:
         self._faults: list[_Fault] = []
         self._hangs: list[_Hang] = []
         self._forbidden_scopes: list[str] = []
+        self.throttling: Throttle | None = None  # set by throttle(): Resource Manager's and Resource Graph's limits
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._tmpdir: tempfile.TemporaryDirectory | None = None
@@ -423,6 +427,18 @@ class ArmTestBed:
         with self._lock:
             self._forbidden_scopes.append(arm.normalize(scope))
 
+    def throttle(self, burst: int = 250, per_s: float = 25.0, graph_quota: tuple[int, float] = (15, 5.0)) -> Throttle:
+        """Enforce Resource Manager's read budget (a token bucket of `burst` refilled at `per_s`, per subscription;
+        429 + Retry-After when empty, the remaining reads on every answer) and Resource Graph's quota (`graph_quota`:
+        queries per window of seconds). See throttle.py."""
+        self.throttling = Throttle(burst, per_s, graph_quota)
+        return self.throttling
+
+    def throttled(self) -> list[RequestRecord]:
+        """Every answer the bed's throttling (or a 429 fault) gave: 429s in the request log."""
+        with self._lock:
+            return [r for r in self.requests if r.status == 429]
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -540,6 +556,15 @@ class ArmTestBed:
             forbidden = any(key == scope or key.startswith(scope + "/") for scope in self._forbidden_scopes)
         if forbidden:
             return 403, {}, arm.authorization_failed(req.method, req.path)
+        if self.throttling is None:
+            return self._answer(req, key)
+        admitted, headers = self.throttling.admit(req.method, req.path)
+        if not admitted:
+            return 429, headers, arm.error_for_status(429, req.method, req.path)
+        status, more, body = self._answer(req, key)
+        return status, {**headers, **more}, body
+
+    def _answer(self, req: BedRequest, key: str) -> tuple[int, dict[str, str], Any]:
         hang = self._take_hang(req.method, key)
         if hang is not None:
             self._released.wait(hang.seconds)
