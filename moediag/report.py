@@ -257,7 +257,8 @@ def _validate(report: Any) -> None:
     if "target" in report:
         _target(report["target"], "target")
     _need(report.get("mode", "live") in ("live", "snapshot"), "mode", "must be live or snapshot")
-    _need(report.get("cloud", DEFAULT_CLOUD) in CLOUDS, "cloud", f"must be one of {', '.join(CLOUDS)}")
+    cloud = report.get("cloud", DEFAULT_CLOUD)
+    _need(isinstance(cloud, str) and cloud in CLOUDS, "cloud", f"must be one of {', '.join(CLOUDS)}")
     _need(all(isinstance(n, str) for n in report.get("notes", [])), "notes", "must be strings")
     _fields(report["summary"], "summary", {status: (int,) for status in STATUSES})
     for i, result in enumerate(report["results"]):
@@ -295,7 +296,7 @@ def _validate(report: Any) -> None:
 def _validate_diagnosis(diag: Any, ids: set) -> None:
     """The diagnosis block: every id it names is a result of the report (renderers look them up)."""
     _fields(diag, "diagnosis", {"root_causes": (list,), "paths": (list,), "plan": (list,)})
-    _need(all(r in ids for r in diag["root_causes"]), "diagnosis.root_causes", "must be ids of results")
+    _need(_all_ids(ids, diag["root_causes"]), "diagnosis.root_causes", "must be ids of results")
     for i, path in enumerate(diag["paths"]):
         where = f"diagnosis.paths[{i}]"
         _fields(path, where, {"endpoint": (str,), "deployment": (str, type(None)), "kind": (str,), "hops": (list,),
@@ -303,14 +304,19 @@ def _validate_diagnosis(diag: Any, ids: set) -> None:
         for j, hop in enumerate(path["hops"]):
             _fields(hop, f"{where}.hops[{j}]", {"name": (str,), "status": (str,), "results": (list,)},
                     {"assumed": (str,)})
-            _need(all(r in ids for r in hop["results"]), f"{where}.hops[{j}].results", "must be ids of results")
+            _need(_all_ids(ids, hop["results"]), f"{where}.hops[{j}].results", "must be ids of results")
     for i, step in enumerate(diag["plan"]):
         where = f"diagnosis.plan[{i}]"
         _fields(step, where, {"step": (int,), "results": (list,), "summary": (str,), "commands": (list,),
                               "risk": (str,)})
         _need(step["risk"] in ("safe", "disruptive", "destructive"), f"{where}.risk", "unknown risk")
-        _need(all(r in ids for r in step["results"]), f"{where}.results", "must be ids of results")
+        _need(_all_ids(ids, step["results"]), f"{where}.results", "must be ids of results")
         _need(all(isinstance(c, str) for c in step["commands"]), f"{where}.commands", "must be strings")
+
+
+def _all_ids(ids: set, values: list) -> bool:
+    """Every value is the id of a result (a hostile report may put anything there, even what cannot be hashed)."""
+    return all(isinstance(v, str) and v in ids for v in values)
 
 
 def _target(target: Any, where: str, extra: dict[str, tuple[type, ...]] | None = None) -> None:

@@ -234,7 +234,8 @@ def checked(data: Any, path: str | Path, kind: str = "check") -> dict[str, Any]:
     options = data.get("options", {})
     if not _options_ok(options):
         raise UsageError(f"snapshot {path} has malformed options")
-    if options.get("cloud") is not None and options["cloud"] not in CLOUDS:
+    cloud = options.get("cloud")
+    if cloud is not None and (not isinstance(cloud, str) or cloud not in CLOUDS):
         raise UsageError(f"snapshot {path} was read in cloud {_shown(options['cloud'])}, which this moediag does not "
                          f"know (it knows {', '.join(CLOUDS)})")
     if kind == "check":

@@ -236,13 +236,24 @@ def test_the_cloud_is_kept_in_the_snapshot_and_a_replay_judges_by_it(bed, dns_se
                                     "'AzureUSGovernment'")
 
 
-def test_a_snapshot_naming_an_unknown_cloud_is_refused(tmp_path):
+@pytest.mark.parametrize("cloud, shown", [("AzureGermanCloud", "'AzureGermanCloud'"), ([], "[]"), ({"a": 1}, "{")])
+def test_a_snapshot_naming_an_unknown_cloud_or_no_name_at_all_is_refused_in_one_line(tmp_path, cloud, shown):
     data = json.loads((ROOT / "moediag" / "data" / "broken-workspace.snapshot.json").read_text())
-    data.setdefault("options", {})["cloud"] = "AzureGermanCloud"
+    data.setdefault("options", {})["cloud"] = cloud
     path = tmp_path / "s.json"
     path.write_text(json.dumps(data))
     run = moediag(None, "check", "--snapshot", str(path))
-    assert run.code == 2 and "was read in cloud 'AzureGermanCloud'" in run.stderr
+    assert run.code == 2 and f"was read in cloud {shown}" in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("cloud", ["AzureGermanCloud", [], {"a": 1}])
+def test_a_report_naming_an_unknown_cloud_or_no_name_at_all_is_not_rendered(tmp_path, cloud):
+    report = json.loads(moediag(None, "check", "--example", "-o", "json").stdout)
+    report["cloud"] = cloud
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    run = moediag(None, "render", str(path), "-o", "table")
+    assert run.code == 2 and len(run.stderr.splitlines()) == 1 and "cloud" in run.stderr
 
 
 def test_the_bundled_example_from_before_clouds_replays_as_the_public_cloud():

@@ -155,7 +155,7 @@ def _mutations():
         ("fail without fix", put(["results", 0, "fix"], None)), ("skip without reason", put(["results", 1, "reason"], None)),
         ("fix commands not strings", put(["results", 0, "fix", "commands"], [1])),
         ("duration not an integer", put(["results", 0, "duration_ms"], 1.5)), ("notes not strings", put(["notes"], [3])),
-        ("interrupted not a boolean", put(["interrupted"], "no")),
+        ("interrupted not a boolean", put(["interrupted"], "no")), ("cloud not a name", put(["cloud"], [])),
     ]
 
 
@@ -169,6 +169,21 @@ def test_render_rejects_whatever_the_schema_rejects(name, change):
     with pytest.raises(jsonschema.ValidationError):
         validate_report(broken_report)
     assert invalid(broken_report)
+
+
+@pytest.mark.parametrize("where", ["root_causes", "plan"])
+def test_render_rejects_a_diagnosis_naming_something_that_is_not_an_id_even_what_cannot_be_hashed(tmp_path, where):
+    from moe import moediag
+
+    report = json.loads(moediag(None, "check", "--example", "-o", "json").stdout)
+    if where == "root_causes":
+        report["diagnosis"]["root_causes"] = [["a list"]]
+    else:
+        report["diagnosis"]["plan"][0]["results"] = [{"a": "dict"}]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    run = moediag(None, "render", str(path), "-o", "table")
+    assert run.code == 2 and len(run.stderr.splitlines()) == 1 and "must be ids of results" in run.stderr
 
 
 def test_render_also_rejects_a_summary_that_does_not_match_the_results():
