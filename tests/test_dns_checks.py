@@ -80,12 +80,6 @@ def test_the_dns_checks_read_each_resource_once(bed, dns_server):
     assert dns_server.queries == [(HOST, "A", "udp")]
 
 
-# --- the zone's record ------------------------------------------------------------------------------------
-
-
-# --- the zone's link to the VNet ----------------------------------------------------------------------------
-
-
 # --- what the scoring host resolves to from here ---------------------------------------------------------------
 
 
@@ -111,9 +105,6 @@ def test_a_workspace_without_private_endpoint_has_nothing_private_to_resolve(bed
     run = dns_check(bed, dns_server, healthy(private_endpoint=False))
     assert {r["status"] for r in run.report["results"]} == {"skip"}
     assert dns_server.queries == []
-
-
-# --- evidence that cannot be read is never a pass --------------------------------------------------------------
 
 
 # --- custom DNS against Azure DNS ------------------------------------------------------------------------------
