@@ -221,3 +221,27 @@ def test_two_copies_of_the_inference_zone_for_one_workspace_warn_naming_both(bed
     assert "2 different zones named privatelink.api.azureml.ms" in copies["message"]
     assert hub_zone in copies["message"] and spoke_zone in copies["message"] and "pe-ws-spoke" in copies["message"]
     assert sorted(copies["evidence"]["observed"]["zones"]) == sorted([hub_zone, spoke_zone])
+
+
+# --- the live read path: response shapes, 404 fallbacks, references and errors the facts turn into evidence ---
+# (the verdicts themselves are fixture cases too; these prove what the facts read and shape from Resource Manager)
+
+
+def test_the_inference_ip_comes_from_the_network_interface_when_the_endpoint_does_not_list_it(bed, dns_server):
+    scenario = healthy().install(bed)
+    bed.get(scenario.private_endpoint_id)["properties"]["customDnsConfigs"] = []
+    nic = bed.get(scenario.nic_id)
+    for config in nic["properties"]["ipConfigurations"]:
+        config["properties"]["privateIPAddress"] += "/28"  # the prefix form real NICs report
+    run = dns_check(bed, dns_server, scenario, install=False)
+    assert one(run, A_RECORD)["status"] == "pass" and one(run, A_RECORD)["evidence"]["expected"]["ip"] == "10.0.1.5"
+    assert one(run, SCORING)["status"] == "pass"
+
+
+def test_an_unreadable_private_endpoint_leaves_every_dns_check_without_a_pass(bed, dns_server):
+    scenario = healthy()
+    scenario.install(bed)
+    bed.fault(scenario.private_endpoint_id, 403)
+    run = dns_check(bed, dns_server, scenario, install=False)
+    for check_id in (A_RECORD, LINK, SCORING):
+        assert (one(run, check_id)["status"], one(run, check_id)["reason"]) == ("error", "forbidden"), check_id

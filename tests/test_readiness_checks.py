@@ -157,3 +157,51 @@ def test_the_isolation_mode_is_recomputed_from_a_snapshot(bed, tmp_path):
     assert statuses(replay) == statuses(live)
     assert "isolation_mode" not in path.read_text()  # derived: not stored
     assert only(replay, "acr.sku-premium")["status"] == "fail"
+
+
+# --- the live read path: response shapes, 404 fallbacks, references and errors the facts turn into evidence ---
+# (the verdicts themselves are fixture cases too; these prove what the facts read and shape from Resource Manager)
+
+
+@pytest.mark.parametrize("shape", ["value", "dict"])
+def test_one_inactive_required_rule_fails_naming_the_rule_in_either_response_shape(bed, shape):
+    rule = "__SYS_PE_kv-ws-prod_vault"
+    scenario = healthy(rule_status_overrides={rule: "Inactive"}, outbound_rules_shape=shape).install(bed)
+    run = check(bed, scenario, "--select", "workspace.outbound-rules-active")
+    assert run.code == 1
+    result = only(run, "workspace.outbound-rules-active")
+    assert result["status"] == "fail" and rule in result["message"]
+    assert result["resource_id"].endswith(f"/outboundRules/{rule}")
+    assert result["evidence"]["observed"]["status"] == "Inactive"
+    assert result["fix"]["commands"] == [
+        f"az ml workspace outbound-rule show --rule {rule} --workspace-name ws-prod -g rg-ml",
+        "az ml workspace provision-network -g rg-ml -n ws-prod"]
+
+
+def test_without_the_rules_list_the_workspace_body_is_the_evidence(bed):
+    scenario = healthy(rule_status_overrides={"__SYS_PE_stwsprod_blob": "Inactive"}).install(bed)
+    bed.remove(scenario.workspace_arm_id + "/outboundRules")
+    result = only(check(bed, scenario, "--select", "workspace.outbound-rules-active"), "workspace.outbound-rules-active")
+    assert result["status"] == "fail" and "__SYS_PE_stwsprod_blob" in result["message"]
+
+
+def test_unreadable_rules_are_an_error_not_a_pass(bed):
+    scenario = healthy().install(bed)
+    bed.fault(scenario.workspace_arm_id + "/outboundRules", 403)
+    result = only(check(bed, scenario, "--select", "workspace.outbound-rules-active"), "workspace.outbound-rules-active")
+    assert (result["status"], result["reason"]) == ("error", "forbidden")
+    assert "outboundRules/read" in result["message"]
+
+
+def test_when_unreadable_deployments_hide_the_mode_the_registry_tier_is_an_error(bed):
+    scenario = no_isolation(acr_sku="Standard").install(bed)
+    bed.fault(scenario.endpoint_id("ep-main") + "/deployments", 403)
+    result = only(check(bed, scenario, "--select", "acr.sku-premium"), "acr.sku-premium")
+    assert (result["status"], result["reason"]) == ("error", "forbidden")
+
+
+def test_an_unreadable_image_build_compute_is_an_error(bed):
+    scenario = healthy().install(bed)
+    bed.fault(scenario.compute_id, 403)
+    result = only(check(bed, scenario, "--select", "workspace.image-build-compute"), "workspace.image-build-compute")
+    assert (result["status"], result["reason"]) == ("error", "forbidden")

@@ -120,3 +120,26 @@ def test_the_custom_role_and_the_permissions_page_carry_the_new_reads():
     page = (Path(__file__).resolve().parent.parent / "docs" / "permissions.md").read_text()
     row = next(line for line in page.splitlines() if line.startswith(f"| `{STORAGE}`"))
     assert "Microsoft.Storage/storageAccounts/read" in row and "Microsoft.Network/privateEndpoints/read" in row
+
+
+# --- the live read path: response shapes, 404 fallbacks, references and errors the facts turn into evidence ---
+# (the verdicts themselves are fixture cases too; these prove what the facts read and shape from Resource Manager)
+
+
+def test_unreadable_storage_evidence_is_an_error_naming_the_action(bed):
+    scenario = legacy_egress().install(bed)
+    bed.fault(scenario.storage_id, 403)
+    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
+    assert (result["status"], result["reason"]) == ("error", "forbidden")
+    assert "Microsoft.Storage/storageAccounts/read" in result["message"]
+    bed.clear_faults()
+    bed.fault(scenario.storage_pe_id("file"), 403)
+    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
+    assert (result["status"], result["reason"]) == ("error", "forbidden")
+    assert "Microsoft.Network/privateEndpoints/read" in result["message"]
+
+
+def test_a_placeholder_storage_reference_is_unreadable_not_a_pass(bed):
+    scenario = healthy(storage_account="Sanitized").install(bed)
+    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
+    assert (result["status"], result["reason"]) == ("error", "unreadable") and "'Sanitized'" in result["message"]

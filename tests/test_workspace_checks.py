@@ -5,6 +5,8 @@ checks that still run. Each check's verdicts case by case are fixture cases in t
 
 from __future__ import annotations
 
+import pytest
+
 from armbed import broken, healthy
 from moe import check
 
@@ -64,3 +66,26 @@ def test_a_forbidden_key_vault_is_an_error_naming_the_action_and_the_rest_still_
     assert run.code == 3
 
 
+def test_a_missing_key_vault_is_an_error_not_a_pass(bed):
+    scenario = healthy().install(bed)
+    bed.remove(scenario.key_vault_id)
+    [kv] = check(bed, scenario, "--select", "keyvault").results("keyvault.trusted-services-bypass")
+    assert (kv["status"], kv["reason"]) == ("error", "not_found")
+
+
+# --- the live read path: response shapes, 404 fallbacks, references and errors the facts turn into evidence ---
+# (the verdicts themselves are fixture cases too; these prove what the facts read and shape from Resource Manager)
+
+
+@pytest.mark.parametrize("raw", ["", "Sanitized", None])
+def test_an_unusable_key_vault_id_is_a_reasoned_error(bed, raw):
+    scenario = healthy(key_vault=raw).install(bed)
+    [kv] = check(bed, scenario, "--select", "keyvault").results("keyvault.trusted-services-bypass")
+    assert kv["status"] == "error" and kv["reason"] == "unreadable" and "keyVault" in kv["message"]
+
+
+def test_private_endpoint_age_falls_back_to_the_workspace_creation_time(bed):
+    scenario = healthy().install(bed)
+    bed.fault(f"/subscriptions/{scenario.subscription_id}/resourceGroups/rg-net/resources", 403)
+    [age] = check(bed, scenario, "--select", "workspace.private-endpoint-age").results("workspace.private-endpoint-age")
+    assert age["status"] == "pass" and "workspace creationTime" in age["evidence"]["observed"]
