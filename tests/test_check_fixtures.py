@@ -3,7 +3,8 @@
 Each `tests/fixtures/checks/<check id>.json` holds cases: the facts a run would have read (snapshot-shaped:
 `{"fact|args": {"value": ...}}` or `{"error": {"kind", "message"}}`), and the results the check must give,
 in order, each compared on the fields it names (`status`, `reason`, `resource_id`, `message` (whole),
-`message_contains`, `fix_contains`, ...). A check's Doc examples quote verdicts that a case expects word for word.
+`message_contains`, `fix_contains`, ...; a dotted name compares a nested field, e.g. `evidence.chain`,
+`evidence.causes.cause` or `fix.commands`). A check's Doc examples quote verdicts that a case expects word for word.
 The check runs through the real engine and runner from a replayed source: no network, no mocks.
 `python -m moediag.dev new-check ID` writes one of these beside each new check.
 """
@@ -41,6 +42,18 @@ def _verdicts(fixture: dict, case: dict) -> list[dict]:
     return report["results"]
 
 
+def _field(result: dict, dotted: str):
+    """`result["evidence"]["chain"]` for "evidence.chain"; a step over a list takes it from each item
+    ("evidence.causes.cause": every cause's name, in order); None where a step is missing."""
+    value = result
+    for step in dotted.split("."):
+        if isinstance(value, list):
+            value = [item.get(step) if isinstance(item, dict) else None for item in value]
+        else:
+            value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
 @pytest.mark.parametrize("fixture, case", list(_cases()))
 def test_the_check_gives_the_fixture_verdicts(fixture, case):
     results = _verdicts(fixture, case)
@@ -53,7 +66,7 @@ def test_the_check_gives_the_fixture_verdicts(fixture, case):
             elif key == "fix_contains":
                 assert any(value in command for command in got["fix"]["commands"]), got["fix"]
             else:
-                assert got[key] == value, (key, got)
+                assert _field(got, key) == value, (key, got)
         if got["status"] != "pass":
             assert got["reason"] or got["status"] in ("fail", "warn")
         if got["status"] == "fail":

@@ -1,6 +1,7 @@
 """The scoring path from client networks (issue 16), end to end against the ARM test bed: `--client-vnet` and
 `client_vnets` in moediag.toml, network.client-vnet-path and dns.resolver-forwarding in the diagnosis, and only
-GETs. The check logic per hop is in tests/fixtures/checks/network.client-vnet-path.json (in process, fast)."""
+GETs. The check logic per hop (peerings, resolvers, rulesets, custom DNS) is in
+tests/fixtures/checks/network.client-vnet-path.json (in process, fast)."""
 
 from __future__ import annotations
 
@@ -131,35 +132,6 @@ def test_a_spoke_relying_on_a_privatelink_rule_is_explained_by_the_ruleset_one_r
 
 HUB_LINKED = Vnet("vnet-hub", "10.2.0.0/16", zone_linked=True, resource_group="rg-hub")
 RESOLVER = Resolver("dnspr-hub", "vnet-hub", "10.2.0.4")
-
-
-def _ruleset(*rules: Rule) -> ClientNetwork:
-    return ClientNetwork(vnets=[HUB_LINKED, Vnet("vnet-app", "10.1.0.0/16", peers=[Peer("vnet-ml")])],
-                         pe_peers=[Peer("vnet-app")], resolvers=[RESOLVER], rulesets=[Ruleset("rs-hub", ["vnet-app"],
-                                                                                               list(rules))])
-
-
-@pytest.mark.parametrize("network, status, words", [
-    (spoke(zone_linked=True), "pass", "Connected both ways"),
-    (ClientNetwork(vnets=[Vnet("vnet-app", "10.1.0.0/16", peers=[Peer("vnet-ml", state="Disconnected")],
-                               zone_linked=True)], pe_peers=[Peer("vnet-app", state="Disconnected")]),
-     "fail", "is Disconnected"),
-    (ClientNetwork(vnets=[HUB_LINKED, Vnet("vnet-app", "10.1.0.0/16", dns_servers=["10.2.0.4"],
-                                           peers=[Peer("vnet-ml")])], pe_peers=[Peer("vnet-app")],
-                   resolvers=[RESOLVER]), "pass", "an inbound endpoint of DNS Private Resolver dnspr-hub"),
-    (_ruleset(Rule("api.azureml.ms.", ["10.2.0.4"])), "pass", "ruleset rs-hub forwards api.azureml.ms to 10.2.0.4"),
-    (_ruleset(Rule("privatelink.api.azureml.ms.", ["10.2.0.4"])), "fail", "never the privatelink one"),
-    (_ruleset(), "fail", "no DNS forwarding ruleset linked to it forwards"),
-    (spoke(dns_servers=["10.1.0.10"]), "skip", "cannot see inside that server"),
-], ids=["peered spoke", "disconnected", "resolver inbound endpoint", "ruleset right rule", "ruleset privatelink rule",
-        "ruleset without the rule", "custom DNS not a resolver"])
-def test_each_hop_of_a_client_path_against_the_bed(bed, network, status, words):
-    run, app = run_for(bed, healthy(client_network=network))
-    [result] = run.results(PATH)
-    assert result["status"] == status and words in result["message"] and result["resource_id"] == app
-    if status == "skip":
-        assert result["reason"] == "inconclusive" and "network reachability" in result["message"]
-    only_gets(bed)
 
 
 def test_in_us_government_the_spoke_s_rules_and_zone_are_that_cloud_s(bed):

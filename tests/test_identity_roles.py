@@ -1,7 +1,8 @@
 """endpoint.identity-roles and workspace.network-approver-role, end to end through the HTTPS ARM test bed.
 
 The bed lists role assignments only with `$filter=atScope()` (the assignments at a resource and above it), pages
-them with nextLink, and serves realistic built-in and custom role definitions; nothing leaves loopback.
+them with nextLink, and serves realistic built-in and custom role definitions; nothing leaves loopback. More
+verdicts (a notAction that removes the pull, ...) are fixture cases in tests/fixtures/checks/ (in process).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from moe import check
 IDENTITY, APPROVER = "endpoint.identity-roles", "workspace.network-approver-role"
 UAI_PRINCIPAL = "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
 CUSTOM_PULLER = "11112222-3333-4444-5555-666677778888"
-CUSTOM_NO_PULL = "99998888-7777-6666-5555-444433332222"
 
 
 def _uai(scenario, name: str = "id-scoring") -> dict:
@@ -66,32 +66,6 @@ def test_a_user_assigned_identity_with_a_wildcard_custom_role_and_an_access_poli
     assert observed["containerRegistry"]["granting_roles"] == ["ML image puller"]
     assert observed["keyVault"]["secret_permissions_of_the_principal"] == ["get", "list"]
     assert not any("kv-ws-prod/providers" in r.path for r in _authorization_requests(bed))  # policies, not RBAC
-
-
-def test_a_not_action_that_removes_the_pull_fails_with_real_fixes(bed):
-    scenario = healthy()
-    rg = f"/subscriptions/{scenario.subscription_id}/resourceGroups/{scenario.resource_group}"
-    almost = b.custom_role(scenario, CUSTOM_NO_PULL, "Everything but pulls", ["*"],
-                           not_actions=["Microsoft.ContainerRegistry/registries/pull/read"],
-                           data_actions=["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*"])
-    scenario = scenario.replace(
-        endpoints=[Endpoint("ep-main", traffic={"blue": 100}, deployments=[Deployment("blue")], identity=_uai(scenario))],
-        custom_roles=[almost], kv_rbac=False, kv_access_policies=[],
-        role_assignments=[*b.healthy_role_assignments(scenario),
-                          b.role_assignment(scenario, rg, CUSTOM_NO_PULL, UAI_PRINCIPAL)],
-    ).install(bed)
-    run = check(bed, scenario, "--select", IDENTITY)
-    assert run.code == 1
-    [result] = run.results(IDENTITY)
-    assert result["status"] == "fail" and result["resource_id"] == scenario.endpoint_id("ep-main")
-    assert "cannot pull images from the workspace registry acrwsprod" in result["message"]
-    assert "storage" not in result["message"].split("cannot")[-1]  # the data wildcard grants blob read
-    assert result["fix"]["commands"] == [
-        f"az role assignment create --assignee-object-id {UAI_PRINCIPAL} --assignee-principal-type ServicePrincipal "
-        f"--role AcrPull --scope {scenario.registry_id}",
-        f"az keyvault set-policy -n kv-ws-prod --object-id {UAI_PRINCIPAL} --secret-permissions get list",
-    ]
-    assert all(r.method == "GET" for r in bed.requests)
 
 
 def test_a_403_on_the_assignments_is_an_error_naming_the_permission_never_a_pass(bed):

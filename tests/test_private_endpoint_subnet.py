@@ -55,16 +55,6 @@ def test_a_route_as_broad_as_the_vnet_to_an_appliance_blocks_with_a_disruptive_f
     assert {r.method for r in bed.requests} == {"GET"}
 
 
-def test_a_healthy_subnet_with_policies_on_passes_and_names_what_it_saw(bed, dns_server):
-    run = run_on(bed, dns_server, healthy(pe_subnet_policies="Enabled"))
-    [result] = run.results(SUBNET_CHECK)
-    assert result["status"] == "pass", result["message"]
-    assert "allows TCP 443 to 10.0.1.5 (rule allow-https-from-vnet (200))" in result["message"]
-    assert "default-to-firewall (0.0.0.0/0 -> VirtualAppliance 10.0.0.4): broader than the VNet range" in \
-        result["message"]
-    assert run.report["diagnosis"]["root_causes"] == []
-
-
 def test_with_policies_off_only_the_subnet_is_read(bed, dns_server):
     scenario = healthy()
     run = run_on(bed, dns_server, scenario)

@@ -1,7 +1,9 @@
 """Issue 15 (storage and public access combinations), end to end: storage.network-access,
 deployment.egress-to-private-resources and endpoint.public-network-access's selected IPs, judged on realistic bodies
 served by the ARM test bed (a storage account with its firewall, private endpoint connections and private endpoints),
-linked in the diagnosis and placed on the deployment path. Every read is a GET (getLogs the only POST)."""
+linked in the diagnosis and placed on the deployment path. Every read is a GET (getLogs the only POST). Each check's
+verdicts case by case (resource instance rules, unreadable or placeholder references, public egress) are fixture
+cases in tests/fixtures/checks/ (in process)."""
 
 from __future__ import annotations
 
@@ -85,41 +87,6 @@ def test_a_closed_storage_under_a_managed_network_needs_active_rules(bed):
     assert rules and all(r["id"] in storage["caused_by"] for r in rules)
 
 
-def test_a_resource_instance_rule_for_the_workspace_opens_a_firewall_but_not_disabled_public_access(bed):
-    base = dict(storage_private_endpoints={}, storage_bypass="None")
-    rule = healthy().workspace_arm_id.upper()  # resource ids compare case-insensitively
-    scenario = legacy_egress(storage_public_network_access="Enabled", storage_resource_access_rules=[rule], **base)
-    scenario.install(bed)
-    assert only(check(bed, scenario, "--select", STORAGE), STORAGE)["status"] == "pass"
-    scenario = legacy_egress(storage_resource_access_rules=[rule], **base).install(bed)  # publicNetworkAccess Disabled
-    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
-    assert result["status"] == "fail" and "would not help while public network access is Disabled" in result["message"]
-    scenario = legacy_egress(storage_public_network_access="Enabled", **base).install(bed)
-    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
-    assert result["status"] == "fail"
-    assert (f"az storage account network-rule add --resource-id {scenario.workspace_arm_id} --tenant-id "
-            f"{scenario.tenant_id} -g rg-ml --account-name stwsprod") in result["fix"]["commands"]
-
-
-def test_unreadable_storage_evidence_is_an_error_naming_the_action(bed):
-    scenario = legacy_egress().install(bed)
-    bed.fault(scenario.storage_id, 403)
-    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
-    assert (result["status"], result["reason"]) == ("error", "forbidden")
-    assert "Microsoft.Storage/storageAccounts/read" in result["message"]
-    bed.clear_faults()
-    bed.fault(scenario.storage_pe_id("file"), 403)
-    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
-    assert (result["status"], result["reason"]) == ("error", "forbidden")
-    assert "Microsoft.Network/privateEndpoints/read" in result["message"]
-
-
-def test_a_placeholder_storage_reference_is_unreadable_not_a_pass(bed):
-    scenario = healthy(storage_account="Sanitized").install(bed)
-    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
-    assert (result["status"], result["reason"]) == ("error", "unreadable") and "'Sanitized'" in result["message"]
-
-
 # --- deployment.egress-to-private-resources --------------------------------------------------------------------------
 
 
@@ -144,34 +111,6 @@ def test_public_egress_against_a_private_workspace_fails_and_explains_the_failed
     assert deployment_path["blocked_at"] == "isolation-mode"
 
 
-def test_public_egress_to_public_resources_passes_and_the_legacy_flag_under_a_managed_network_warns(bed):
-    public = dict(public_network_access="Enabled", acr_public_network_access="Enabled", acr_default_action="Allow",
-                  storage_public_network_access="Enabled", storage_default_action="Allow")
-    scenario = legacy_egress(endpoints=failed_legacy("Enabled"), **public).install(bed)
-    assert only(check(bed, scenario, "--select", EGRESS), EGRESS)["status"] == "pass"
-    scenario = healthy(endpoints=[Endpoint("ep-main", traffic={"blue": 100},
-                                           deployments=[Deployment("blue", egress_public_network_access="Disabled")])])
-    scenario.install(bed)
-    result = only(check(bed, scenario, "--select", EGRESS), EGRESS)
-    assert result["status"] == "warn" and "no longer applies" in result["message"]
-    assert only(check(bed, healthy().install(bed), "--select", EGRESS), EGRESS)["reason"] == "not_applicable"
-
-
-# --- endpoint.public-network-access ----------------------------------------------------------------------------------
-
-
-def test_a_workspace_limited_to_selected_ips_names_them_for_its_public_endpoints(bed):
-    endpoints = [Endpoint("ep-main", traffic={"blue": 100}, deployments=[Deployment("blue")], public_network_access="Enabled")]
-    scenario = healthy(public_network_access="Enabled", ip_allowlist=["203.0.113.7", "198.51.100.0/24"],
-                       endpoints=endpoints).install(bed)
-    result = only(check(bed, scenario, "--select", PNA), PNA)
-    assert result["status"] == "pass" and "203.0.113.7, 198.51.100.0/24" in result["message"]
-    assert result["evidence"]["observed"]["workspace selected IPs"] == ["203.0.113.7", "198.51.100.0/24"]
-    scenario = healthy(endpoints=endpoints).install(bed)  # workspace Disabled, endpoint Enabled
-    result = only(check(bed, scenario, "--select", PNA), PNA)
-    assert result["status"] == "fail" and "not a supported combination" in result["message"]
-
-
 # --- permissions -----------------------------------------------------------------------------------------------------
 
 
@@ -181,3 +120,26 @@ def test_the_custom_role_and_the_permissions_page_carry_the_new_reads():
     page = (Path(__file__).resolve().parent.parent / "docs" / "permissions.md").read_text()
     row = next(line for line in page.splitlines() if line.startswith(f"| `{STORAGE}`"))
     assert "Microsoft.Storage/storageAccounts/read" in row and "Microsoft.Network/privateEndpoints/read" in row
+
+
+# --- the live read path: response shapes, 404 fallbacks, references and errors the facts turn into evidence ---
+# (the verdicts themselves are fixture cases too; these prove what the facts read and shape from Resource Manager)
+
+
+def test_unreadable_storage_evidence_is_an_error_naming_the_action(bed):
+    scenario = legacy_egress().install(bed)
+    bed.fault(scenario.storage_id, 403)
+    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
+    assert (result["status"], result["reason"]) == ("error", "forbidden")
+    assert "Microsoft.Storage/storageAccounts/read" in result["message"]
+    bed.clear_faults()
+    bed.fault(scenario.storage_pe_id("file"), 403)
+    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
+    assert (result["status"], result["reason"]) == ("error", "forbidden")
+    assert "Microsoft.Network/privateEndpoints/read" in result["message"]
+
+
+def test_a_placeholder_storage_reference_is_unreadable_not_a_pass(bed):
+    scenario = healthy(storage_account="Sanitized").install(bed)
+    result = only(check(bed, scenario, "--select", STORAGE), STORAGE)
+    assert (result["status"], result["reason"]) == ("error", "unreadable") and "'Sanitized'" in result["message"]
