@@ -270,7 +270,9 @@ def test_suppressions_recount_the_workspace_summaries(bed, dns_server, tmp_path)
 # --- concurrency: overall and per subscription ------------------------------------------------------------
 
 def test_requests_in_flight_stay_within_the_overall_and_per_subscription_bounds(bed, dns_server):
-    the_fleet = fleet(3, 3, 1).install(bed)  # 3 subscriptions x 2 allowed = 6 wanted at once > the overall 5
+    # 3 subscriptions x 2 allowed = 6 wanted at once > the overall 5; two workspaces per subscription already
+    # want more than 2 requests at once each (every workspace reads in parallel), so a third adds only time
+    the_fleet = fleet(3, 2, 1).install(bed)
     bed.latency = 0.03
     run = scan(bed, the_fleet, "--max-per-subscription", "2", "--max-concurrency", "5", dns=dns_server)
     assert run.code == 0, run.stdout[-2000:]
