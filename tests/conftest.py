@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import traceback
 
 import pytest
@@ -43,6 +44,10 @@ def _describe(violations: list[BlockedNetworkError]) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     install_network_guard(_record)
+    # A runner that starts the suite in the background (`cmd &` without job control, nohup) ignores SIGINT, and
+    # an ignored signal stays ignored in every process the tests start: the Ctrl-C tests would wait in vain.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
