@@ -27,9 +27,10 @@ DOC = Doc(
         "away from its /32 system route: as Microsoft documents, a user route overrides it when its prefix holds "
         "the IP and is no broader than the VNet range the endpoint is in (for a 10.0.0.0/16 VNet: 10.0.0.0/16, "
         "10.0.1.0/24 or 10.0.1.5/32; `0.0.0.0/0` does not), and then any next hop but `VnetLocal` sends the "
-        "traffic elsewhere (`VirtualAppliance`, `None`, a gateway). The client networks are taken to be the "
-        "private endpoint's own VNet address space (the result says so), and the route table judged is the private "
-        "endpoint subnet's own: the route tables of the clients' subnets are not read yet. A rule or route that "
+        "traffic elsewhere (`VirtualAppliance`, `None`, a gateway). The client networks are the address spaces "
+        "of the `--client-vnet` VNets, else the private endpoint's own VNet address space (the result says which), "
+        "and the route table judged is the private endpoint subnet's own: the route tables of the clients' subnets "
+        "are not read yet. A rule or route that "
         "cannot be read, or a deny rule for application security groups, turns a pass into a warning."
     ),
     why=(
@@ -104,8 +105,9 @@ def _verdict(ctx, pe_id, info):
     if not space:
         return [ctx.errored(pe_id, f"{where}: the address space of VNet {info['vnet_id']} is unreadable, so the "
                                    "client networks are unknown", reason=Reason.UNREADABLE)]
-    clients = space  # --client-vnet will give these; until then the VNet's own space, said in every message
-    assumed = f" (client networks assumed: the VNet's own address space {', '.join(map(str, space))})"
+    clients, assumed, error = _clients(ctx, space)
+    if error is not None:
+        return [ctx.errored(pe_id, f"{where}: {error.message}", reason=error.kind, observed=seen)]
     expected = {"tcp_443_from": [str(c) for c in clients], "to": ip, "route": "the endpoint's /32 or VnetLocal"}
     if nsg_on and subnet["nsg_id"]:  # the NSG and the route table are read side by side
         ctx.prefetch("nsg_rules", [(subnet["nsg_id"],)])
@@ -150,6 +152,25 @@ def _where(rid):
     parsed = resource_id.parse(rid)
     group, name = az_group_and_name(rid)
     return group, name, parsed.subscription if parsed else Placeholder("subscription")
+
+
+def _clients(ctx, space):
+    """The client networks whose TCP 443 the NSG must let in: the address spaces of --client-vnet's VNets, else
+    the private endpoint's own VNet (an assumption every message states)."""
+    if not ctx.options.client_vnets:
+        return space, f" (client networks assumed: the VNet's own address space {', '.join(map(str, space))})", None
+    clients, named = [], []
+    for vnet_id in ctx.options.client_vnets:
+        vnet, error = ctx.try_fact("virtual_network", vnet_id)
+        prefixes = [n for n in map(network, vnet_prefixes(vnet)) if n is not None] if error is None else []
+        if not prefixes:
+            why = error.message if error is not None else "it lists no address prefixes"
+            return None, None, FactError(error.kind if error is not None else Reason.UNREADABLE,
+                                         f"client VNet {vnet_id.rstrip('/').rsplit('/', 1)[-1]} cannot be read "
+                                         f"({why}), so the client networks are unknown")
+        clients += [p for p in prefixes if p not in clients]
+        named.append(f"{vnet_id.rstrip('/').rsplit('/', 1)[-1]} {', '.join(map(str, prefixes))}")
+    return clients, f" (client networks: {'; '.join(named)})", None
 
 
 def _nsg(ctx, ip, clients, space, subnet):
