@@ -161,15 +161,16 @@ def _clients(ctx, space):
         return space, f" (client networks assumed: the VNet's own address space {', '.join(map(str, space))})", None
     clients, named = [], []
     for vnet_id in ctx.options.client_vnets:
+        name = az_group_and_name(vnet_id)[1]
         vnet, error = ctx.try_fact("virtual_network", vnet_id)
         prefixes = [n for n in map(network, vnet_prefixes(vnet)) if n is not None] if error is None else []
         if not prefixes:
             why = error.message if error is not None else "it lists no address prefixes"
             return None, None, FactError(error.kind if error is not None else Reason.UNREADABLE,
-                                         f"client VNet {vnet_id.rstrip('/').rsplit('/', 1)[-1]} cannot be read "
+                                         f"client VNet {name} cannot be read "
                                          f"({why}), so the client networks are unknown")
         clients += [p for p in prefixes if p not in clients]
-        named.append(f"{vnet_id.rstrip('/').rsplit('/', 1)[-1]} {', '.join(map(str, prefixes))}")
+        named.append(f"{name} {', '.join(map(str, prefixes))}")
     return clients, f" (client networks: {'; '.join(named)})", None
 
 

@@ -71,6 +71,12 @@ def client_vnets(values: tuple[str, ...], configured: tuple[str, ...] = ()) -> t
     return tuple(found.values())
 
 
+def no_client_vnets_with_snapshot(values) -> None:
+    """--client-vnet (or moediag.toml's) beside --snapshot: a replay reads nothing live, so it would be ignored."""
+    if values:
+        raise UsageError("--client-vnet reads live: a snapshot replays the client VNets it was taken with")
+
+
 def vnet_id(value: str, flag: str) -> str:
     """One virtual network's ARM id, checked so a typo is a usage error rather than a failed check."""
     from moediag.resource_id import parse

@@ -280,8 +280,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
                         [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
         scope = arguments.scope(subscriptions, management_groups)
         if snapshot_path:
-            if client_vnets:
-                raise UsageError("--client-vnet reads live: a snapshot replays the client VNets it was taken with")
+            arguments.no_client_vnets_with_snapshot(client_vnets)
             data = snapshots.load(snapshot_path, "scan")
             arguments.same_scope(data["scope"], scope)
             arguments.snapshot_cloud(data.get("options") or {}, cloud)

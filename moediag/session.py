@@ -218,10 +218,7 @@ def check(request: CheckRequest, progress: Callable[[list[str]], None] | None = 
 
     budget = Budget(request.timeout, request.total_timeout)
     if request.snapshot_path:
-        if request.client_vnets:
-            from moediag.errors import UsageError
-
-            raise UsageError("--client-vnet reads live: a snapshot replays the client VNets it was taken with")
+        arguments.no_client_vnets_with_snapshot(request.client_vnets)
         data = snapshots.load(request.snapshot_path)
         arguments.same_target(data["target"], request.subscription, request.resource_group, request.workspace)
         arguments.snapshot_cloud(data.get("options") or {}, request.cloud)
