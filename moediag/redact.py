@@ -79,7 +79,6 @@ _ENV_SECRET_NAME = re.compile(ENV_SECRET_NAME)
 _ENV_OBJECT_KEYS = {"environmentvariables"}  # environmentVariables, environment_variables, EnvironmentVariables
 
 
-@functools.lru_cache(maxsize=4096)
 @functools.lru_cache(maxsize=4096)  # a report repeats a few dozen keys hundreds of thousands of times
 def secret_name(key: str) -> bool:
     """Whether a JSON key (or header, or variable name) says its value is a secret.
@@ -433,6 +432,9 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
 
 # --- the redactor --------------------------------------------------------------------------------------
 
+_PLAIN, _SECRET, _ENVIRONMENT = "plain", "secret", "environment"  # what a JSON key's value holds
+_SCALARS = (int, float, bool)
+
 # Every hint of the table, tested once per string: most strings of a report (ids, names, states) hold none.
 _ALL_HINTS = tuple(sorted({h for p in SECRET_PATTERNS for h in p.hints}))
 
@@ -444,8 +446,10 @@ class Redactor:
         unique = sorted({s for s in literals if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True)
         self._literals = [(literal, mask_secret(literal)) for literal in unique]
         self._ids = ids  # False: secrets only (every run), True: ids and e-mail addresses too (--redact)
-        # Reports repeat the same ids and names thousands of times: mask each distinct string once.
+        # Reports repeat the same ids and names thousands of times: mask each distinct string once, and tell what
+        # each distinct key holds once.
         self._seen: dict[str, str] = {}
+        self._key_kinds: dict[str, str] = {}
 
     def text(self, text: str) -> str:
         if len(text) < 6:  # shorter than any secret, GUID or e-mail address
@@ -472,20 +476,42 @@ class Redactor:
         return _GUID.sub(lambda m: mask_guid(m.group(0)), text)
 
     def __call__(self, data: Any) -> Any:
+        # The hot path of every run (each report and snapshot is walked whole): exact types first, then subclasses.
+        kind = type(data)
+        if kind is str:
+            return self.text(data)
+        if kind is dict:
+            return self._dict(data)
+        if kind is list:
+            return [self(item) for item in data]
         if isinstance(data, str):
             return self.text(data)
         if isinstance(data, list):
             return [self(item) for item in data]
         if isinstance(data, dict):
-            return {self.text(str(k)): self._value(str(k), v) for k, v in data.items()}
+            return self._dict(data)
         return data
 
-    def _value(self, key: str, value: Any) -> Any:
-        if _env_object(key):
-            return self._environment(value)
-        if isinstance(value, str) and value and secret_name(key) and not _MASK.fullmatch(value):
-            return mask_secret(value)
-        return self(value)
+    def _dict(self, data: dict) -> dict:
+        text, kinds, out = self.text, self._key_kinds, {}
+        for k, value in data.items():
+            key = k if type(k) is str else str(k)
+            kind = kinds.get(key)
+            if kind is None:
+                kind = kinds[key] = _ENVIRONMENT if _env_object(key) else _SECRET if secret_name(key) else _PLAIN
+            if kind is _PLAIN:
+                if type(value) is str:
+                    value = text(value)
+                elif value is not None and type(value) not in _SCALARS:
+                    value = self(value)
+            elif kind is _ENVIRONMENT:
+                value = self._environment(value)
+            elif isinstance(value, str) and value and not _MASK.fullmatch(value):
+                value = mask_secret(value)
+            else:
+                value = self(value)
+            out[text(key)] = value
+        return out
 
     def _environment(self, value: Any) -> Any:
         """Environment variables: every value masked, the names kept (a dict, or a list of name/value items)."""

@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, TXT, A, DNSError, DNSRecord
 
+from serving import Serving
+
 _RDATA = {"A": A, "AAAA": AAAA, "CNAME": CNAME, "TXT": TXT}
 _CHECK = {"A": ipaddress.IPv4Address, "AAAA": ipaddress.IPv6Address, "CNAME": str, "TXT": str}
 _BEHAVIOURS = {"servfail": RCODE.SERVFAIL, "refused": RCODE.REFUSED, "silent": None}
@@ -89,23 +91,15 @@ class DnsTestServer:
             raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
         self.port = udp.server_address[1]
         self._stopping.clear()
-        self._servers = [udp, tcp]
-        for server, transport in ((udp, "udp"), (tcp, "tcp")):
-            server.dns = self
-            threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.005},
-                name=f"dnsbed-{transport}-{self.port}",
-                daemon=True,
-            ).start()
+        udp.dns = tcp.dns = self
+        self._servers = [Serving(udp, f"dnsbed-udp-{self.port}"), Serving(tcp, f"dnsbed-tcp-{self.port}")]
         return self
 
     def stop(self) -> None:
         """Stop serving and close both sockets (idempotent, returns within a few hundredths of a second)."""
         self._stopping.set()
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
+        for serving in self._servers:
+            serving.stop()
         self._servers = []
 
     def __enter__(self) -> DnsTestServer:

@@ -10,15 +10,16 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anyio.from_thread
 import pytest
-from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
 
 from armbed import ArmTestBed, broken
 from moe import check, moediag, quiet_dns, validate_report
 from netguard import subprocess_env
+
+if TYPE_CHECKING:
+    from mcp import Client
 
 EXAMPLE = str(Path(__file__).resolve().parent.parent / "examples" / "broken-workspace.snapshot.json")
 TOOLS = {"list_checks", "explain_check", "check_workspace", "render_report", "diff_reports"}
@@ -51,6 +52,11 @@ def scenario(bed):
 
 @pytest.fixture(scope="module")
 def server(bed):
+    # The SDK is imported here, not at the top: a second of imports only the worker that runs these tests pays.
+    import anyio.from_thread
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
     with tempfile.NamedTemporaryFile("r", suffix=".netguard.log") as guard_log, \
             tempfile.TemporaryFile("w+") as stderr, anyio.from_thread.start_blocking_portal() as portal:
         env = subprocess_env({**os.environ, **bed.env()}, guard_log.name)

@@ -156,7 +156,7 @@ def test_the_product_carries_no_network_guard():
 
 def test_a_swallowed_violation_fails_the_test_and_credentials_are_hidden(tmp_path):
     """End to end, in a separate pytest run: a probe swallowed in a thread still fails its test."""
-    for module in ("conftest.py", "dnsbed.py", "netguard.py"):
+    for module in ("conftest.py", "dnsbed.py", "netguard.py", "serving.py"):
         shutil.copy(TESTS_DIR / module, tmp_path / module)
     (tmp_path / "test_inner.py").write_text(
         textwrap.dedent(

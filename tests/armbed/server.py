@@ -43,6 +43,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import trustme
 
+from serving import Serving
+
 from . import arm
 from .throttle import Throttle
 
@@ -113,6 +115,7 @@ class ForeignOrigin:
         self._server = server
         self.url = f"https://127.0.0.1:{server.server_address[1]}"
         self.requests: list[RequestRecord] = []
+        self.serving: Serving | None = None  # set by the bed once it serves
 
     def authorizations(self) -> list[str]:
         """Every Authorization header this origin received (it must stay empty)."""
@@ -207,7 +210,7 @@ class ArmTestBed:
         self._forbidden_scopes: list[str] = []
         self.throttling: Throttle | None = None  # set by throttle(): Resource Manager's and Resource Graph's limits
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
         self._tmpdir: tempfile.TemporaryDirectory | None = None
         self._connections: set[socket.socket] = set()
         self._context: ssl.SSLContext | None = None
@@ -229,10 +232,7 @@ class ArmTestBed:
         self._server = server
         self.url = f"https://127.0.0.1:{server.server_address[1]}"
         self._released.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.005}, name="armbed", daemon=True
-        )
-        self._thread.start()
+        self._serving = Serving(server, "armbed")
         return self
 
     def _listen(self) -> _Server:
@@ -249,8 +249,7 @@ class ArmTestBed:
             if self._foreign is None:
                 server = self._listen()
                 server.origin = ForeignOrigin(self, server)
-                threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005}, name="armbed-foreign",
-                                 daemon=True).start()
+                server.origin.serving = Serving(server, "armbed-foreign")
                 self._foreign = server.origin
             return self._foreign
 
@@ -258,11 +257,9 @@ class ArmTestBed:
         """Stop serving. Hung handlers are released; nothing waits for them to finish."""
         self._released.set()
         if self._foreign is not None:
-            self._foreign._server.shutdown()
-            self._foreign._server.server_close()
+            self._foreign.serving.stop()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._serving.stop()
             with self._lock:
                 connections = list(self._connections)
             for conn in connections:  # wake threads parked on idle keep-alive connections
@@ -270,10 +267,7 @@ class ArmTestBed:
                     conn.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            self._server = self._serving = None
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
             self._tmpdir = None
