@@ -79,13 +79,54 @@ def moediag(bed: ArmTestBed | None, *args: str, env: dict | None = None, timeout
 
 
 def _subprocess(args, full_env: dict, timeout: float, cwd) -> Run:
-    with tempfile.NamedTemporaryFile("r", suffix=".netguard.log") as guard_log:
-        full_env = subprocess_env(full_env, full_env.get(ENV_LOG) or guard_log.name)
-        proc = subprocess.run([sys.executable, "-m", "moediag", *args], env=full_env, capture_output=True, text=True,
-                              timeout=timeout, cwd=cwd)
-        violations = guard_log.read()
-    assert not violations, f"moediag tried to leave loopback:\n{violations}"
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+    return Started(args, full_env, cwd).wait(timeout)
+
+
+class Started:
+    """`moediag ARGS` running in a subprocess, its network guard reporting to a file: `wait()` gives its Run.
+
+    Output goes to files, not pipes: a scan's report is megabytes, more than a pipe holds before the process
+    blocks on writing it while nobody reads."""
+
+    def __init__(self, args, full_env: dict, cwd=None) -> None:
+        self._guard_log = tempfile.NamedTemporaryFile("r", suffix=".netguard.log")
+        self._out, self._err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        env = subprocess_env(full_env, full_env.get(ENV_LOG) or self._guard_log.name)
+        self._proc = subprocess.Popen([sys.executable, "-m", "moediag", *args], env=env, stdout=self._out,
+                                      stderr=self._err, text=True, cwd=cwd)
+        self._run: Run | None = None
+
+    def wait(self, timeout: float = 60) -> Run:
+        if self._run is None:
+            try:
+                code = self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.stop()
+                raise
+            self._out.seek(0)
+            self._err.seek(0)
+            self._run = Run(code, self._out.read(), self._err.read())
+            violations = self._guard_log.read()
+            self._close()
+            assert not violations, f"moediag tried to leave loopback:\n{violations}"
+        return self._run
+
+    def stop(self) -> None:
+        """Kill it if it still runs (a run nobody waited for) and let go of its files."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._close()
+
+    def _close(self) -> None:
+        for file in (self._guard_log, self._out, self._err):
+            file.close()
+
+
+def start(bed: ArmTestBed | None, *args: str, env: dict | None = None, cwd=None) -> Started:
+    """`moediag ARGS` as `moediag(..., process=True)` runs it, without waiting: for a long run that can go on while
+    other tests do."""
+    return Started(args, {**os.environ, **(bed.env() if bed is not None else {}), **(env or {})}, cwd)
 
 
 class _Captured(io.StringIO):

@@ -5,7 +5,7 @@ The acceptance fleet: 3 subscriptions, 30 workspaces, 150 online endpoints, one 
 subscriptions; plus individual faults (a Key Vault without the trusted-services bypass, traffic sent to a deleted
 deployment, v1 legacy mode) and a fourth subscription the identity cannot read. moediag runs as a user runs it
 (its real entry point against the ARM test bed, whose Resource Graph endpoint answers from the scenarios; a
-subprocess only where a signal is sent).
+subprocess where a signal is sent, and for the acceptance fleet, whose scan runs while the other tests do).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from armbed.fleet import fleet, peak_in_flight_by_subscription
 from armbed.graph import PATH as GRAPH
 from moe import SCHEMA_VALIDATOR, moediag
+from moe import start as moe_start
 from moediag.collector import Collector, SharedFacts
 from moediag.facts import FACTS, fact
 from moediag.report import exit_code, invalid
@@ -30,15 +31,15 @@ MISSING = {(k, i) for k in range(3) for i in range(4)}  # the shared zone lost t
 KV, TRAFFIC, V1 = (0, 5), (1, 6), (2, 7)
 
 
-def scan(bed, the_fleet, *args, dns, scope=None, **kw):
+def scan(bed, the_fleet, *args, dns, scope=None, start=False, **kw):
     """`moediag scan` over the fleet's subscriptions (and any hidden ones), JSON on stdout; `dns` serves the hub
-    VNets' view (a DnsTestServer, or an address already serving it)."""
+    VNets' view (a DnsTestServer, or an address already serving it). `start`: a process not waited for (Started)."""
     if not isinstance(dns, str):
         dns.set_records(the_fleet.dns_records())
         dns = dns.address
     if scope is None:
         scope = [a for sub in the_fleet.subscriptions + the_fleet.hidden for a in ("-s", sub)]
-    return moediag(bed, "scan", *scope, "--dns-server", dns, "-o", "json", *args, **kw)
+    return (moe_start if start else moediag)(bed, "scan", *scope, "--dns-server", dns, "-o", "json", *args, **kw)
 
 
 def acceptance_fleet():
@@ -60,9 +61,11 @@ def failing(report, check_id):
     return sorted(r["resource_id"] for r in report["results"] if r["check_id"] == check_id and r["status"] == "fail")
 
 
-@pytest.fixture(scope="module")
-def acceptance(tmp_path_factory):
-    """One scan of the acceptance fleet, shared by the tests that read it (it takes a few seconds)."""
+@pytest.fixture(scope="module", autouse=True)
+def _acceptance_scan(tmp_path_factory):
+    """The acceptance fleet's scan, started as its own process when this module's first test starts: it runs while
+    the tests above the acceptance section do, so the tests at the end of the file, which read it, find it done.
+    A run that selects none of them kills it."""
     from armbed import ArmTestBed
     from dnsbed import DnsTestServer
 
@@ -70,113 +73,20 @@ def acceptance(tmp_path_factory):
     the_fleet = acceptance_fleet()
     with ArmTestBed() as bed, DnsTestServer() as dns:
         the_fleet.install(bed)
-        # in this process: the same 30 workspaces x 5 endpoints, without a second interpreter importing the SDKs
-        run = scan(bed, the_fleet, "-o", f"table={out / 'scan.txt'}", "-o", f"junit={out / 'scan.xml'}",
-                   "-o", f"markdown={out / 'scan.md'}", dns=dns)
-        yield the_fleet, bed, run, out
+        started = scan(bed, the_fleet, "-o", f"table={out / 'scan.txt'}", "-o", f"junit={out / 'scan.xml'}",
+                       "-o", f"markdown={out / 'scan.md'}", dns=dns, start=True)
+        try:
+            yield the_fleet, bed, started, out
+        finally:
+            started.stop()
         assert bed.errors == []
 
 
-# --- the acceptance fleet ---------------------------------------------------------------------------------
-
-def test_every_fault_of_the_fleet_is_found_and_nothing_else(acceptance):
-    the_fleet, _, run, _ = acceptance
-    assert run.code == 1, run.stderr
-    report = run.report  # validated against docs/report.schema.json
-    assert invalid(report) is None and report["kind"] == "scan"
-    assert len(report["targets"]) == 30 and sum(len(t["endpoints"]) for t in report["targets"]) == 150
-    assert report["inventory"]["workspaces"] == 30 and report["inventory"]["endpoints"] == 150
-
-    missing = [the_fleet.scenario(k, i) for k, i in sorted(MISSING)]
-    assert failing(report, A_RECORD) == sorted(s.inference_record_id for s in missing)
-    assert failing(report, SCORING) == sorted(s.endpoint_id(e.name) for s in missing for e in s.endpoints)
-    kv, traffic, v1 = the_fleet.scenario(*KV), the_fleet.scenario(*TRAFFIC), the_fleet.scenario(*V1)
-    assert failing(report, "keyvault.trusted-services-bypass") == [kv.key_vault_id]
-    assert failing(report, "endpoint.traffic-assignment") == [traffic.endpoint_id(traffic.endpoints[0].name)]
-    assert failing(report, "workspace.v1-legacy-mode") == [v1.workspace_arm_id]
-    assert {r["check_id"] for r in report["results"] if r["status"] == "fail"} == {
-        A_RECORD, SCORING, "keyvault.trusted-services-bypass", "endpoint.traffic-assignment", "workspace.v1-legacy-mode"}
-    assert report["summary"]["error"] == 0
-
-    [hidden] = the_fleet.hidden
-    assert report["unreadable_subscriptions"] == [
-        {"subscription_id": hidden, "reason": report["unreadable_subscriptions"][0]["reason"]}]
-    assert "not visible to this identity" in report["unreadable_subscriptions"][0]["reason"]
-
-
-def test_each_result_names_its_workspace_and_the_summaries_add_up(acceptance):
-    the_fleet, _, run, _ = acceptance
-    report = run.report
-    ids = {s.workspace_arm_id for s in the_fleet.scenarios}
-    assert {t["workspace_id"] for t in report["targets"]} == ids
-    assert {r["workspace"] for r in report["results"]} == ids
-    for status, total in report["summary"].items():
-        assert sum(t["summary"][status] for t in report["targets"]) == total
-    v1 = next(t for t in report["targets"] if t["workspace_id"] == the_fleet.scenario(*V1).workspace_arm_id)
-    assert v1["summary"]["fail"] == 1 and v1["endpoints"] == [e.name for e in the_fleet.scenario(*V1).endpoints]
-
-
-def test_what_workspaces_share_is_read_once(acceptance):
-    the_fleet, bed, _, _ = acceptance
-    zone = the_fleet.scenarios[0].zone_id()
-    assert bed.count("GET", f"{zone}/virtualNetworkLinks") == 1  # one zone, 30 workspaces
-    for k, sub in enumerate(the_fleet.subscriptions):
-        s = the_fleet.scenario(k, 0)
-        assert bed.count("GET", s.vnet_id) == 1  # one hub VNet per subscription, 10 workspaces each
-        assert bed.count("GET", f"/subscriptions/{sub}/resourceGroups/rg-net/resources") == 1
-    for s in the_fleet.scenarios:  # each workspace's own record: read once, none twice
-        assert bed.count("GET", s.inference_record_id) == 1
-        assert bed.count("GET", s.workspace_arm_id) == 1
-    assert bed.duplicates() == []
-    assert not any(r.path.startswith(f"/subscriptions/{the_fleet.hidden[0]}") for r in bed.requests)
-
-
-def test_one_resource_graph_query_paged_with_its_skip_token(acceptance):
-    the_fleet, bed, _, _ = acceptance
-    queries = the_fleet.graph.queries
-    rows = 30 + 150 + 3  # workspaces, endpoints, visible subscriptions (the hidden one is left out)
-    assert len(queries) == -(-rows // the_fleet.page_size) == bed.count("POST", GRAPH)
-    assert len({q["query"] for q in queries}) == 1
-    assert "$skipToken" not in queries[0]["options"] and all(q["options"].get("$skipToken") for q in queries[1:])
-    assert sorted(queries[0]["subscriptions"]) == sorted(the_fleet.subscriptions + the_fleet.hidden)
-    assert all(q["options"]["resultFormat"] == "objectArray" for q in queries)
-
-
-def test_the_table_has_a_line_per_workspace_and_the_shared_zone_once(acceptance):
-    the_fleet, _, _, out = acceptance
-    table = (out / "scan.txt").read_text()
-    for s in the_fleet.scenarios:
-        [row] = [line for line in table.splitlines() if line.startswith(f"{s.workspace} ")]
-        assert s.subscription_id in row and row.split()[3] == "5"  # endpoints
-    heads = [line for line in table.splitlines() if line.startswith("✗ FAIL") and A_RECORD in line]
-    assert heads == [f"✗ FAIL   {A_RECORD} · shared resource privateDnsZones/privatelink.api.azureml.ms · "
-                     "12 workspace(s), 12 resource(s) · critical"]
-    assert f"shared: {the_fleet.scenarios[0].zone_id()}" in table
-    singles = [line for line in table.splitlines() if line.startswith("✗ FAIL") and "keyvault." in line]
-    assert singles == ["✗ FAIL   keyvault.trusted-services-bypass · 1 workspace(s), 1 resource(s) · high"]
-    assert f"? {the_fleet.hidden[0]}: not visible to this identity" in table
-    assert table.rstrip().endswith("Workspaces: 30 scanned, 15 with failures; 1 subscription(s) not read")
-
-
-def test_junit_and_markdown_render_the_scan_and_render_reproduces_them(acceptance, tmp_path):
-    from pathlib import Path
-
-    import xmlschema
-
-    _, _, run, out = acceptance
-    xmlschema.XMLSchema(str(Path(__file__).with_name("junit.xsd"))).validate((out / "scan.xml").read_text())
-    markdown = (out / "scan.md").read_text()
-    assert markdown.startswith("## moediag scan: 30 workspace(s)")
-    assert markdown.count(f"`{A_RECORD}` on shared `privateDnsZones/privatelink.api.azureml.ms`: 12 workspace(s)") == 1
-    saved = tmp_path / "scan.json"
-    saved.write_text(run.stdout)
-    # one render writes the three formats (the saved report is loaded and checked once, as for one format)
-    rendered = {name: tmp_path / name for name in ("scan.txt", "scan.md", "scan.xml")}
-    again = moediag(None, "render", str(saved), "-o", f"table={rendered['scan.txt']}",
-                    "-o", f"markdown={rendered['scan.md']}", "-o", f"junit={rendered['scan.xml']}")
-    assert again.code == 0, again.stderr
-    for name, path in rendered.items():
-        assert path.read_text() == (out / name).read_text(), name
+@pytest.fixture(scope="module")
+def acceptance(_acceptance_scan):
+    """(the fleet, its bed, the scan's Run, the folder of its table, JUnit and Markdown outputs)."""
+    the_fleet, bed, started, out = _acceptance_scan
+    return the_fleet, bed, started.wait(), out
 
 
 # --- partial visibility, scopes and refusals ------------------------------------------------------------
@@ -310,19 +220,6 @@ def test_collectors_share_shared_facts_and_keep_their_own():
         c.close()
 
 
-def test_the_schema_accepts_a_scan_report_and_requires_its_blocks(acceptance):
-    report = acceptance[2].report
-    # shallow copies of what each case changes: the report is large, the rest is shared unchanged
-    for key in ("targets", "unreadable_subscriptions"):
-        broken = {k: v for k, v in report.items() if k != key}
-        assert not SCHEMA_VALIDATOR.is_valid(broken)  # docs/report.schema.json refuses it
-        assert key in invalid(broken)
-    first = report["targets"][0]
-    broken = {**report, "targets": [{**first, "summary": {**first["summary"], "pass": first["summary"]["pass"] + 1}},
-                                     *report["targets"][1:]]}
-    assert "targets[0].summary" in invalid(broken)
-
-
 # --- the command line ------------------------------------------------------------------------------------
 
 def test_permissions_know_what_a_scan_needs():
@@ -383,19 +280,6 @@ def test_same_named_workspaces_in_two_subscriptions_are_told_apart_in_every_form
     cases = {case.get("name") for case in ET.fromstring(out["junit"].read_text()).iter("testcase")}
     assert len(cases) == 2 and all(any(name in case for case in cases) for name in names)
     assert {r["workspace"] for r in run.report["results"]} == {s.workspace_arm_id for s in the_fleet.scenarios}
-
-
-def test_the_scan_report_groups_a_root_cause_shared_by_many_workspaces(acceptance):
-    the_fleet, _, run, _ = acceptance
-    report = run.report
-    [zone] = [g for g in report["groups"] if g["check_id"] == A_RECORD]
-    assert zone["shared_resource"].lower().endswith("/privatednszones/privatelink.api.azureml.ms")
-    assert sorted(w.lower() for w in zone["workspaces"]) == sorted(
-        the_fleet.scenario(*k).workspace_arm_id.lower() for k in MISSING)
-    roots = set(report["diagnosis"]["root_causes"])
-    assert set(zone["root_causes"]) <= roots and len(zone["root_causes"]) == len(MISSING)
-    scoring = {r["id"] for r in report["results"] if r["check_id"] == SCORING and r["status"] == "fail"}
-    assert scoring <= set(zone["results"])  # what the missing records explain belongs to the group
 
 
 def test_jsonl_streams_a_line_per_workspace_that_agrees_with_the_report(bed, dns_server, tmp_path):
@@ -565,3 +449,131 @@ def test_a_management_group_in_scope_that_shows_no_subscription_is_said(bed, dns
     assert groups["mg-ml-platform"]["workspaces"] == 1
     assert any(n.endswith("management group(s) in scope show no subscription this identity can see: mg-empty")
                for n in report["notes"])
+
+
+# --- the acceptance fleet (last: its scan, started with the module, has run meanwhile) -------------------------
+
+def test_every_fault_of_the_fleet_is_found_and_nothing_else(acceptance):
+    the_fleet, _, run, _ = acceptance
+    assert run.code == 1, run.stderr
+    report = run.report  # validated against docs/report.schema.json
+    assert invalid(report) is None and report["kind"] == "scan"
+    assert len(report["targets"]) == 30 and sum(len(t["endpoints"]) for t in report["targets"]) == 150
+    assert report["inventory"]["workspaces"] == 30 and report["inventory"]["endpoints"] == 150
+
+    missing = [the_fleet.scenario(k, i) for k, i in sorted(MISSING)]
+    assert failing(report, A_RECORD) == sorted(s.inference_record_id for s in missing)
+    assert failing(report, SCORING) == sorted(s.endpoint_id(e.name) for s in missing for e in s.endpoints)
+    kv, traffic, v1 = the_fleet.scenario(*KV), the_fleet.scenario(*TRAFFIC), the_fleet.scenario(*V1)
+    assert failing(report, "keyvault.trusted-services-bypass") == [kv.key_vault_id]
+    assert failing(report, "endpoint.traffic-assignment") == [traffic.endpoint_id(traffic.endpoints[0].name)]
+    assert failing(report, "workspace.v1-legacy-mode") == [v1.workspace_arm_id]
+    assert {r["check_id"] for r in report["results"] if r["status"] == "fail"} == {
+        A_RECORD, SCORING, "keyvault.trusted-services-bypass", "endpoint.traffic-assignment", "workspace.v1-legacy-mode"}
+    assert report["summary"]["error"] == 0
+
+    [hidden] = the_fleet.hidden
+    assert report["unreadable_subscriptions"] == [
+        {"subscription_id": hidden, "reason": report["unreadable_subscriptions"][0]["reason"]}]
+    assert "not visible to this identity" in report["unreadable_subscriptions"][0]["reason"]
+
+
+def test_each_result_names_its_workspace_and_the_summaries_add_up(acceptance):
+    the_fleet, _, run, _ = acceptance
+    report = run.report
+    ids = {s.workspace_arm_id for s in the_fleet.scenarios}
+    assert {t["workspace_id"] for t in report["targets"]} == ids
+    assert {r["workspace"] for r in report["results"]} == ids
+    for status, total in report["summary"].items():
+        assert sum(t["summary"][status] for t in report["targets"]) == total
+    v1 = next(t for t in report["targets"] if t["workspace_id"] == the_fleet.scenario(*V1).workspace_arm_id)
+    assert v1["summary"]["fail"] == 1 and v1["endpoints"] == [e.name for e in the_fleet.scenario(*V1).endpoints]
+
+
+def test_what_workspaces_share_is_read_once(acceptance):
+    the_fleet, bed, _, _ = acceptance
+    zone = the_fleet.scenarios[0].zone_id()
+    assert bed.count("GET", f"{zone}/virtualNetworkLinks") == 1  # one zone, 30 workspaces
+    for k, sub in enumerate(the_fleet.subscriptions):
+        s = the_fleet.scenario(k, 0)
+        assert bed.count("GET", s.vnet_id) == 1  # one hub VNet per subscription, 10 workspaces each
+        assert bed.count("GET", f"/subscriptions/{sub}/resourceGroups/rg-net/resources") == 1
+    for s in the_fleet.scenarios:  # each workspace's own record: read once, none twice
+        assert bed.count("GET", s.inference_record_id) == 1
+        assert bed.count("GET", s.workspace_arm_id) == 1
+    assert bed.duplicates() == []
+    assert not any(r.path.startswith(f"/subscriptions/{the_fleet.hidden[0]}") for r in bed.requests)
+
+
+def test_one_resource_graph_query_paged_with_its_skip_token(acceptance):
+    the_fleet, bed, _, _ = acceptance
+    queries = the_fleet.graph.queries
+    rows = 30 + 150 + 3  # workspaces, endpoints, visible subscriptions (the hidden one is left out)
+    assert len(queries) == -(-rows // the_fleet.page_size) == bed.count("POST", GRAPH)
+    assert len({q["query"] for q in queries}) == 1
+    assert "$skipToken" not in queries[0]["options"] and all(q["options"].get("$skipToken") for q in queries[1:])
+    assert sorted(queries[0]["subscriptions"]) == sorted(the_fleet.subscriptions + the_fleet.hidden)
+    assert all(q["options"]["resultFormat"] == "objectArray" for q in queries)
+
+
+def test_the_table_has_a_line_per_workspace_and_the_shared_zone_once(acceptance):
+    the_fleet, _, _, out = acceptance
+    table = (out / "scan.txt").read_text()
+    for s in the_fleet.scenarios:
+        [row] = [line for line in table.splitlines() if line.startswith(f"{s.workspace} ")]
+        assert s.subscription_id in row and row.split()[3] == "5"  # endpoints
+    heads = [line for line in table.splitlines() if line.startswith("✗ FAIL") and A_RECORD in line]
+    assert heads == [f"✗ FAIL   {A_RECORD} · shared resource privateDnsZones/privatelink.api.azureml.ms · "
+                     "12 workspace(s), 12 resource(s) · critical"]
+    assert f"shared: {the_fleet.scenarios[0].zone_id()}" in table
+    singles = [line for line in table.splitlines() if line.startswith("✗ FAIL") and "keyvault." in line]
+    assert singles == ["✗ FAIL   keyvault.trusted-services-bypass · 1 workspace(s), 1 resource(s) · high"]
+    assert f"? {the_fleet.hidden[0]}: not visible to this identity" in table
+    assert table.rstrip().endswith("Workspaces: 30 scanned, 15 with failures; 1 subscription(s) not read")
+
+
+def test_junit_and_markdown_render_the_scan_and_render_reproduces_them(acceptance, tmp_path):
+    from pathlib import Path
+
+    import xmlschema
+
+    _, _, run, out = acceptance
+    xmlschema.XMLSchema(str(Path(__file__).with_name("junit.xsd"))).validate((out / "scan.xml").read_text())
+    markdown = (out / "scan.md").read_text()
+    assert markdown.startswith("## moediag scan: 30 workspace(s)")
+    assert markdown.count(f"`{A_RECORD}` on shared `privateDnsZones/privatelink.api.azureml.ms`: 12 workspace(s)") == 1
+    saved = tmp_path / "scan.json"
+    saved.write_text(run.stdout)
+    # one render writes the three formats (the saved report is loaded and checked once, as for one format)
+    rendered = {name: tmp_path / name for name in ("scan.txt", "scan.md", "scan.xml")}
+    again = moediag(None, "render", str(saved), "-o", f"table={rendered['scan.txt']}",
+                    "-o", f"markdown={rendered['scan.md']}", "-o", f"junit={rendered['scan.xml']}")
+    assert again.code == 0, again.stderr
+    for name, path in rendered.items():
+        assert path.read_text() == (out / name).read_text(), name
+
+
+def test_the_scan_report_groups_a_root_cause_shared_by_many_workspaces(acceptance):
+    the_fleet, _, run, _ = acceptance
+    report = run.report
+    [zone] = [g for g in report["groups"] if g["check_id"] == A_RECORD]
+    assert zone["shared_resource"].lower().endswith("/privatednszones/privatelink.api.azureml.ms")
+    assert sorted(w.lower() for w in zone["workspaces"]) == sorted(
+        the_fleet.scenario(*k).workspace_arm_id.lower() for k in MISSING)
+    roots = set(report["diagnosis"]["root_causes"])
+    assert set(zone["root_causes"]) <= roots and len(zone["root_causes"]) == len(MISSING)
+    scoring = {r["id"] for r in report["results"] if r["check_id"] == SCORING and r["status"] == "fail"}
+    assert scoring <= set(zone["results"])  # what the missing records explain belongs to the group
+
+
+def test_the_schema_accepts_a_scan_report_and_requires_its_blocks(acceptance):
+    report = acceptance[2].report
+    # shallow copies of what each case changes: the report is large, the rest is shared unchanged
+    for key in ("targets", "unreadable_subscriptions"):
+        broken = {k: v for k, v in report.items() if k != key}
+        assert not SCHEMA_VALIDATOR.is_valid(broken)  # docs/report.schema.json refuses it
+        assert key in invalid(broken)
+    first = report["targets"][0]
+    broken = {**report, "targets": [{**first, "summary": {**first["summary"], "pass": first["summary"]["pass"] + 1}},
+                                     *report["targets"][1:]]}
+    assert "targets[0].summary" in invalid(broken)
