@@ -16,7 +16,6 @@ shared memo, every fact is memoised per collector, as for a single target.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -26,6 +25,7 @@ from typing import Any
 from moediag.errors import FactError
 from moediag.facts import FACTS, load_all
 from moediag.target import Options, Target
+from moediag.threads import DaemonPool
 
 log = logging.getLogger("moediag.collector")
 
@@ -77,33 +77,6 @@ def recorded(items: list[tuple[Key, _Entry]]) -> dict[str, Any]:
     return out
 
 
-class _DaemonPool:
-    """Worker threads that never keep the process alive (a hung read must not block exit)."""
-
-    def __init__(self, size: int):
-        self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, daemon=True, name=f"moediag-{i}") for i in range(size)]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, task: Callable[[], None]) -> None:
-        self._tasks.put(task)
-
-    def shutdown(self) -> None:
-        for _ in self._threads:
-            self._tasks.put(None)
-
-    def _work(self) -> None:
-        while True:
-            task = self._tasks.get()
-            if task is None:
-                return
-            try:
-                task()
-            except Exception:  # pragma: no cover - tasks record their own errors
-                log.exception("collector task failed")
-
-
 class Collector:
     def __init__(
         self,
@@ -128,7 +101,7 @@ class Collector:
         self._lock = threading.Lock()
         self._shared = shared
         self._workers = workers
-        self._pools: dict[str, _DaemonPool] = {}  # one per FactSpec.pool, made on first use
+        self._pools: dict[str, DaemonPool] = {}  # one per FactSpec.pool, made on first use
         self.deadline = deadline if deadline is not None else time.monotonic() + options.timeout_s
         self.interrupted = threading.Event()
 
@@ -227,12 +200,12 @@ class Collector:
         for pool in pools:
             pool.shutdown()
 
-    def _pool_for(self, fact_name: str) -> _DaemonPool:
+    def _pool_for(self, fact_name: str) -> DaemonPool:
         spec = FACTS.get(fact_name)
         name = spec.pool if spec else "arm"
         with self._lock:
             if name not in self._pools:
-                self._pools[name] = _DaemonPool(self._workers)
+                self._pools[name] = DaemonPool(self._workers, name=f"moediag-{name}")
             return self._pools[name]
 
     # --- internals ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Runs the selected checks against one collector: concurrently, isolated, honest.
 
-Each check runs in its own daemon thread, so its chain of fact reads overlaps every other check's.
+Each check runs on a daemon thread of its own, so its chain of fact reads overlaps every other check's (the
+threads are kept for the next run: a fleet runs thousands of checks).
 A check that crashes, reads unreadable evidence, or outlives the deadline becomes an `error` result;
 the others go on. A check whose prerequisite failed is skipped, saying which one.
 """
@@ -15,6 +16,9 @@ from dataclasses import dataclass, field
 from moediag.check import Check, CheckContext
 from moediag.errors import FactError
 from moediag.model import Reason, Result, Status
+from moediag.threads import DaemonPool
+
+_CHECKS = DaemonPool(name="moediag-check")  # no limit: a check waiting on a hung read must not hold up another
 
 
 @dataclass
@@ -40,7 +44,7 @@ def run_checks(
     """Run `checks`; with `interrupted` (Ctrl-C before they could start) every check reports that."""
     runs = {c.id: _Run(c) for c in checks}
     for run in runs.values() if not interrupted else ():
-        threading.Thread(target=_execute, args=(run, runs, collector), daemon=True, name=f"check-{run.check.id}").start()
+        _CHECKS.submit(lambda run=run: _execute(run, runs, collector))
 
     try:
         while not interrupted:

@@ -35,7 +35,7 @@ def test_a_scaffolded_check_passes_the_check_tests_with_no_other_edit(tmp_path):
     assert (copy / "checks" / "acme_trivial_thing.py").exists()
     assert (copy / "docs" / "checks" / "acme.trivial-thing.md").exists()
     assert "`acme.trivial-thing`" in (copy / "README.md").read_text(encoding="utf-8")
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "tests/test_docs.py",
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-v", "-n", "0", "-p", "no:cacheprovider", "tests/test_docs.py",
                             "tests/test_check_fixtures.py", "-k", "acme or readme or permissions or orphan"],
                            cwd=copy, env={**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},  # these tests need no plugin
                            capture_output=True, text=True, timeout=120)
