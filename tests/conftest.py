@@ -48,6 +48,21 @@ def pytest_configure(config: pytest.Config) -> None:
     # an ignored signal stays ignored in every process the tests start: the Ctrl-C tests would wait in vain.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not hasattr(config, "workerinput"):  # once per run: in xdist's controller, or the only process
+        _compile_moediag()
+
+
+def _compile_moediag() -> None:
+    """Bytecode for moediag, written once before the test processes start. The suite starts moediag in several
+    processes (xdist's workers, the subprocess tests); where PYTHONDONTWRITEBYTECODE is set (CI sandboxes often
+    set it) each would otherwise compile every module again. Up-to-date files are left alone."""
+    import compileall
+
+    import moediag
+    import moediag.checks
+
+    for package in (moediag, moediag.checks):
+        compileall.compile_dir(os.path.dirname(package.__file__), quiet=2, workers=1)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
