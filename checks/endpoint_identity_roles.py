@@ -133,7 +133,7 @@ def _identities(identity):
             principal = text(dig(uai, "principalId"))
             if not principal:
                 return [], f"user-assigned identity {uai_id} has no principalId"
-            label = f"user-assigned identity {uai_id.rstrip('/').rsplit('/', 1)[-1]}"
+            label = f"user-assigned identity {resource_id.last_name(uai_id)}"
             found.append((label, "UserAssigned", principal))
     if not found:
         return [], f"its identity type is {identity.get('type')!r}: no identity to run the deployment as"

@@ -109,7 +109,7 @@ def _workspace_principal(workspace):
         uai_id = primary or next(iter(uais))
         found = next((v for k, v in uais.items() if resource_id.same(k, uai_id)), None)
         principal = text(dig(found, "principalId"))
-        name = uai_id.rstrip("/").rsplit("/", 1)[-1]
+        name = resource_id.last_name(uai_id)
         return (principal or None), (f"user-assigned identity {name}" if principal else
                                      f"its primary user-assigned identity {name} has no principalId")
     if "systemassigned" in kinds and text(identity.get("principalId")):

@@ -154,9 +154,10 @@ def refusal(method: str, url: str, origin: str) -> str | None:
 
 
 def retry_after_s(headers: Any) -> float | None:
-    """The wait an answer asks for, in seconds (`retry-after-ms`, `x-ms-retry-after-ms`, `Retry-After` as
-    seconds or an HTTP date), or None."""
-    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
+    """The wait an answer asks for, in seconds, or None: `Retry-After` (seconds or an HTTP date), else
+    `retry-after-ms`, else `x-ms-retry-after-ms`. In the order azure-core's RetryPolicy reads them, so the wait
+    moediag paces by and reports is the one the retry makes when an answer carries two of them."""
+    for name, scale in (("retry-after", 1.0), ("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001)):
         value = headers.get(name)
         if not value:
             continue

@@ -126,7 +126,7 @@ def inventory_of(rows: list[dict[str, Any]], pages: int = 1) -> Inventory:
     for row in rows:
         kind, rid = _text(row.get("type")).lower(), _text(row.get("id"))
         if kind == SUBSCRIPTION_TYPE:
-            sub = _text(row.get("subscriptionId")) or rid.rstrip("/").rsplit("/", 1)[-1]
+            sub = _text(row.get("subscriptionId")) or resource_id.last_name(rid)
             if sub:
                 found.subscriptions[sub.lower()] = _text(row.get("name")) or sub
                 found.ancestors[sub.lower()] = _ancestors(row)

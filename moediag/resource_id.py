@@ -56,6 +56,13 @@ def parse(text: object) -> ResourceId | None:
     return ResourceId(subscription, group, namespace, tuple(rest[0::2]), tuple(rest[1::2]), text.strip())
 
 
+def last_name(text: str) -> str:
+    """The last segment of an id-like path, whatever its shape: a resource's name, a role definition's GUID
+    (`/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/<guid>` has no resource group, so `parse`
+    refuses it), a subscription's id."""
+    return text.strip().rstrip("/").rsplit("/", 1)[-1]
+
+
 def same(a: object, b: object) -> bool:
     """Two ids name the same resource (ARM ids are case-insensitive; trailing slashes happen)."""
     return isinstance(a, str) and isinstance(b, str) and a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()

@@ -146,11 +146,12 @@ def test_an_encoded_slash_or_dot_segment_never_makes_a_read_only_post():
     ({"Retry-After": "0"}, 0.0),
     ({"retry-after-ms": "1500"}, 1.5),
     ({"x-ms-retry-after-ms": "250"}, 0.25),
+    ({"Retry-After": "1", "retry-after-ms": "100"}, 1.0),  # both: Retry-After, as azure-core's RetryPolicy waits
     ({"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"}, "far"),
     ({"Retry-After": "soon"}, None),
     ({}, None),
 ])
-def test_the_wait_an_answer_asks_for_is_read_in_its_three_spellings(headers, wait):
+def test_the_wait_an_answer_asks_for_is_read_in_its_three_spellings_as_the_retry_reads_them(headers, wait):
     got = retry_after_s({k.lower(): v for k, v in headers.items()} | headers)
     assert got > 10**9 if wait == "far" else got == wait
 

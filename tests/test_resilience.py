@@ -20,6 +20,7 @@ def test_throttled_twice_then_fine_is_healthy_and_the_retries_show_in_debug(bed)
     run = check(bed, scenario, "--select", "keyvault", "--debug")
     assert run.statuses("keyvault.trusted-services-bypass") == ["pass"]
     assert run.stderr.count("-> 429") == 2 and "-> 200" in run.stderr
+    assert run.stderr.count("answered 429, waiting 0.1 s") == 2  # the wait the retry makes, said as it makes it
     assert bed.token not in run.stderr + run.stdout
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from moediag.errors import FactError
 from moediag.evidence import dig, props, same_text, text
 from moediag.facts import Source, fact
+from moediag.resource_id import last_name
 
 NETWORK_API = "2024-05-01"
 PRIVATE_DNS_API = "2024-06-01"
@@ -87,7 +88,7 @@ def zone_configs(zone_groups: Any, zone_name: str) -> list[tuple[str, str, str]]
     for group in dicts(zone_groups):
         for config in dicts(props(group).get("privateDnsZoneConfigs")):
             zid = text(dig(config, "properties", "privateDnsZoneId")).strip()
-            if zid.rstrip("/").rsplit("/", 1)[-1].lower() == zone_name.lower():
+            if last_name(zid).lower() == zone_name.lower():
                 found.setdefault(zid.lower(), (zid, text(group.get("name")), text(config.get("name"))))
     return list(found.values())
 
@@ -163,7 +164,7 @@ def private_endpoint_inference(src: Source, endpoint_id: str) -> dict[str, Any]:
     subnet_id = text(dig(props(pe), "subnet", "id")) or None
     return {
         "private_endpoint_id": text(pe.get("id")) or endpoint_id,
-        "name": text(pe.get("name")) or endpoint_id.rsplit("/", 1)[-1],
+        "name": text(pe.get("name")) or last_name(endpoint_id),
         "fqdn": name.fqdn,
         "record_name": name.record_name,
         "ip": ip,

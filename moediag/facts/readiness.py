@@ -9,6 +9,7 @@ from moediag.errors import FactError
 from moediag.evidence import dig, listed, props, require_props, same_text, text
 from moediag.facts import Source, fact
 from moediag.facts.workspace import ML_API
+from moediag.resource_id import last_name
 
 ML = "Microsoft.MachineLearningServices/workspaces"
 
@@ -52,7 +53,7 @@ def isolation_mode(src: Source) -> dict[str, Any]:
         ]
     shown = ("Disabled" if raw is not None else "absent") + (f", read from hub {hub}" if hub else "")
     if value["legacy_deployments"]:
-        names = ", ".join(d.rsplit("/", 1)[-1] for d in value["legacy_deployments"])
+        names = ", ".join(last_name(d) for d in value["legacy_deployments"])
         return {**value, "mode": "legacy",
                 "summary": f"no workspace managed virtual network (isolationMode {shown}); deployments {names} "
                            "use the legacy per-deployment method (egressPublicNetworkAccess Disabled)"}

@@ -11,6 +11,7 @@ from moediag.errors import FactError
 from moediag.evidence import dig, require_props, text
 from moediag.facts import Source, fact
 from moediag.facts.network import NETWORK_API, dicts, strings
+from moediag.resource_id import last_name
 
 # properties.privateEndpointNetworkPolicies, as Azure spells them; which of the NSG and the route table apply.
 POLICIES = {"Disabled": (False, False), "Enabled": (True, True), "NetworkSecurityGroupEnabled": (True, False),
@@ -19,7 +20,7 @@ DEFAULT_POLICY = "Disabled"  # what Azure applies when a subnet body does not sa
 
 
 def _name(body: dict[str, Any], rid: str) -> str:
-    return text(body.get("name")) or rid.rstrip("/").rsplit("/", 1)[-1]
+    return text(body.get("name")) or last_name(rid)
 
 
 def _body(src: Source, rid: str, what: str) -> tuple[dict[str, Any], dict[str, Any]]:

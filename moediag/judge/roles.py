@@ -21,6 +21,7 @@ from typing import Any
 from moediag.errors import FactError
 from moediag.evidence import dig, listed, props, text
 from moediag.facts.roles import ASSIGNMENTS_READ, definition_key, scope_key
+from moediag.resource_id import last_name
 
 # Built-in role definition ids (the same in every cloud), for fix commands and messages.
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
@@ -63,7 +64,7 @@ def allows(definition: Any, action: str, data: bool = False) -> bool | None:
 
 def role_guid(definition_id: Any) -> str:
     """The GUID at the end of a role definition id, lower case ('' when there is none)."""
-    return text(definition_id).strip().rstrip("/").rsplit("/", 1)[-1].lower()
+    return last_name(text(definition_id)).lower()
 
 
 @dataclass

@@ -53,6 +53,7 @@ from urllib.parse import quote
 from moediag import __version__
 from moediag.links import PROJECT_URL
 from moediag.render.inert import inert
+from moediag.resource_id import last_name
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "moediagFinding/v1"
@@ -176,7 +177,7 @@ def _location(result: dict[str, Any], workspace_id: str) -> dict[str, Any]:
     location: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": pseudo_path(resource_id or "")},
                                                      "region": {"startLine": 1}}}
     if resource_id:
-        name = resource_id.rstrip("/").rsplit("/", 1)[-1]
+        name = last_name(resource_id)
         location["logicalLocations"] = [{"name": inert(name), "fullyQualifiedName": inert(resource_id),
                                          "kind": "resource"}]
     return location

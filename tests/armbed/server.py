@@ -394,11 +394,11 @@ class ArmTestBed:
     ) -> None:
         """Answer `status` (with an ARM error body) for the next `times` requests (None = forever).
 
-        429 carries `Retry-After: 1` unless headers override it. Afterwards requests fall through
+        429 carries `Retry-After: 1` unless headers give a wait (in any spelling). Afterwards requests fall through
         to the store. Faults on the same path apply in the order they were added.
         """
         merged = dict(headers or {})
-        if status == 429 and not any(k.lower() == "retry-after" for k in merged):
+        if status == 429 and not any(k.lower() in ("retry-after", "retry-after-ms", "x-ms-retry-after-ms") for k in merged):
             merged["Retry-After"] = "1"
         with self._lock:
             self._faults.append(
