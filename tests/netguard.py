@@ -46,8 +46,11 @@ class BlockedNameResolution(BlockedNetworkError, socket.gaierror):
 def _is_loopback(host: object) -> bool:
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
-    if not isinstance(host, str):
-        return False
+    return isinstance(host, str) and _is_loopback_text(host)
+
+
+@functools.lru_cache(maxsize=256)  # every connect and datagram asks again, of the same few hosts
+def _is_loopback_text(host: str) -> bool:
     if host.lower() in ("localhost", "localhost."):
         return True
     try:
