@@ -886,7 +886,6 @@ class Arm:
         from azure.core import PipelineClient
         from azure.core.pipeline import Pipeline
         from azure.core.pipeline.transport import RequestsTransport
-        from azure.mgmt.resource.resources import ResourceManagementClient
 
         self.endpoint = endpoint.rstrip("/")
         origin = origin_of(self.endpoint)
@@ -918,13 +917,16 @@ class Arm:
         self._pipeline = Pipeline(transport, policies)
         self._client = PipelineClient(self.endpoint, pipeline=self._pipeline)
 
-        def client_for(subscription: str) -> ResourceManagementClient:
+        def client_for(subscription: str) -> Any:
+            # imported on first use: most runs never list resources with their creation time (60 ms of imports)
+            from azure.mgmt.resource.resources import ResourceManagementClient
+
             return ResourceManagementClient(
                 credential, subscription, base_url=self.endpoint, policies=policies, transport=transport
             )
 
         self._client_for = client_for
-        self._clients: dict[str, ResourceManagementClient] = {}
+        self._clients: dict[str, Any] = {}  # ResourceManagementClient by subscription
         self._clients_lock = threading.Lock()
 
     def close(self) -> None:
