@@ -4,6 +4,7 @@ limit, and are kept for the next task; a hung task never holds up the others whi
 from __future__ import annotations
 
 import threading
+import time
 
 from moediag.threads import DaemonPool
 
@@ -38,9 +39,14 @@ def test_no_more_tasks_run_at_once_than_the_limit_and_every_task_runs():
 
     for _ in range(10):
         pool.submit(task)
+    deadline = time.monotonic() + 5
+    while running[0] < 3 and time.monotonic() < deadline:  # the first three start; the seven others must queue
+        time.sleep(0.01)
+    time.sleep(0.05)  # room for a fourth to start, were the limit not kept
+    assert peak[0] == 3 and len(_threads("test-limit")) == 3
     release.set()
     assert all(finished.acquire(timeout=5) for _ in range(10))
-    assert peak[0] == 3 and len(_threads("test-limit")) == 3
+    assert peak[0] == 3
     pool.shutdown()
 
 
