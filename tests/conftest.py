@@ -50,6 +50,16 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if not hasattr(config, "workerinput"):  # once per run: in xdist's controller, or the only process
         _compile_moediag()
+    _no_example_database()
+
+
+def _no_example_database() -> None:
+    """Every property test is derandomized (the same examples on every run), so Hypothesis's example database
+    adds only its reads and writes: 8 s of a run where it had grown. Its own CI profile turns it off as well."""
+    from hypothesis import settings
+
+    settings.register_profile("moediag-tests", settings(settings.default, database=None))
+    settings.load_profile("moediag-tests")
 
 
 def _compile_moediag() -> None:
