@@ -67,7 +67,8 @@ def client_vnets(values: tuple[str, ...], configured: tuple[str, ...] = ()) -> t
     (ids compare case-insensitively), the flags' first."""
     found: dict[str, str] = {}
     for value in (*values, *configured):
-        found.setdefault(vnet_id(value, "--client-vnet").lower(), vnet_id(value, "--client-vnet"))
+        checked = vnet_id(value, "--client-vnet")
+        found.setdefault(checked.lower(), checked)
     return tuple(found.values())
 
 

@@ -359,7 +359,7 @@ class _DeadlinePolicy:
         options = request.context.options
         if self.OPTION in options:  # popped once: retries of the same request keep it in the context
             request.context[self.OPTION] = options.pop(self.OPTION)
-        deadline = _earliest(self.deadline, request.context.get(self.OPTION), getattr(_bound, "deadline", None))
+        deadline = _deadline_of(request, self.deadline)
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -654,9 +654,9 @@ class _RateLimit:
                 bucket.observe(remaining, bucket.taken - seq, now, resets)
             if answer.status_code == 429:
                 self.throttled += 1
-                wait = retry_after_s(headers)
-                bucket.block(wait if wait else (resets or 1.0), now)
-                log.debug("throttled: %s answered 429, waiting %.1f s", budget_name(key), wait or resets or 1.0)
+                wait = retry_after_s(headers) or resets or 1.0
+                bucket.block(wait, now)
+                log.debug("throttled: %s answered 429, waiting %.1f s", budget_name(key), wait)
 
     def _pacing_text(self, now: float) -> str | None:
         keys = sorted(k for k, at in self._paced_at.items() if now - at <= self.SHOWN_S)

@@ -261,7 +261,6 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
       moediag scan --management-group platform --fail-on warn
       moediag scan -s SUB1 --save-snapshot fleet.snapshot.json   # replay it offline: scan --snapshot FILE
     """
-    from moediag import registry, suppress
     from moediag import scan as scans
     from moediag import snapshot as snapshots
     from moediag.render import FORMATS
@@ -272,9 +271,7 @@ def scan_command(subscriptions, management_groups, select, ignore, outputs, fail
     redactor = _start(debug, redact)
     streams: list = []
     try:
-        arguments.docs_base()
-        formats = arguments.outputs(outputs, choices=(*FORMATS, "jsonl"))
-        checks, config = registry.select(select, ignore), suppress.load_config(config_path)
+        formats, checks, config = _selection(outputs, select, ignore, config_path, choices=(*FORMATS, "jsonl"))
         suppressions = config.suppressions
         arguments.paths(formats, [(f"--save-snapshot {save_snapshot}", save_snapshot)] if save_snapshot else [],
                         [(f"--snapshot {snapshot_path}", snapshot_path), (f"--config {config_path}", config_path)])
@@ -340,12 +337,13 @@ def _start(debug: bool, redact: bool):
     return _redactor(redact)
 
 
-def _selection(outputs, select, ignore, config_path) -> tuple[list, list, object]:
-    """The output formats, the checks to run and moediag.toml (suppressions, client VNets): UsageError for any."""
+def _selection(outputs, select, ignore, config_path, choices: tuple[str, ...] | None = None) -> tuple[list, list, object]:
+    """The output formats (of `choices`, default every renderer's), the checks to run and moediag.toml (suppressions,
+    client VNets): UsageError for any."""
     from moediag import registry, suppress
 
     arguments.docs_base()
-    return arguments.outputs(outputs), registry.select(select, ignore), suppress.load_config(config_path)
+    return arguments.outputs(outputs, choices), registry.select(select, ignore), suppress.load_config(config_path)
 
 
 @contextlib.contextmanager
@@ -372,12 +370,6 @@ def _redactor(redact: bool):
     from moediag.redact import from_environment
 
     return from_environment(ids=redact)
-
-
-def _suppressions(config_path: str | None) -> list:
-    from moediag import suppress
-
-    return suppress.load(config_path)
 
 
 def _write_outputs(report: dict, formats: list[tuple[str, str | None]], verbose: bool = False) -> None:

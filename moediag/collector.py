@@ -77,6 +77,21 @@ def recorded(items: list[tuple[Key, _Entry]]) -> dict[str, Any]:
     return out
 
 
+def _settle(key: Key, entry: _Entry, produce: Callable[[], Any],
+            explained: Callable[[FactError], FactError] = lambda exc: exc) -> None:
+    """Fill `entry` with what `produce()` gives or the error it raises, then release everyone waiting on it. A bug
+    (any other exception) is this read's `crashed` error, never the end of the run."""
+    try:
+        entry.value = produce()
+    except FactError as exc:
+        entry.error = explained(exc)
+    except Exception as exc:
+        log.debug("read %s crashed", key_text(key), exc_info=True)
+        entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
+    finally:
+        entry.done.set()
+
+
 class Collector:
     def __init__(
         self,
@@ -160,15 +175,7 @@ class Collector:
                     entry = self._shared.entries[key] = _Entry()
                 mine, entry.claimed = not entry.claimed, True
             if mine:
-                try:
-                    entry.value = read()
-                except FactError as exc:
-                    entry.error = exc
-                except Exception as exc:  # as in _compute: a bug is this read's error, not the run's end
-                    log.debug("read %s crashed", key_text(key), exc_info=True)
-                    entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
-                finally:
-                    entry.done.set()
+                _settle(key, entry, read)
             elif not self._wait(entry):
                 raise self._not_waited(key)
             if entry.error is not None:
@@ -260,19 +267,14 @@ class Collector:
         self._compute(key, entry)
 
     def _compute(self, key: Key, entry: _Entry) -> None:
-        try:
+        def produce() -> Any:
             if self.interrupted.is_set():
                 raise FactError("interrupted", f"{key_text(key)}: collection was interrupted")
             if time.monotonic() > self.deadline:
                 raise FactError("timed_out", f"{key_text(key)}: the run's deadline passed before it was read")
-            entry.value = self._produce(key)
-        except FactError as exc:
-            entry.error = self._explained(key, exc)
-        except Exception as exc:  # a provider bug must not take the run down: the fact is unreadable
-            log.debug("fact %s crashed", key_text(key), exc_info=True)
-            entry.error = FactError("crashed", f"{key_text(key)}: {type(exc).__name__}: {exc}")
-        finally:
-            entry.done.set()
+            return self._produce(key)
+
+        _settle(key, entry, produce, lambda exc: self._explained(key, exc))
 
     @staticmethod
     def _explained(key: Key, error: FactError) -> FactError:

@@ -102,16 +102,17 @@ def _scan(checks: list, source, budget: Budget, scope: ScanScope, inventory, *, 
             for w in inventory.workspaces]
     for run in runs:  # a replay: what the --total-timeout left unstarted stays so, with the same reason
         run.not_evaluated = (not_run or {}).get(run.target.workspace_id.lower())
+    counts = _by_subscription(inventory)
     result = session.run(
         "scan", checks, runs, source, budget, mode=mode, parallel=max(1, parallel), save_snapshot=save_snapshot,
         progress=progress, on_done=on_done, scope=scope.to_json(),
         inventory={"source": "Azure Resource Graph", "workspaces": len(inventory.workspaces),
                    "endpoints": sum(len(v) for v in inventory.endpoints.values()),
                    "subscriptions": len(inventory.subscriptions), "pages": inventory.pages,
-                   "limited_to_readable": True, "workspaces_by_subscription": _by_subscription(inventory),
-                   "subscriptions_without_workspaces": _empty(inventory),
-                   "management_groups": _by_management_group(inventory, scope)},
-        notes=_visibility_notes(inventory, runs, scope),
+                   "limited_to_readable": True, "workspaces_by_subscription": counts,
+                   "subscriptions_without_workspaces": _empty(counts),
+                   "management_groups": _by_management_group(inventory, scope, counts)},
+        notes=_visibility_notes(inventory, runs, scope, _empty(counts)),
         unreadable_subscriptions=_invisible(scope, inventory))
     if save_snapshot:
         targets = [{"target": run.target.to_json(), "facts": run.recorded or {},
@@ -131,16 +132,15 @@ def _by_subscription(inventory) -> dict[str, int]:
     return counts
 
 
-def _empty(inventory) -> list[str]:
-    """Visible subscriptions in scope that returned no workspace."""
-    return [sub for sub, n in _by_subscription(inventory).items() if n == 0]
+def _empty(counts: dict[str, int]) -> list[str]:
+    """Visible subscriptions in scope that returned no workspace (from `_by_subscription`)."""
+    return [sub for sub, n in counts.items() if n == 0]
 
 
-def _by_management_group(inventory, scope: ScanScope) -> list[dict[str, Any]]:
+def _by_management_group(inventory, scope: ScanScope, counts: dict[str, int]) -> list[dict[str, Any]]:
     """Per management group (from each visible subscription's ancestors chain): its display name, its parent, the
     visible subscriptions under it at any depth, and the workspaces seen in them; root first, then by name. A
     management group named with --management-group that shows no subscription is listed with none."""
-    counts = _by_subscription(inventory)
     groups: dict[str, dict[str, Any]] = {}
     for sub, chain in sorted(inventory.ancestors.items()):
         for depth, (name, display) in enumerate(chain):
@@ -162,13 +162,12 @@ def _chains_known(inventory) -> bool:
     return not inventory.subscriptions or any(inventory.ancestors.values())
 
 
-def _visibility_notes(inventory, runs: list, scope: ScanScope) -> list[str]:
+def _visibility_notes(inventory, runs: list, scope: ScanScope, empty: list[str]) -> list[str]:
     """Partial visibility said out loud: Resource Graph shows only what this identity can read."""
     notes = ["The inventory is limited to what this identity can read: Resource Graph leaves out, without a word, "
              "the workspaces and subscriptions it may not see"]
     if not runs:
         notes.append("Resource Graph found no Machine Learning workspace in scope")
-    empty = _empty(inventory)
     if empty:
         notes.append(f"{len(empty)} visible subscription(s) in scope hold no workspace this identity can see: "
                      + ", ".join(empty))
