@@ -51,10 +51,13 @@ def dns_ruleset_vnet_links(src: Source, ruleset_id: str) -> list[dict[str, Any]]
     return src.arm.list(f"{ruleset_id}/virtualNetworkLinks", RESOLVER_API)
 
 
-def _listed(value: Any, what: str) -> list[dict[str, Any]]:
+def _listed(value: Any, error: FactError | None, what: str) -> tuple[list[dict[str, Any]] | None, FactError | None]:
+    """The items of a list fact as gathered (value, error), or None and why not: its read failed, or it is no list."""
+    if error is not None:
+        return None, error
     if not isinstance(value, list):
-        raise FactError("unreadable", f"{what} is a {type(value).__name__}, not a list")
-    return dicts(value)
+        return None, FactError("unreadable", f"{what} is a {type(value).__name__}, not a list")
+    return dicts(value), None
 
 
 @fact("private_resolvers", needs=("dns_resolvers", "dns_resolver_inbound_endpoints", "dns_forwarding_rulesets",
@@ -72,10 +75,7 @@ def private_resolvers(src: Source, *subscriptions: str) -> dict[str, Any]:
     lists = src.gather([(name, sub) for sub in subscriptions for name in ("dns_resolvers", "dns_forwarding_rulesets")])
     for i, sub in enumerate(subscriptions):
         for kind, (value, error) in zip(("resolvers", "rulesets"), lists[2 * i: 2 * i + 2]):
-            try:
-                items = _listed(value, f"the DNS {kind} list of subscription {sub}") if error is None else None
-            except FactError as exc:
-                items, error = None, exc
+            items, error = _listed(value, error, f"the DNS {kind} list of subscription {sub}")
             if error is not None:
                 note(f"DNS {'Private Resolvers' if kind == 'resolvers' else 'forwarding rulesets'} of subscription "
                      f"{sub}", error)
@@ -85,13 +85,10 @@ def private_resolvers(src: Source, *subscriptions: str) -> dict[str, Any]:
     shaped_resolvers = []
     for resolver, (endpoints, error) in zip(resolvers, inbound):
         rid = text(resolver["id"])
-        try:
-            endpoints = _listed(endpoints, f"the inbound endpoints of {rid}") if error is None else []
-        except FactError as exc:
-            endpoints, error = [], exc
+        endpoints, error = _listed(endpoints, error, f"the inbound endpoints of {rid}")
         if error is not None:
             note(f"inbound endpoints of resolver {text(resolver.get('name'))}", error)
-        ips = [ip for e in endpoints for c in dicts(props(e).get("ipConfigurations"))
+        ips = [ip for e in endpoints or () for c in dicts(props(e).get("ipConfigurations"))
                if (ip := bare_ip(c.get("privateIpAddress")))]
         shaped_resolvers.append({"id": rid, "name": text(resolver.get("name")),
                                  "vnet_id": text(dig(props(resolver), "virtualNetwork", "id")),
@@ -102,14 +99,8 @@ def private_resolvers(src: Source, *subscriptions: str) -> dict[str, Any]:
     for i, (ruleset, rid) in enumerate(zip(rulesets, ids)):
         (rules, rules_error), (links, links_error) = answers[2 * i], answers[2 * i + 1]
         name = text(ruleset.get("name"))
-        try:
-            rules = _listed(rules, f"the forwarding rules of {rid}") if rules_error is None else None
-        except FactError as exc:
-            rules, rules_error = None, exc
-        try:
-            links = _listed(links, f"the virtual network links of {rid}") if links_error is None else None
-        except FactError as exc:
-            links, links_error = None, exc
+        rules, rules_error = _listed(rules, rules_error, f"the forwarding rules of {rid}")
+        links, links_error = _listed(links, links_error, f"the virtual network links of {rid}")
         for what, error in ((f"forwarding rules of ruleset {name}", rules_error),
                             (f"virtual network links of ruleset {name}", links_error)):
             if error is not None:
